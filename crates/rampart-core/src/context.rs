@@ -1,0 +1,150 @@
+//! What a stage can see about a connection and a request.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
+
+use crate::verdict::{Decision, Tag};
+
+/// Facts about an accepted connection, known before any byte is read (and, for TLS, after
+/// the handshake).
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    /// The socket peer.
+    pub peer: SocketAddr,
+    /// The client's address: the socket peer, or what a trusted PROXY protocol header said.
+    pub client: IpAddr,
+    /// The local address the connection arrived on.
+    pub local: SocketAddr,
+    pub tls: Option<TlsFacts>,
+}
+
+/// What the TLS handshake told us: useful for fingerprints and for the log.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFacts {
+    pub sni: Option<String>,
+    pub alpn: Option<String>,
+    pub version: Option<&'static str>,
+}
+
+/// A request's id: unique per process, printed on every error page and log line so that an
+/// operator can find the request a user reports.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(pub Arc<str>);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The route a request matched, as much as stages need of it.
+#[derive(Debug, Clone)]
+pub struct RouteInfo {
+    /// The route's name (its index in config when the user gave none).
+    pub name: Arc<str>,
+    /// The upstream pool the route sends to.
+    pub upstream: Arc<str>,
+    /// Accesses are audited and exfiltration budgets apply.
+    pub sensitive: bool,
+}
+
+/// One request as the pipeline sees it: the parsed head, the resolved client identity and
+/// what stages have said so far.
+#[derive(Debug)]
+pub struct RequestContext {
+    pub id: RequestId,
+    pub started: Instant,
+    pub wall_clock: SystemTime,
+    pub peer: SocketAddr,
+    /// The client's address after trusted-proxy resolution (`X-Forwarded-For`, `Forwarded`,
+    /// PROXY protocol); the socket peer when the peer is not trusted.
+    pub client: IpAddr,
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub headers: HeaderMap,
+    /// The host the request named (`Host` or the URI authority), lowercased, without port.
+    pub host: Option<String>,
+    pub route: Option<RouteInfo>,
+    pub tls: Option<TlsFacts>,
+    /// Facts stages attached for later stages, the log and the audit trail.
+    pub tags: Vec<Tag>,
+    /// Every decision taken so far, enforced or not.
+    pub decisions: Vec<Decision>,
+}
+
+impl RequestContext {
+    /// The request path without the query.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// A header's value as text, when present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A cookie's value from the `Cookie` header(s).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Attach a fact for later stages and the log.
+    pub fn tag(&mut self, key: &'static str, value: impl Into<String>) {
+        self.tags.push(Tag { key, value: value.into() });
+    }
+
+    /// A minimal context for tests and tools: `GET uri` from `client`.
+    pub fn for_test(method: Method, uri: &str, client: IpAddr) -> RequestContext {
+        let peer = SocketAddr::new(client, 40000);
+        RequestContext {
+            id: RequestId(Arc::from("test")),
+            started: Instant::now(),
+            wall_clock: SystemTime::now(),
+            peer,
+            client,
+            method,
+            uri: uri.parse().unwrap_or_else(|_| Uri::from_static("/")),
+            version: Version::HTTP_11,
+            headers: HeaderMap::new(),
+            host: None,
+            route: None,
+            tls: None,
+            tags: Vec::new(),
+            decisions: Vec::new(),
+        }
+    }
+}
+
+/// The upstream's response head, as stages see it in the response phases.
+#[derive(Debug, Clone)]
+pub struct ResponseFacts {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_is_found_among_several() {
+        let mut ctx = RequestContext::for_test(Method::GET, "/", "127.0.0.1".parse().unwrap());
+        ctx.headers.append(http::header::COOKIE, "a=1; session=abc".parse().unwrap());
+        ctx.headers.append(http::header::COOKIE, "b=2".parse().unwrap());
+        assert_eq!(ctx.cookie("session"), Some("abc"));
+        assert_eq!(ctx.cookie("b"), Some("2"));
+        assert_eq!(ctx.cookie("missing"), None);
+    }
+}
