@@ -1,0 +1,149 @@
+//! [`RateLimiter`]: one configured rate limit's whole state, bounded by a byte ceiling.
+//!
+//! * a [`GcraSketch`] decides each request (rate + burst, exact `Retry-After`);
+//! * a [`SlidingWindow`] counts each key's violations, so that a caller can escalate a key
+//!   that keeps pushing (`ban = { after = 10, ... }`);
+//! * a [`TopK`] keeps the heaviest offenders by violations, for reports and the console.
+//!
+//! All three are allocated at construction from the one ceiling, and nothing grows after.
+
+use std::time::{Duration, Instant};
+
+use rampart_core::Rate;
+
+use crate::budget::{BudgetError, Demand, MemoryBudget};
+use crate::gcra::GcraSketch;
+use crate::hash::KeyHash;
+use crate::label::KeyLabel;
+use crate::shape::{DEFAULT_DEPTH, MIN_WIDTH};
+use crate::sketch::CountMinSketch;
+use crate::topk::{HeavyHitter, TopK};
+use crate::window::SlidingWindow;
+
+/// How one limit is sized and shaped. Built by the shield from validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimiterSettings {
+    /// The steady rate a key may keep up.
+    pub rate: Rate,
+    /// Requests a key may send at once above the steady rate, after a pause (nginx's
+    /// meaning). Default 0: one at a time.
+    pub burst: u32,
+    /// The hard ceiling on this limiter's memory, in bytes.
+    pub memory_bytes: usize,
+    /// How long violations are remembered for escalation. Default one minute.
+    pub violation_window: Duration,
+    /// How many heavy offenders are kept by name. Default 32.
+    pub top_k: usize,
+}
+
+impl LimiterSettings {
+    pub fn new(rate: Rate, burst: u32, memory_bytes: usize) -> LimiterSettings {
+        LimiterSettings { rate, burst, memory_bytes, violation_window: Duration::from_secs(60), top_k: 32 }
+    }
+}
+
+/// What the limiter says about one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LimitDecision {
+    /// Within the limit, and counted.
+    Allowed,
+    /// Over the limit: the key should wait `retry_after`. `violations` is how many times
+    /// (sliding, including this one) the key was over in the last `violation_window`.
+    Limited { retry_after: Duration, violations: u32 },
+}
+
+/// One rate limit's state: lock-free on the allowed path, fixed memory.
+pub struct RateLimiter {
+    gcra: GcraSketch,
+    violations: SlidingWindow,
+    offenders: TopK<KeyLabel>,
+}
+
+impl RateLimiter {
+    /// Share `settings.memory_bytes` out: the offenders' slots first, then three quarters of
+    /// the rest to the limit itself (every key needs it) and a quarter to violation counts
+    /// (only offenders touch them). Refuses a ceiling too small for the minimum sketches.
+    pub fn new(settings: &LimiterSettings, start: Instant) -> Result<RateLimiter, BudgetError> {
+        let mut budget = MemoryBudget::new(settings.memory_bytes);
+        let own = std::mem::size_of::<Self>()
+            - std::mem::size_of::<GcraSketch>()
+            - std::mem::size_of::<SlidingWindow>()
+            - std::mem::size_of::<TopK<KeyLabel>>();
+        budget.reserve("rate limiter", own + TopK::<KeyLabel>::bytes_for(settings.top_k))?;
+        let gcra_min = std::mem::size_of::<GcraSketch>() + DEFAULT_DEPTH * MIN_WIDTH * 8;
+        let window_min = std::mem::size_of::<SlidingWindow>()
+            + 2 * (std::mem::size_of::<CountMinSketch>() + DEFAULT_DEPTH * MIN_WIDTH * 4);
+        let shares = budget.split(&[
+            Demand::new("rate limit sketch", gcra_min, 3),
+            Demand::new("violation counts", window_min, 1),
+        ])?;
+        Ok(RateLimiter {
+            gcra: GcraSketch::with_budget(settings.rate, settings.burst, shares[0], start)?,
+            violations: SlidingWindow::with_budget(shares[1], settings.violation_window, start)?,
+            offenders: TopK::new(settings.top_k),
+        })
+    }
+
+    /// Decide one request of `key` at `now`. `label` names the key and is called only when
+    /// the key is over the limit (so the allowed path never formats anything).
+    #[inline]
+    pub fn check(&self, key: KeyHash, now: Instant, label: impl FnOnce() -> KeyLabel) -> LimitDecision {
+        match self.gcra.check(key, now) {
+            Ok(()) => LimitDecision::Allowed,
+            Err(retry_after) => {
+                let seen = self.violations.observe(key, 1, now);
+                self.offenders.offer(key, 1, label);
+                let violations = seen.weighted.ceil().min(u32::MAX as f64) as u32;
+                LimitDecision::Limited { retry_after, violations }
+            }
+        }
+    }
+
+    /// The `n` keys most often over the limit, heaviest first.
+    pub fn top_offenders(&self, n: usize) -> Vec<HeavyHitter<KeyLabel>> {
+        self.offenders.top(n)
+    }
+
+    /// Bytes held, exactly; fixed at construction and never above the configured ceiling.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() - std::mem::size_of::<GcraSketch>() - std::mem::size_of::<SlidingWindow>()
+            - std::mem::size_of::<TopK<KeyLabel>>()
+            + self.gcra.memory_bytes()
+            + self.violations.memory_bytes()
+            + self.offenders.memory_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+
+    fn settings(memory: usize) -> LimiterSettings {
+        LimiterSettings::new(Rate { count: 5, per: Duration::from_secs(1) }, 2, memory)
+    }
+
+    #[test]
+    fn limits_counts_violations_and_names_offenders() {
+        let clock = ManualClock::new();
+        let limiter = RateLimiter::new(&settings(256 * 1024), clock.now()).unwrap();
+        assert!(limiter.memory_bytes() <= 256 * 1024);
+        let k = KeyHash::of_bytes(b"192.0.2.1");
+        let label = || KeyLabel::new("192.0.2.1");
+        for _ in 0..3 {
+            assert_eq!(limiter.check(k, clock.now(), label), LimitDecision::Allowed);
+        }
+        for n in 1..=4 {
+            let d = limiter.check(k, clock.now(), label);
+            assert_eq!(d, LimitDecision::Limited { retry_after: Duration::from_millis(200), violations: n });
+        }
+        assert_eq!(limiter.top_offenders(1)[0].key.as_str(), "192.0.2.1");
+        assert_eq!(limiter.top_offenders(1)[0].count, 4);
+    }
+
+    #[test]
+    fn refuses_a_ceiling_too_small() {
+        let clock = ManualClock::new();
+        assert!(matches!(RateLimiter::new(&settings(1024), clock.now()), Err(BudgetError::DoesNotFit { .. })));
+    }
+}
