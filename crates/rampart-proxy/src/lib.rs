@@ -1,1 +1,38 @@
-//! rampart-proxy
+//! `rampart-proxy`: the front end of the shield.
+//!
+//! # Layout
+//!
+//! * [`listener`]: accept loops — connection guard, PROXY protocol, TLS, then hyper's HTTP/1.1
+//!   and HTTP/2 server on a [`io::GuardedIo`] that enforces idle and write timeouts.
+//! * [`service`]: one request's way through: hygiene checks, client identity, routing, the
+//!   pipeline's phases, forwarding, the access log line.
+//! * [`forward`]: the request toward the upstream (forwarding headers, hop-by-hop removal) and
+//!   the response back.
+//! * [`upstream`]: pools, balancing, health checks, passive ejection.
+//! * [`guard`], [`hygiene`], [`client_ip`], [`proxy_protocol`], [`tls`], [`pages`],
+//!   [`metrics`], [`body`], [`route`]: the pieces those use.
+//!
+//! A [`Proxy`] holds the running [`Runtime`] (routes, pools, pipeline, limits) behind an
+//! atomic pointer: a reload builds a whole new runtime and swaps it in; requests in flight finish
+//! on the runtime they started with, and no connection is dropped.
+
+pub mod body;
+pub mod client_ip;
+pub mod forward;
+pub mod guard;
+pub mod hygiene;
+pub mod io;
+pub mod listener;
+pub mod metrics;
+pub mod pages;
+pub mod proxy_protocol;
+pub mod route;
+pub mod service;
+pub mod settings;
+pub mod tls;
+pub mod upstream;
+
+mod runtime;
+
+pub use runtime::{Proxy, Runtime, RuntimeError};
+pub use settings::*;

@@ -1,0 +1,102 @@
+//! HTTP hygiene: refuse requests whose framing two parsers could read differently.
+//!
+//! hyper's parser (httparse) already refuses invalid header names, bare CR, obs-fold and
+//! malformed chunked framing. What it accepts but an upstream might read differently is checked
+//! here, before a byte goes upstream, so that no request smuggling gets past us: any such
+//! request is answered 400 and its connection closed.
+
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, Version};
+
+/// Why a request's framing is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramingError {
+    ContentLengthWithTransferEncoding,
+    ConflictingContentLength,
+    InvalidContentLength,
+    UnsupportedTransferEncoding,
+    TransferEncodingOnHttp10,
+}
+
+impl FramingError {
+    pub fn reason(self) -> &'static str {
+        match self {
+            FramingError::ContentLengthWithTransferEncoding => "content-length with transfer-encoding",
+            FramingError::ConflictingContentLength => "several content-length values",
+            FramingError::InvalidContentLength => "invalid content-length",
+            FramingError::UnsupportedTransferEncoding => "transfer-encoding other than chunked",
+            FramingError::TransferEncodingOnHttp10 => "transfer-encoding on HTTP/1.0",
+        }
+    }
+}
+
+/// Check a request head's framing headers.
+pub fn check_framing(version: Version, headers: &HeaderMap) -> Result<(), FramingError> {
+    let cl: Vec<_> = headers.get_all(CONTENT_LENGTH).iter().collect();
+    let te: Vec<_> = headers.get_all(TRANSFER_ENCODING).iter().collect();
+    if !te.is_empty() && !cl.is_empty() {
+        return Err(FramingError::ContentLengthWithTransferEncoding);
+    }
+    if cl.len() > 1 {
+        return Err(FramingError::ConflictingContentLength);
+    }
+    if let Some(v) = cl.first() {
+        let ok = !v.is_empty() && v.as_bytes().iter().all(u8::is_ascii_digit) && v.len() <= 19;
+        if !ok {
+            return Err(FramingError::InvalidContentLength);
+        }
+    }
+    if !te.is_empty() {
+        if version == Version::HTTP_10 {
+            return Err(FramingError::TransferEncodingOnHttp10);
+        }
+        // Exactly one coding, `chunked`, in exactly one field: anything else (`chunked, gzip`,
+        // `xchunked`, a second field) is read differently by different servers.
+        let only_chunked = te.len() == 1 && te[0].as_bytes().eq_ignore_ascii_case(b"chunked");
+        if !only_chunked {
+            return Err(FramingError::UnsupportedTransferEncoding);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.append(*k, v.parse().unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn smuggling_shapes_are_refused() {
+        let v = Version::HTTP_11;
+        assert!(check_framing(v, &h(&[("content-length", "5")])).is_ok());
+        assert!(check_framing(v, &h(&[("transfer-encoding", "chunked")])).is_ok());
+        assert_eq!(
+            check_framing(v, &h(&[("content-length", "5"), ("transfer-encoding", "chunked")])),
+            Err(FramingError::ContentLengthWithTransferEncoding)
+        );
+        assert_eq!(
+            check_framing(v, &h(&[("content-length", "5"), ("content-length", "6")])),
+            Err(FramingError::ConflictingContentLength)
+        );
+        assert_eq!(check_framing(v, &h(&[("content-length", "+5")])), Err(FramingError::InvalidContentLength));
+        assert_eq!(
+            check_framing(v, &h(&[("transfer-encoding", "chunked, gzip")])),
+            Err(FramingError::UnsupportedTransferEncoding)
+        );
+        assert_eq!(
+            check_framing(v, &h(&[("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")])),
+            Err(FramingError::UnsupportedTransferEncoding)
+        );
+        assert_eq!(
+            check_framing(Version::HTTP_10, &h(&[("transfer-encoding", "chunked")])),
+            Err(FramingError::TransferEncodingOnHttp10)
+        );
+    }
+}

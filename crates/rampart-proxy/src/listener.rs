@@ -1,0 +1,189 @@
+//! Accept loops: the connection guard, the PROXY protocol, TLS, then hyper.
+//!
+//! The order is cheapest-refusal-first: the guard's caps cost a map look-up, the PROXY header a
+//! peek, the connection-phase stages (deny lists, bans) a look-up, and only then do we pay for a
+//! TLS handshake and an HTTP parser.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rampart_core::{ConnectionInfo, Event, TlsFacts, Verdict};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::io::GuardedIo;
+use crate::proxy_protocol::{self, ProxyHeader};
+use crate::runtime::Proxy;
+use crate::service::{handle, ConnMeta};
+use crate::settings::{ClientAddressSource, Limits, ListenerSettings};
+
+/// hyper refuses a read buffer smaller than this.
+const HYPER_MIN_BUF: usize = 8192;
+
+/// Serve `listener` until `shutdown` turns true, then stop accepting and wait up to `drain`
+/// for open connections to finish their requests.
+pub async fn serve(
+    proxy: Arc<Proxy>,
+    listener: TcpListener,
+    settings: ListenerSettings,
+    tls: Option<TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+    drain: Duration,
+) {
+    let graceful = GracefulShutdown::new();
+    let local = listener.local_addr().unwrap_or(settings.address);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let proxy = Arc::clone(&proxy);
+        let tls = tls.clone();
+        let http2 = settings.http2;
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            if let Some(conn) = prepare(&proxy, stream, peer, local).await {
+                serve_connection(proxy, conn, tls, http2, watcher).await;
+            }
+        });
+    }
+    tracing::info!(listener = %local, "listener draining");
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(drain) => tracing::warn!(listener = %local, "drain timeout: closing remaining connections"),
+    }
+}
+
+struct Prepared {
+    stream: TcpStream,
+    meta: ConnMeta,
+    _permit: crate::guard::ConnectionPermit,
+}
+
+/// PROXY header, guard, connection-phase stages. `None` when the connection is refused.
+async fn prepare(proxy: &Arc<Proxy>, mut stream: TcpStream, peer: SocketAddr, local: SocketAddr) -> Option<Prepared> {
+    let rt = proxy.runtime();
+    let mut client = peer.ip();
+    if rt.identity.source == ClientAddressSource::ProxyProtocol && rt.identity.is_trusted(peer.ip()) {
+        match proxy_protocol::read_header(&mut stream, rt.limits.header_read_timeout).await {
+            Ok(ProxyHeader::Proxied { source, .. }) => client = source.ip(),
+            Ok(ProxyHeader::Local) => {}
+            Err(e) => {
+                tracing::info!(peer = %peer, error = %e, "PROXY protocol header refused");
+                proxy.metrics.refused("proxy_protocol");
+                return None;
+            }
+        }
+    }
+    let permit = match proxy.guard.admit(client) {
+        Ok(p) => p,
+        Err(refusal) => {
+            proxy.metrics.refused(refusal.as_str());
+            return None;
+        }
+    };
+    let info = ConnectionInfo { peer, client, local, tls: None };
+    let (outcome, decisions) = rt.pipeline.on_connection(&info);
+    for d in &decisions {
+        proxy.metrics.verdict(d.stage, d.verdict.kind(), d.enforced);
+    }
+    if let Verdict::Block { .. } = outcome.verdict {
+        proxy.metrics.refused("stage");
+        proxy.events.emit(Event::ConnectionRefused {
+            at: std::time::SystemTime::now(),
+            client,
+            reason: outcome.stage.unwrap_or("stage"),
+        });
+        return None;
+    }
+    proxy.metrics.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _ = stream.set_nodelay(true);
+    Some(Prepared { stream, meta: ConnMeta { peer, client, local, tls: None }, _permit: permit })
+}
+
+fn builder(limits: &Limits, http2: bool) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(HYPER_MIN_BUF))
+        .max_headers(limits.max_headers)
+        .keep_alive(true);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        .max_header_list_size(limits.max_header_bytes as u32)
+        .max_pending_accept_reset_streams(Some(64))
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10));
+    if http2 {
+        b
+    } else {
+        b.http1_only()
+    }
+}
+
+async fn serve_connection(
+    proxy: Arc<Proxy>,
+    conn: Prepared,
+    tls: Option<TlsAcceptor>,
+    http2: bool,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let Prepared { stream, mut meta, _permit } = conn;
+    let limits = proxy.runtime().limits.clone();
+    let io = GuardedIo::new(stream, limits.idle_timeout, limits.write_timeout);
+    match tls {
+        None => {
+            let meta = Arc::new(meta);
+            let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
+            let conn = builder(&limits, http2).serve_connection(TokioIo::new(io), svc).into_owned();
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(io)).await;
+            let tls_stream = match handshake {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = %meta.peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    proxy.metrics.refused("tls_handshake_timeout");
+                    return;
+                }
+            };
+            let (_, session) = tls_stream.get_ref();
+            let alpn = session.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+            meta.tls = Some(TlsFacts {
+                sni: session.server_name().map(str::to_string),
+                version: session.protocol_version().and_then(|v| v.as_str()),
+                alpn: alpn.clone(),
+            });
+            let meta = Arc::new(meta);
+            let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
+            let b = if alpn.as_deref() == Some("h2") { builder(&limits, true).http2_only() } else { builder(&limits, false) };
+            let conn = b.serve_connection(TokioIo::new(tls_stream), svc).into_owned();
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(error = %e, "TLS connection ended with an error");
+            }
+        }
+    }
+}

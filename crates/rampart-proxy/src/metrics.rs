@@ -1,0 +1,181 @@
+//! Prometheus metrics: requests, verdicts by stage, upstream latency, connections.
+//!
+//! Counters are atomics; labelled families are maps that only grow by the (small, bounded) set
+//! of stage names, verdict kinds and upstream names in the configuration, never by anything a
+//! client sends.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// A latency histogram with fixed buckets.
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; 12],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Every metric the proxy keeps.
+#[derive(Default)]
+pub struct Metrics {
+    /// Responses by status class (1xx..5xx), index 1..=5.
+    responses: [AtomicU64; 6],
+    verdicts: RwLock<BTreeMap<(String, &'static str, bool), AtomicU64>>,
+    upstream_latency: RwLock<BTreeMap<String, Histogram>>,
+    upstream_errors: RwLock<BTreeMap<String, AtomicU64>>,
+    pub connections_accepted: AtomicU64,
+    refused: RwLock<BTreeMap<&'static str, AtomicU64>>,
+    pub framing_rejected: AtomicU64,
+    pub reloads_ok: AtomicU64,
+    pub reloads_failed: AtomicU64,
+}
+
+fn bump<K: Ord + Clone>(map: &RwLock<BTreeMap<K, AtomicU64>>, key: K) {
+    if let Some(c) = map.read().get(&key) {
+        c.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    map.write().entry(key).or_default().fetch_add(1, Ordering::Relaxed);
+}
+
+impl Metrics {
+    pub fn response(&self, status: u16) {
+        let class = (status / 100).clamp(1, 5) as usize;
+        self.responses[class].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn verdict(&self, stage: &str, kind: &'static str, enforced: bool) {
+        bump(&self.verdicts, (stage.to_string(), kind, enforced));
+    }
+
+    pub fn refused(&self, reason: &'static str) {
+        bump(&self.refused, reason);
+    }
+
+    pub fn upstream_latency(&self, upstream: &str, d: Duration) {
+        if let Some(h) = self.upstream_latency.read().get(upstream) {
+            h.observe(d);
+            return;
+        }
+        self.upstream_latency.write().entry(upstream.to_string()).or_default().observe(d);
+    }
+
+    pub fn upstream_error(&self, upstream: &str) {
+        bump(&self.upstream_errors, upstream.to_string());
+    }
+
+    pub fn responses_total(&self) -> u64 {
+        self.responses.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Render in the Prometheus text exposition format. `open_connections` and `gauges`
+    /// (name, help, value) come from the caller: they are read, not counted.
+    pub fn render(&self, open_connections: usize, gauges: &[(String, String, f64)]) -> String {
+        let mut out = String::with_capacity(4096);
+        let _ = writeln!(out, "# HELP rampart_responses_total Responses sent, by status class.");
+        let _ = writeln!(out, "# TYPE rampart_responses_total counter");
+        for class in 1..=5 {
+            let _ = writeln!(
+                out,
+                "rampart_responses_total{{class=\"{class}xx\"}} {}",
+                self.responses[class].load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# HELP rampart_verdicts_total Disruptive verdicts, by stage, kind and enforcement.");
+        let _ = writeln!(out, "# TYPE rampart_verdicts_total counter");
+        for ((stage, kind, enforced), c) in self.verdicts.read().iter() {
+            let _ = writeln!(
+                out,
+                "rampart_verdicts_total{{stage=\"{stage}\",verdict=\"{kind}\",enforced=\"{enforced}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# HELP rampart_upstream_latency_seconds Time to the upstream's response head.");
+        let _ = writeln!(out, "# TYPE rampart_upstream_latency_seconds histogram");
+        for (name, h) in self.upstream_latency.read().iter() {
+            for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "rampart_upstream_latency_seconds_bucket{{upstream=\"{name}\",le=\"{le}\"}} {}",
+                    h.buckets[i].load(Ordering::Relaxed)
+                );
+            }
+            let count = h.count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "rampart_upstream_latency_seconds_bucket{{upstream=\"{name}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(
+                out,
+                "rampart_upstream_latency_seconds_sum{{upstream=\"{name}\"}} {}",
+                h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+            );
+            let _ = writeln!(out, "rampart_upstream_latency_seconds_count{{upstream=\"{name}\"}} {count}");
+        }
+        let _ = writeln!(out, "# HELP rampart_upstream_errors_total Upstream connect errors and timeouts.");
+        let _ = writeln!(out, "# TYPE rampart_upstream_errors_total counter");
+        for (name, c) in self.upstream_errors.read().iter() {
+            let _ = writeln!(out, "rampart_upstream_errors_total{{upstream=\"{name}\"}} {}", c.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP rampart_connections_open Client connections open now.");
+        let _ = writeln!(out, "# TYPE rampart_connections_open gauge");
+        let _ = writeln!(out, "rampart_connections_open {open_connections}");
+        let _ = writeln!(out, "# HELP rampart_connections_accepted_total Client connections admitted.");
+        let _ = writeln!(out, "# TYPE rampart_connections_accepted_total counter");
+        let _ = writeln!(out, "rampart_connections_accepted_total {}", self.connections_accepted.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP rampart_connections_refused_total Connections refused by the guard, by cap.");
+        let _ = writeln!(out, "# TYPE rampart_connections_refused_total counter");
+        for (reason, c) in self.refused.read().iter() {
+            let _ = writeln!(out, "rampart_connections_refused_total{{reason=\"{reason}\"}} {}", c.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP rampart_framing_rejected_total Requests refused for ambiguous framing.");
+        let _ = writeln!(out, "# TYPE rampart_framing_rejected_total counter");
+        let _ = writeln!(out, "rampart_framing_rejected_total {}", self.framing_rejected.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP rampart_reloads_total Configuration reloads, by result.");
+        let _ = writeln!(out, "# TYPE rampart_reloads_total counter");
+        let _ = writeln!(out, "rampart_reloads_total{{result=\"ok\"}} {}", self.reloads_ok.load(Ordering::Relaxed));
+        let _ = writeln!(out, "rampart_reloads_total{{result=\"refused\"}} {}", self.reloads_failed.load(Ordering::Relaxed));
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {value}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::default();
+        m.response(200);
+        m.response(429);
+        m.verdict("rate_limit", "throttle", true);
+        m.upstream_latency("app", Duration::from_millis(3));
+        let text = m.render(7, &[("rampart_state_bytes".into(), "Bytes.".into(), 42.0)]);
+        assert!(text.contains("rampart_responses_total{class=\"2xx\"} 1"));
+        assert!(text.contains("rampart_verdicts_total{stage=\"rate_limit\",verdict=\"throttle\",enforced=\"true\"} 1"));
+        assert!(text.contains("rampart_upstream_latency_seconds_bucket{upstream=\"app\",le=\"0.005\"} 1"));
+        assert!(text.contains("rampart_connections_open 7"));
+        assert!(text.contains("rampart_state_bytes 42"));
+    }
+}

@@ -1,0 +1,115 @@
+//! The proxy's running state, swapped whole on reload.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use rampart_core::{EventSink, Pipeline};
+use tokio::sync::watch;
+
+use crate::guard::ConnectionGuard;
+use crate::metrics::Metrics;
+use crate::route::Router;
+use crate::settings::{ClientIdentity, Limits, RouteSettings, UpstreamSettings};
+use crate::upstream::{spawn_health_checks, Pool};
+
+/// Why a runtime could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("route `{route}` names upstream `{upstream}`, which is not defined")]
+    UnknownUpstream { route: String, upstream: String },
+}
+
+/// Everything a request needs that a reload may change.
+pub struct Runtime {
+    pub router: Router,
+    pub pools: HashMap<String, Arc<Pool>>,
+    pub pipeline: Pipeline,
+    pub limits: Limits,
+    pub identity: ClientIdentity,
+    /// Write one JSON access-log line per request.
+    pub access_log: bool,
+    health_stop: watch::Sender<bool>,
+}
+
+impl Runtime {
+    /// Build a runtime. Health checkers start when it is installed and stop when it is replaced.
+    pub fn new(
+        routes: Vec<RouteSettings>,
+        upstreams: Vec<UpstreamSettings>,
+        pipeline: Pipeline,
+        limits: Limits,
+        identity: ClientIdentity,
+        access_log: bool,
+    ) -> Result<Runtime, RuntimeError> {
+        let pools: HashMap<String, Arc<Pool>> =
+            upstreams.into_iter().map(|u| (u.name.clone(), Pool::new(u))).collect();
+        for r in &routes {
+            if !pools.contains_key(&r.upstream) {
+                return Err(RuntimeError::UnknownUpstream { route: r.name.clone(), upstream: r.upstream.clone() });
+            }
+        }
+        let (health_stop, _) = watch::channel(false);
+        Ok(Runtime { router: Router::new(routes), pools, pipeline, limits, identity, access_log, health_stop })
+    }
+
+    fn start_health_checks(&self) {
+        for pool in self.pools.values() {
+            spawn_health_checks(Arc::clone(pool), self.health_stop.subscribe());
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _ = self.health_stop.send(true);
+    }
+}
+
+/// The shield's front end: the current runtime, connection accounting and metrics.
+pub struct Proxy {
+    runtime: ArcSwap<Runtime>,
+    pub guard: Arc<ConnectionGuard>,
+    pub metrics: Metrics,
+    pub events: Arc<dyn EventSink>,
+    id_prefix: String,
+    next_id: AtomicU64,
+}
+
+impl Proxy {
+    /// Install `runtime` and start its health checks. Must run inside a tokio runtime.
+    pub fn new(runtime: Runtime, events: Arc<dyn EventSink>) -> Arc<Proxy> {
+        runtime.start_health_checks();
+        let guard = ConnectionGuard::new(&runtime.limits);
+        Arc::new(Proxy {
+            runtime: ArcSwap::from_pointee(runtime),
+            guard,
+            metrics: Metrics::default(),
+            events,
+            id_prefix: format!("{:06x}", rand::random::<u32>() & 0xff_ffff),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// The runtime requests start on now.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+
+    /// Swap in a new runtime (reload). Connections stay open; requests in flight finish on the
+    /// old one, whose health checkers stop once the last of them is done.
+    pub fn install(&self, runtime: Runtime) {
+        runtime.start_health_checks();
+        self.guard.update(&runtime.limits);
+        self.runtime.store(Arc::new(runtime));
+        self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A fresh request id: a per-process prefix and a counter, short enough to read out on the
+    /// phone to an operator.
+    pub fn next_request_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{:x}", self.id_prefix, n)
+    }
+}

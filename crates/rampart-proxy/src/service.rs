@@ -1,0 +1,298 @@
+//! One request's way through the shield.
+//!
+//! Order matters, and each step is cheaper than the next: framing checks (a smuggling attempt
+//! must never reach a stage or an upstream) → client identity → routing → request-header
+//! stages → body limits and body stages → upstream → response stages → log. Every refusal is
+//! a page from [`crate::pages`] with the request id.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use rampart_core::{Event, Outcome, RequestContext, RequestId, ResponseFacts, TlsFacts, Verdict};
+
+use crate::body::{collect_limited, full, BodyLimitError, GuardedBody, ProxyBody};
+use crate::forward::{strip_hop_by_hop, upstream_parts, Forwarding};
+use crate::hygiene::check_framing;
+use crate::pages::{refusal, wants_json};
+use crate::runtime::{Proxy, Runtime};
+
+/// What the listener knows about the connection a request arrived on.
+#[derive(Debug, Clone)]
+pub struct ConnMeta {
+    pub peer: SocketAddr,
+    /// The socket peer, or the PROXY-protocol source when the peer is a trusted proxy.
+    pub client: IpAddr,
+    pub local: SocketAddr,
+    pub tls: Option<TlsFacts>,
+}
+
+/// Handle one request. Never fails: every problem becomes a response.
+pub async fn handle(
+    proxy: Arc<Proxy>,
+    conn: Arc<ConnMeta>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let rt = proxy.runtime();
+    let started = Instant::now();
+    let id = proxy.next_request_id();
+    let json = wants_json(req.headers());
+    let (mut parts, body) = req.into_parts();
+
+    let early = |status: StatusCode, close: bool| refusal(status, &id, json, None, close);
+    if let Err(e) = check_framing(parts.version, &parts.headers) {
+        proxy.metrics.framing_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(target: "rampart::decision", request_id = %id, client = %conn.client, reason = e.reason(), "ambiguous framing refused");
+        return Ok(finish(&proxy, early(StatusCode::BAD_REQUEST, true)));
+    }
+    let target_len = parts.uri.path_and_query().map(|p| p.as_str().len()).unwrap_or(1);
+    if target_len + parts.method.as_str().len() + 10 > rt.limits.max_request_line {
+        return Ok(finish(&proxy, early(StatusCode::URI_TOO_LONG, true)));
+    }
+    let declared_len = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > rt.limits.max_body) {
+        return Ok(finish(&proxy, early(StatusCode::PAYLOAD_TOO_LARGE, true)));
+    }
+
+    let peer_trusted = rt.identity.is_trusted(conn.peer.ip());
+    let client = rt.identity.resolve(conn.client, &parts.headers);
+    let host = request_host(&parts);
+    let Some(route) = rt.router.find(host.as_deref(), parts.uri.path()).cloned() else {
+        return Ok(finish(&proxy, early(StatusCode::NOT_FOUND, false)));
+    };
+
+    let mut ctx = RequestContext {
+        id: RequestId(Arc::from(id.as_str())),
+        started,
+        wall_clock: SystemTime::now(),
+        peer: conn.peer,
+        client,
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+        version: parts.version,
+        headers: std::mem::take(&mut parts.headers),
+        host,
+        route: Some(route.clone()),
+        tls: conn.tls.clone(),
+        tags: Vec::new(),
+        decisions: Vec::new(),
+    };
+
+    let outcome = rt.pipeline.on_request_headers(&mut ctx);
+    if let Some(resp) = enforce(&ctx, &outcome, json) {
+        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+    }
+
+    // The body: buffered (bounded) when a stage inspects it, streamed with its guards otherwise.
+    let limits = &rt.limits;
+    let guarded = GuardedBody::new(body, limits.max_body, limits.body_min_rate, limits.header_read_timeout);
+    let upstream_body: ProxyBody = if rt.pipeline.wants_request_body() && declared_len != Some(0) {
+        let cap = limits.max_inspected_body.min(limits.max_body as usize);
+        match collect_limited(guarded, cap).await {
+            Ok(bytes) => {
+                let outcome = rt.pipeline.on_request_body(&mut ctx, &bytes);
+                if let Some(resp) = enforce(&ctx, &outcome, json) {
+                    return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+                }
+                full(bytes)
+            }
+            Err(e) => {
+                let status = match e.downcast_ref::<BodyLimitError>() {
+                    Some(BodyLimitError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
+                    Some(BodyLimitError::TooSlow(_)) => StatusCode::REQUEST_TIMEOUT,
+                    None => StatusCode::BAD_REQUEST,
+                };
+                let resp = refusal(status, &id, json, None, true);
+                return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+            }
+        }
+    } else {
+        guarded.boxed()
+    };
+
+    let Some(pool) = rt.pools.get(&*route.upstream).cloned() else {
+        let resp = refusal(StatusCode::BAD_GATEWAY, &id, json, None, false);
+        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+    };
+    let Some(server) = pool.pick() else {
+        let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id, json, None, false);
+        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+    };
+    parts.headers = ctx.headers.clone();
+    let fwd = Forwarding {
+        client: ctx.client,
+        peer: conn.peer.ip(),
+        peer_trusted,
+        tls: conn.tls.is_some(),
+        host: ctx.host.as_deref(),
+        request_id: &id,
+    };
+    if upstream_parts(&mut parts, server.addr, &fwd).is_err() {
+        let resp = refusal(StatusCode::BAD_REQUEST, &id, json, None, true);
+        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+    }
+
+    let in_flight = server.begin();
+    let sent = Instant::now();
+    let result =
+        tokio::time::timeout(pool.settings.read_timeout, pool.client.request(Request::from_parts(parts, upstream_body)))
+            .await;
+    let upstream_resp = match result {
+        Ok(Ok(resp)) => {
+            server.record_success();
+            proxy.metrics.upstream_latency(&pool.settings.name, sent.elapsed());
+            resp
+        }
+        Ok(Err(e)) => {
+            // A body we cut (too large, too slow) surfaces here as a client error, not the
+            // upstream's fault: do not eject the server for it.
+            let ours = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<BodyLimitError>())
+                .copied();
+            let status = match ours {
+                Some(BodyLimitError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
+                Some(BodyLimitError::TooSlow(_)) => StatusCode::REQUEST_TIMEOUT,
+                None => {
+                    server.record_failure(pool.settings.eject_after, pool.settings.eject_for);
+                    proxy.metrics.upstream_error(&pool.settings.name);
+                    tracing::warn!(request_id = %id, upstream = %pool.settings.name, server = %server.addr, error = %e, "upstream request failed");
+                    StatusCode::BAD_GATEWAY
+                }
+            };
+            let resp = refusal(status, &id, json, None, ours.is_some());
+            return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+        }
+        Err(_) => {
+            server.record_failure(pool.settings.eject_after, pool.settings.eject_for);
+            proxy.metrics.upstream_error(&pool.settings.name);
+            let resp = refusal(StatusCode::GATEWAY_TIMEOUT, &id, json, None, false);
+            return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+        }
+    };
+
+    let (mut resp_parts, resp_body) = upstream_resp.into_parts();
+    strip_hop_by_hop(&mut resp_parts.headers);
+    let facts = ResponseFacts { status: resp_parts.status, headers: resp_parts.headers.clone() };
+    let outcome = rt.pipeline.on_response_headers(&mut ctx, &facts);
+    if let Some(resp) = enforce(&ctx, &outcome, json) {
+        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
+    }
+    let body: ProxyBody = if rt.pipeline.wants_response_body() {
+        match collect_limited(resp_body, rt.limits.max_inspected_body).await {
+            Ok(bytes) => {
+                let outcome = rt.pipeline.on_response_body(&mut ctx, &facts, &bytes);
+                if let Some(resp) = enforce(&ctx, &outcome, json) {
+                    return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
+                }
+                full(bytes)
+            }
+            Err(_) => {
+                let resp = refusal(StatusCode::BAD_GATEWAY, &id, json, None, false);
+                return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
+            }
+        }
+    } else {
+        // The in-flight count (least-connections) lasts until the body has been sent.
+        resp_body.map_frame(move |f| { let _keep = &in_flight; f }).map_err(Into::into).boxed()
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&id) {
+        resp_parts.headers.insert("x-request-id", v);
+    }
+    let resp = Response::from_parts(resp_parts, body);
+    Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)))
+}
+
+/// The host the request named, lowercase, without port.
+fn request_host(parts: &http::request::Parts) -> Option<String> {
+    let raw = parts
+        .uri
+        .host()
+        .map(str::to_string)
+        .or_else(|| parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_string))?;
+    let host = if raw.starts_with('[') {
+        raw.split(']').next().map(|h| format!("{h}]")).unwrap_or(raw)
+    } else {
+        raw.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or(raw)
+    };
+    Some(host.to_ascii_lowercase())
+}
+
+/// Turn a phase's outcome into a refusal page, or `None` to go on. Emits one event per
+/// disruptive decision, enforced or not.
+fn enforce(ctx: &RequestContext, outcome: &Outcome, json: bool) -> Option<Response<ProxyBody>> {
+    let id = ctx.id.0.as_ref();
+    match &outcome.verdict {
+        Verdict::Continue | Verdict::Allow => None,
+        Verdict::Block { status, .. } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::FORBIDDEN);
+            Some(refusal(status, id, json, None, false))
+        }
+        Verdict::Throttle { retry_after, .. } => {
+            Some(refusal(StatusCode::TOO_MANY_REQUESTS, id, json, Some(*retry_after), false))
+        }
+        // The challenge stage is not built yet: a challenge is served as a 503 with a short
+        // Retry-After, so that clients back off and browsers retry.
+        Verdict::Challenge { .. } => Some(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            id,
+            json,
+            Some(std::time::Duration::from_secs(5)),
+            false,
+        )),
+    }
+}
+
+/// Count, log and emit events for a finished exchange, then run the logging phase.
+fn log_and_finish(
+    proxy: &Proxy,
+    rt: &Runtime,
+    ctx: &RequestContext,
+    resp: Response<ProxyBody>,
+    upstream: Option<&ResponseFacts>,
+) -> Response<ProxyBody> {
+    for d in &ctx.decisions {
+        proxy.metrics.verdict(d.stage, d.verdict.kind(), d.enforced);
+        proxy.events.emit(Event::Decision {
+            at: ctx.wall_clock,
+            request: ctx.id.clone(),
+            client: ctx.client,
+            decision: d.clone(),
+        });
+    }
+    let status = resp.status().as_u16();
+    if rt.access_log {
+        let decisive = ctx.decisions.iter().rev().find(|d| d.enforced).or(ctx.decisions.last());
+        tracing::info!(
+            target: "rampart::access",
+            request_id = %ctx.id,
+            client = %ctx.client,
+            peer = %ctx.peer,
+            method = %ctx.method,
+            host = ctx.host.as_deref().unwrap_or(""),
+            path = ctx.uri.path(),
+            route = ctx.route.as_ref().map(|r| &*r.name).unwrap_or(""),
+            status,
+            upstream_status = upstream.map(|u| u.status.as_u16()),
+            verdict = decisive.map(|d| d.verdict.kind()).unwrap_or("continue"),
+            enforced = decisive.map(|d| d.enforced),
+            stage = decisive.map(|d| d.stage).unwrap_or(""),
+            reason = decisive.map(|d| d.verdict.reason()).unwrap_or(""),
+            duration_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
+        );
+    }
+    rt.pipeline.on_logging(ctx, upstream);
+    finish(proxy, resp)
+}
+
+fn finish(proxy: &Proxy, resp: Response<ProxyBody>) -> Response<ProxyBody> {
+    proxy.metrics.response(resp.status().as_u16());
+    resp
+}
