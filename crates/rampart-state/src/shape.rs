@@ -11,13 +11,13 @@ pub const DEFAULT_DEPTH: usize = 4;
 /// The smallest row worth having; below this the sketch would count everyone as one key.
 pub const MIN_WIDTH: usize = 64;
 
-/// `depth` rows of `width` cells, `width` a power of two so a key's column is the top bits of
-/// a hash rather than a division.
+/// `depth` rows of `width` cells. `width` is whatever fits the budget, not a power of two: a
+/// key's column is its hash scaled into `0..width` by a multiply and a shift (Lemire's
+/// "fast range"), as cheap as a mask and without wasting up to half the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SketchShape {
     pub depth: usize,
     pub width: usize,
-    shift: u32,
 }
 
 impl SketchShape {
@@ -34,10 +34,7 @@ impl SketchShape {
         if bytes < min {
             return Err(BudgetError::TooSmall { what, bytes, min });
         }
-        let cells_per_row = bytes / (depth * cell_bytes);
-        // Round down to a power of two: `cells_per_row >= MIN_WIDTH > 0` here.
-        let width = 1usize << (usize::BITS - 1 - cells_per_row.leading_zeros());
-        Ok(SketchShape { depth, width, shift: 64 - width.trailing_zeros() })
+        Ok(SketchShape { depth, width: bytes / (depth * cell_bytes) })
     }
 
     /// Total cells.
@@ -46,13 +43,14 @@ impl SketchShape {
     }
 
     /// The cell index of `key` in each row, row-major (Kirsch–Mitzenmacher double hashing:
-    /// row `i` looks at the top bits of `h + i * step`).
+    /// row `i` looks at `h + i * step`).
     #[inline]
     pub(crate) fn slots(&self, key: KeyHash) -> impl Iterator<Item = usize> + '_ {
         let (h, step) = (key.value(), key.step());
         (0..self.depth).map(move |row| {
             let mixed = h.wrapping_add((row as u64).wrapping_mul(step));
-            row * self.width + (mixed >> self.shift) as usize
+            // `(mixed × width) >> 64 < width`, so the cast cannot truncate.
+            row * self.width + ((mixed as u128 * self.width as u128) >> 64) as usize
         })
     }
 }
@@ -62,12 +60,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shape_fits_budget_and_rounds_down() {
+    fn shape_fills_the_budget() {
         let s = SketchShape::from_budget("t", 1 << 20, 4, 4).unwrap();
         assert_eq!(s.width, 1 << 16);
-        assert!(s.cells() * 4 <= 1 << 20);
-        let odd = SketchShape::from_budget("t", 100_000, 4, 4).unwrap();
-        assert_eq!(odd.width, 4096); // 6250 per row, rounded down
+        let odd = SketchShape::from_budget("t", 100_003, 4, 4).unwrap();
+        assert_eq!(odd.width, 6250);
+        assert!(odd.cells() * 4 <= 100_003);
         assert!(SketchShape::from_budget("t", 100, 4, 4).is_err());
     }
 
