@@ -104,6 +104,13 @@ pub trait Stage: Send + Sync {
         Ok(Verdict::Continue)
     }
 
+    /// Bytes held by this stage's keyed state (sketches, top-K, ban lists), for the
+    /// `rampart_stage_memory_bytes` gauge. Fixed at construction for bounded structures.
+    /// Default: 0.
+    fn memory_bytes(&self) -> usize {
+        0
+    }
+
     /// Runs when a request head has been parsed and the route is known.
     fn on_request_headers(&self, _ctx: &mut RequestContext) -> Result<Verdict, StageError> {
         Ok(Verdict::Continue)
