@@ -1,0 +1,50 @@
+//! Running the shield: `[state]`, `[audit]`, `[admin]`, `[log]`.
+
+use serde::Deserialize;
+
+use super::{Bool, Spanned, Str};
+
+/// `[state]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawState {
+    pub backend: Option<Str>,
+    pub memory_ceiling: Option<Str>,
+    pub redis: Option<Spanned<RawRedis>>,
+}
+
+/// `[state.redis]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRedis {
+    pub url: Str,
+    pub sync_interval: Option<Str>,
+    pub key_prefix: Option<Str>,
+}
+
+/// `[audit]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAudit {
+    pub dir: Str,
+    pub signing_key: Str,
+    pub checkpoint_interval: Option<Str>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAdmin {
+    pub address: Option<Str>,
+    pub allow_remote: Option<Bool>,
+    pub token_file: Str,
+}
+
+/// `[log]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLog {
+    pub level: Option<Str>,
+    pub format: Option<Str>,
+    pub access_log: Option<Str>,
+}

@@ -1,0 +1,50 @@
+//! `[[priority]]` and `[access]`.
+
+use rampart_core::{OnError, StageMode};
+
+use crate::context::Ctx;
+use crate::error::ErrorKind;
+use crate::model::{Access, Priority, Verify, PUBLIC_CLASS};
+use crate::raw::{RawAccess, RawPriority};
+
+use super::values::{mode, name, networks, on_error, readable_file, readable_files, token};
+
+/// `[[priority]]`: a class name and at least one matcher; `verify` needs a cookie or header
+/// to verify, and its key file must be readable.
+pub(crate) fn priorities(ctx: &mut Ctx<'_>, raw: &[RawPriority]) -> Vec<Priority> {
+    let mut out = Vec::new();
+    for p in raw {
+        let class = name(ctx, "class", &p.class).unwrap_or_default();
+        if class == PUBLIC_CLASS {
+            ctx.invalid(&p.class.span(), format!("`class`: \"{PUBLIC_CLASS}\" is the class of unmatched requests; pick another name"));
+        }
+        let networks = networks(ctx, "networks", &p.networks);
+        let cookie = p.cookie.as_ref().and_then(|c| token(ctx, "cookie", "cookie", c.get_ref(), c));
+        let header = p.header.as_ref().and_then(|h| token(ctx, "header", "header", h.get_ref(), h)).map(|h| h.to_ascii_lowercase());
+        let verify = p.verify.as_ref().map(|v| Verify { jwt_hs256_key_file: readable_file(ctx, "jwt_hs256_key_file", &v.get_ref().jwt_hs256_key_file) });
+        let has_networks = p.networks.as_ref().is_some_and(|n| !n.get_ref().is_empty());
+        if !has_networks && p.cookie.is_none() && p.header.is_none() {
+            ctx.error(Some(&p.class.span()), ErrorKind::MissingKey, format!("[[priority]] class `{class}` matches nothing: add `networks`, `cookie` or `header`"));
+        }
+        if let Some(v) = &p.verify {
+            if p.cookie.is_none() && p.header.is_none() {
+                ctx.error(Some(&v.span()), ErrorKind::Inconsistent, "`verify` checks a `cookie` or `header`; this [[priority]] has neither");
+            }
+        }
+        out.push(Priority { class, networks, cookie, header, verify });
+    }
+    out
+}
+
+/// `[access]`: networks parse; list files exist.
+pub(crate) fn access(ctx: &mut Ctx<'_>, raw: Option<&RawAccess>, global: StageMode) -> Option<Access> {
+    let raw = raw?;
+    Some(Access {
+        deny: networks(ctx, "deny", &raw.deny),
+        deny_files: readable_files(ctx, "deny_files", &raw.deny_files),
+        allow: networks(ctx, "allow", &raw.allow),
+        allow_files: readable_files(ctx, "allow_files", &raw.allow_files),
+        mode: mode(ctx, &raw.mode, global),
+        on_error: on_error(ctx, &raw.on_error, OnError::Open),
+    })
+}

@@ -1,0 +1,99 @@
+//! `[[exfiltration]]`.
+
+use std::collections::BTreeSet;
+
+use rampart_core::StageMode;
+
+use crate::context::Ctx;
+use crate::error::ErrorKind;
+use crate::model::{Budget, Exfiltration, ExfiltrationAction, Identity, Priority, Route};
+use crate::raw::{RawExfiltration, Str};
+use crate::suggest::did_you_mean;
+
+use super::rate_limit::route_ref;
+use super::values::{choice, mode, required_count, required_duration, required_size};
+
+/// What the cross-reference checks may rely on.
+pub(crate) struct Known<'a> {
+    /// The routes, when every `[[route]]` could be read.
+    pub routes: Option<&'a [Route]>,
+    /// The priority classes, when every `[[priority]]` could be read.
+    pub priorities: Option<&'a [Priority]>,
+}
+
+/// `[[exfiltration]]`: the route exists and is sensitive; the identity's classes exist; the
+/// budget has records or bytes.
+pub(crate) fn exfiltration(ctx: &mut Ctx<'_>, raw: &[RawExfiltration], known: &Known<'_>, global: StageMode) -> Vec<Exfiltration> {
+    let mut out = Vec::new();
+    for e in raw {
+        if let Some(routes) = known.routes {
+            if let Some(route) = route_ref(ctx, "route", &e.route, routes) {
+                if !route.sensitive {
+                    ctx.error(
+                        Some(&e.route.span()),
+                        ErrorKind::Inconsistent,
+                        format!("route \"{}\" is not marked `sensitive = true`; exfiltration budgets apply to sensitive routes only", e.route.get_ref()),
+                    );
+                }
+            }
+        }
+        let identity = match &e.identity {
+            Some(v) => identity(ctx, v, known.priorities),
+            None => vec![Identity::Client],
+        };
+        let b = e.budget.get_ref();
+        let records = b.records.as_ref().and_then(|r| required_count(ctx, "records", r));
+        let bytes = b.bytes.as_ref().and_then(|s| required_size(ctx, "bytes", s));
+        let per = required_duration(ctx, "per", &b.per);
+        if b.records.is_none() && b.bytes.is_none() {
+            ctx.error(Some(&e.budget.span()), ErrorKind::MissingKey, "`budget` needs `records`, `bytes` or both, such as { records = 500, bytes = \"5MiB\", per = \"10m\" }");
+        }
+        let action = choice(ctx, "action", &e.action, &[("block", ExfiltrationAction::Block), ("alert", ExfiltrationAction::Alert)], ExfiltrationAction::Block);
+        out.push(Exfiltration {
+            route: e.route.get_ref().clone(),
+            identity,
+            budget: Budget { records, bytes, per: per.unwrap_or_default() },
+            action,
+            mode: mode(ctx, &e.mode, global),
+        });
+    }
+    out
+}
+
+/// `"staff:session|client"`: alternatives, tried left to right.
+fn identity(ctx: &mut Ctx<'_>, v: &Str, priorities: Option<&[Priority]>) -> Vec<Identity> {
+    let mut out = Vec::new();
+    for part in v.get_ref().split('|').map(str::trim) {
+        let id = match part.split_once(':') {
+            None => match part {
+                "client" => Some(Identity::Client),
+                "prefix" => Some(Identity::Prefix),
+                _ => None,
+            },
+            Some(("header", h)) if !h.is_empty() => Some(Identity::Header(h.to_ascii_lowercase())),
+            Some(("cookie", c)) if !c.is_empty() => Some(Identity::Cookie(c.to_string())),
+            Some((class, cookie)) if !class.is_empty() && !cookie.is_empty() => {
+                if let Some(p) = priorities {
+                    let classes: BTreeSet<&str> = p.iter().map(|p| p.class.as_str()).collect();
+                    if !classes.contains(class) {
+                        ctx.error(
+                            Some(&v.span()),
+                            ErrorKind::UnknownReference,
+                            format!("`identity`: `{class}` is not a [[priority]] class{}", did_you_mean(class, classes.iter().copied())),
+                        );
+                    }
+                }
+                Some(Identity::Class { class: class.to_string(), cookie: cookie.to_string() })
+            }
+            _ => None,
+        };
+        match id {
+            Some(id) => out.push(id),
+            None => ctx.invalid(
+                &v.span(),
+                format!("`identity`: expected alternatives separated by `|` among `client`, `prefix`, `header:NAME`, `cookie:NAME` and `CLASS:COOKIE` (such as \"staff:session|client\"), found \"{part}\""),
+            ),
+        }
+    }
+    out
+}

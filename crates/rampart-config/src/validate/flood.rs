@@ -1,0 +1,107 @@
+//! `[flood]` and `[[login]]`.
+
+use rampart_core::{OnError, Rate, StageMode};
+
+use crate::context::Ctx;
+use crate::error::ErrorKind;
+use crate::model::{ChallengeDifficulty, Flood, Login, LoginFailure, RateAction, Sensitivity};
+use crate::raw::{RawFlood, RawLogin};
+
+use super::rate_limit::action;
+use super::values::{choice, flag, int_in, mode, name, on_error, rate_or, token, url_path};
+
+/// `[flood]`: sensitivity is a known word; difficulty is `"auto"` or 1 to 32 bits.
+pub(crate) fn flood(ctx: &mut Ctx<'_>, raw: Option<&RawFlood>, global: StageMode) -> Flood {
+    let d = Flood { mode: global, ..Flood::default() };
+    let Some(raw) = raw else { return d };
+    let challenge_difficulty = match &raw.challenge_difficulty {
+        None => ChallengeDifficulty::Auto,
+        Some(v) => match v.get_ref() {
+            toml::Value::String(s) if s == "auto" => ChallengeDifficulty::Auto,
+            toml::Value::Integer(n) if (1..=32).contains(n) => ChallengeDifficulty::Bits(*n as u8),
+            other => {
+                ctx.invalid(&v.span(), format!("`challenge_difficulty`: expected \"auto\" or a number of bits from 1 to 32 (such as 18), found {other}"));
+                ChallengeDifficulty::Auto
+            }
+        },
+    };
+    Flood {
+        enabled: flag(&raw.enabled, true),
+        sensitivity: choice(
+            ctx,
+            "sensitivity",
+            &raw.sensitivity,
+            &[("low", Sensitivity::Low), ("medium", Sensitivity::Medium), ("high", Sensitivity::High)],
+            Sensitivity::Medium,
+        ),
+        challenge_difficulty,
+        mode: mode(ctx, &raw.mode, global),
+        on_error: on_error(ctx, &raw.on_error, OnError::Open),
+    }
+}
+
+/// Failed logins allowed per user name when `per_username` is absent: 5 per 15 minutes.
+pub const DEFAULT_PER_USERNAME: Rate = Rate { count: 5, per: std::time::Duration::from_secs(15 * 60) };
+/// Failed logins allowed per client when `per_client` is absent: 20 per 10 minutes.
+pub const DEFAULT_PER_CLIENT: Rate = Rate { count: 20, per: std::time::Duration::from_secs(10 * 60) };
+
+/// `[[login]]`: a path, field names, exactly one failure signal (a compiled regex for `body`).
+pub(crate) fn logins(ctx: &mut Ctx<'_>, raw: &[RawLogin], global: StageMode) -> Vec<Login> {
+    let mut out = Vec::new();
+    for l in raw {
+        let path = url_path(ctx, "path", &l.path);
+        let method = match &l.method {
+            Some(m) => token(ctx, "method", "method", m.get_ref(), m).map(|m| m.to_ascii_uppercase()),
+            None => Some("POST".to_string()),
+        };
+        let username_field = l.username_field.as_ref().and_then(|f| name(ctx, "username_field", f)).unwrap_or_else(|| "username".into());
+        let password_field = l.password_field.as_ref().and_then(|f| name(ctx, "password_field", f)).unwrap_or_else(|| "password".into());
+        let failure = failure(ctx, l);
+        let login = Login {
+            path: path.clone().unwrap_or_default(),
+            method: method.unwrap_or_default(),
+            username_field,
+            password_field,
+            failure: failure.unwrap_or(LoginFailure::Status(401)),
+            per_username: rate_or(ctx, "per_username", &l.per_username, DEFAULT_PER_USERNAME),
+            per_client: rate_or(ctx, "per_client", &l.per_client, DEFAULT_PER_CLIENT),
+            action: action(ctx, &l.action, RateAction::Challenge),
+            mode: mode(ctx, &l.mode, global),
+            on_error: on_error(ctx, &l.on_error, OnError::Open),
+        };
+        out.push(login);
+    }
+    out
+}
+
+fn failure(ctx: &mut Ctx<'_>, l: &RawLogin) -> Option<LoginFailure> {
+    let f = l.failure.get_ref();
+    let given = [f.status.is_some(), f.redirect.is_some(), f.body.is_some()].iter().filter(|b| **b).count();
+    if given != 1 {
+        ctx.error(
+            Some(&l.failure.span()),
+            ErrorKind::InvalidValue,
+            "`failure`: set exactly one of `status` (such as { status = 401 }), `redirect` (such as { redirect = \"/login?failed\" }) or `body` (a regular expression)",
+        );
+        return None;
+    }
+    if let Some(s) = &f.status {
+        return int_in(ctx, "status", s, 100, 599).map(|n| LoginFailure::Status(n as u16));
+    }
+    if let Some(r) = &f.redirect {
+        if r.get_ref().trim().is_empty() {
+            ctx.invalid(&r.span(), "`redirect`: expected a location such as \"/login?failed\"");
+            return None;
+        }
+        return Some(LoginFailure::Redirect(r.get_ref().clone()));
+    }
+    let b = f.body.as_ref()?;
+    match regex::Regex::new(b.get_ref()) {
+        Ok(re) => Some(LoginFailure::Body(re)),
+        Err(e) => {
+            let why = e.to_string().lines().last().unwrap_or("").trim().to_string();
+            ctx.invalid(&b.span(), format!("`body`: not a valid regular expression: {why}"));
+            None
+        }
+    }
+}

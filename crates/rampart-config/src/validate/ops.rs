@@ -1,0 +1,129 @@
+//! `[state]`, `[audit]`, `[admin]`, `[log]`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::context::Ctx;
+use crate::error::ErrorKind;
+use crate::model::{AccessLog, Admin, Audit, Log, LogFormat, LogLevel, Redis, State, StateBackend, DEFAULT_ADMIN_ADDRESS};
+use crate::raw::{RawAdmin, RawAudit, RawLog, RawState};
+
+use super::values::{choice, duration, flag, io_reason, readable_file, size, socket_addr};
+
+/// `[state]`: `redis` backend needs `[state.redis]` with a redis URL; redis settings with the
+/// memory backend are reported (they would silently do nothing).
+pub(crate) fn state(ctx: &mut Ctx<'_>, raw: Option<&RawState>) -> State {
+    let d = State::default();
+    let Some(raw) = raw else { return d };
+    let memory_ceiling = size(ctx, "memory_ceiling", &raw.memory_ceiling, d.memory_ceiling);
+    #[derive(Clone, Copy, PartialEq)]
+    enum Kind {
+        Memory,
+        Redis,
+    }
+    let kind = choice(ctx, "backend", &raw.backend, &[("memory", Kind::Memory), ("redis", Kind::Redis)], Kind::Memory);
+    let backend = match (kind, &raw.redis) {
+        (Kind::Memory, None) => StateBackend::Memory,
+        (Kind::Memory, Some(r)) => {
+            ctx.error(Some(&r.span()), ErrorKind::Inconsistent, "`redis` is set but `backend` is \"memory\": set backend = \"redis\" or remove `redis`");
+            StateBackend::Memory
+        }
+        (Kind::Redis, None) => {
+            let at = raw.backend.as_ref().map(|b| b.span());
+            ctx.error(at.as_ref(), ErrorKind::MissingKey, "`backend = \"redis\"` needs `redis = { url = \"redis://127.0.0.1:6379\" }`");
+            StateBackend::Memory
+        }
+        (Kind::Redis, Some(r)) => {
+            let r = r.get_ref();
+            let url = r.url.get_ref().trim().to_string();
+            let ok = ["redis://", "rediss://", "unix://"].iter().any(|p| url.starts_with(p) && url.len() > p.len());
+            if !ok {
+                ctx.invalid(&r.url.span(), format!("`url`: expected a URL such as \"redis://127.0.0.1:6379\" (or rediss://, unix://), found \"{url}\""));
+            }
+            StateBackend::Redis(Redis {
+                url,
+                sync_interval: duration(ctx, "sync_interval", &r.sync_interval, Duration::from_millis(100)),
+                key_prefix: r.key_prefix.as_ref().map(|p| p.get_ref().clone()).unwrap_or_else(|| "rampart:".into()),
+            })
+        }
+    };
+    State { backend, memory_ceiling }
+}
+
+/// `[audit]`: the signing key is readable; `dir` is not a file; checkpoints at most a minute apart.
+pub(crate) fn audit(ctx: &mut Ctx<'_>, raw: Option<&RawAudit>) -> Option<Audit> {
+    let raw = raw?;
+    let dir = ctx.resolve(raw.dir.get_ref());
+    if raw.dir.get_ref().trim().is_empty() {
+        ctx.invalid(&raw.dir.span(), "`dir`: expected a directory such as \"/var/lib/rampart/audit\"");
+    } else if dir.is_file() {
+        ctx.error(Some(&raw.dir.span()), ErrorKind::File, format!("`dir`: \"{}\" is a file, not a directory", dir.display()));
+    }
+    let signing_key = readable_file(ctx, "signing_key", &raw.signing_key);
+    let checkpoint_interval = duration(ctx, "checkpoint_interval", &raw.checkpoint_interval, Duration::from_secs(1));
+    if checkpoint_interval > Duration::from_secs(60) {
+        if let Some(v) = &raw.checkpoint_interval {
+            ctx.invalid(&v.span(), "`checkpoint_interval` must be at most \"1m\": a checkpoint commits to everything before it");
+        }
+    }
+    Some(Audit { dir, signing_key, checkpoint_interval })
+}
+
+/// `[admin]`: loopback unless `allow_remote = true`; the token file is readable; the address
+/// is not also a listener's.
+pub(crate) fn admin(ctx: &mut Ctx<'_>, raw: Option<&RawAdmin>, listeners: &[SocketAddr]) -> Option<Admin> {
+    let raw = raw?;
+    let default: SocketAddr = DEFAULT_ADMIN_ADDRESS.parse().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9090)));
+    let address = raw.address.as_ref().and_then(|a| socket_addr(ctx, "address", a)).unwrap_or(default);
+    let allow_remote = flag(&raw.allow_remote, false);
+    if let Some(a) = &raw.address {
+        if !address.ip().is_loopback() && !allow_remote {
+            ctx.error(
+                Some(&a.span()),
+                ErrorKind::Inconsistent,
+                format!("admin `address` {address} is not a loopback address: the admin API would be reachable from the network; use \"127.0.0.1:9090\" or set `allow_remote = true`"),
+            );
+        }
+        if listeners.contains(&address) {
+            ctx.error(Some(&a.span()), ErrorKind::Duplicate, format!("admin `address` {address} is also a [[listener]] address"));
+        }
+    }
+    let token_file = readable_file(ctx, "token_file", &raw.token_file);
+    Some(Admin { address, allow_remote, token_file })
+}
+
+/// `[log]`: level and format are known words; an access log file's directory exists.
+pub(crate) fn log(ctx: &mut Ctx<'_>, raw: Option<&RawLog>) -> Log {
+    let d = Log::default();
+    let Some(raw) = raw else { return d };
+    let level = choice(
+        ctx,
+        "level",
+        &raw.level,
+        &[("error", LogLevel::Error), ("warn", LogLevel::Warn), ("info", LogLevel::Info), ("debug", LogLevel::Debug), ("trace", LogLevel::Trace)],
+        LogLevel::Info,
+    );
+    let format = choice(ctx, "format", &raw.format, &[("json", LogFormat::Json), ("text", LogFormat::Text)], LogFormat::Json);
+    let access_log = match &raw.access_log {
+        None => AccessLog::Stdout,
+        Some(v) => match v.get_ref().as_str() {
+            "stdout" => AccessLog::Stdout,
+            "off" => AccessLog::Off,
+            "" => {
+                ctx.invalid(&v.span(), "`access_log`: expected \"stdout\", \"off\" or a file path");
+                AccessLog::Stdout
+            }
+            p => {
+                let path = ctx.resolve(p);
+                let dir = path.parent().map(|d| d.to_path_buf()).unwrap_or_else(|| ctx.base_dir().to_path_buf());
+                match std::fs::metadata(&dir) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => ctx.error(Some(&v.span()), ErrorKind::File, format!("`access_log`: \"{}\" is not a directory", dir.display())),
+                    Err(e) => ctx.error(Some(&v.span()), ErrorKind::File, format!("`access_log`: directory \"{}\": {}", dir.display(), io_reason(&e))),
+                }
+                AccessLog::File(path)
+            }
+        },
+    };
+    Log { level, format, access_log }
+}
