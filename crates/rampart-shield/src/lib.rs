@@ -1,1 +1,29 @@
-//! rampart-shield
+//! Rampart's defensive stages, each a [`rampart_core::Stage`], one per file.
+//!
+//! # Layout
+//!
+//! * [`AccessList`] (`access_list`): allow/deny by CIDR from inline lists and list files
+//!   ([`list_file`]: plain, Spamhaus DROP, FireHOL netset), looked up in a [`CidrSet`].
+//! * [`RateLimit`] (`rate_limit`): per-key limits (client, prefix, route, header, cookie)
+//!   over bounded sketches from `rampart-state`, with escalation into the shared ban list.
+//! * [`Bans`] (`bans`): refuses clients on the shared [`rampart_state::BanList`].
+//!
+//! Stages are built by the binary from validated configuration through public settings
+//! structs ([`AccessListSettings`], [`RateLimitSettings`], [`BansSettings`]), and read time
+//! through a [`rampart_state::Clock`] so that tests drive it by hand.
+
+pub mod access_list;
+pub mod bans;
+pub mod cidr_set;
+pub mod list_file;
+pub mod rate_key;
+pub mod rate_limit;
+pub mod rate_limit_settings;
+
+pub use access_list::{AccessList, AccessListError, AccessListSettings};
+pub use bans::{Bans, BansSettings};
+pub use cidr_set::CidrSet;
+pub use list_file::{parse_list, read_list, ListFileError};
+pub use rate_key::{RateKey, RateKeyError};
+pub use rate_limit::RateLimit;
+pub use rate_limit_settings::{BanPolicy, LimitAction, RateLimitSettings, RouteScope};

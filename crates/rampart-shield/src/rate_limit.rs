@@ -1,0 +1,113 @@
+//! [`RateLimit`]: refuse a key (client, prefix, route, header, cookie) that goes over its
+//! rate, and ban clients that keep doing it.
+//!
+//! Runs in the request-header phase, once the route is known. The decision comes from a
+//! [`RateLimiter`] in `rampart-state`: GCRA timestamps in a count-min-shaped sketch (exact
+//! `rate` + `burst` semantics and `Retry-After`, fixed memory whatever the number of keys),
+//! violations counted over a sliding window, heavy offenders kept in a top-K. With a
+//! [`crate::BanPolicy`], a client over the limit `after` times within `within` is put on the
+//! shared [`BanList`] for `duration`, which the [`crate::Bans`] stage then enforces on its
+//! connections and requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use rampart_core::{OnError, RequestContext, Stage, StageError, StageMode, Verdict};
+use rampart_state::{BanList, BudgetError, Clock, HeavyHitter, KeyLabel, LimitDecision, LimiterSettings, RateLimiter};
+
+use crate::rate_limit_settings::{LimitAction, RateLimitSettings};
+
+/// One configured rate limit.
+pub struct RateLimit {
+    settings: RateLimitSettings,
+    limiter: RateLimiter,
+    bans: Arc<BanList>,
+    clock: Arc<dyn Clock>,
+}
+
+impl RateLimit {
+    /// Build the limit and allocate all its state now, within `settings.memory_bytes`;
+    /// refuses a ceiling too small to hold it. `bans` is the list escalations go to.
+    pub fn new(settings: RateLimitSettings, bans: Arc<BanList>, clock: Arc<dyn Clock>) -> Result<RateLimit, BudgetError> {
+        let mut limiter = LimiterSettings::new(settings.rate, settings.burst, settings.memory_bytes);
+        if let Some(ban) = settings.ban {
+            limiter.violation_window = ban.within;
+        }
+        let limiter = RateLimiter::new(&limiter, clock.now())?;
+        Ok(RateLimit { settings, limiter, bans, clock })
+    }
+
+    pub fn settings(&self) -> &RateLimitSettings {
+        &self.settings
+    }
+
+    /// The `n` keys most often over this limit, heaviest first (header and cookie values
+    /// appear as a hash only).
+    pub fn top_offenders(&self, n: usize) -> Vec<HeavyHitter<KeyLabel>> {
+        self.limiter.top_offenders(n)
+    }
+
+    /// Bytes this limit holds; fixed at construction, never above `memory_bytes`.
+    pub fn memory_bytes(&self) -> usize {
+        self.limiter.memory_bytes()
+    }
+
+    fn over_limit(&self, ctx: &mut RequestContext, retry_after: Duration, violations: u32) -> Verdict {
+        ctx.tag("rate_limit", self.settings.name.as_str());
+        if let Some(policy) = self.settings.ban.filter(|p| violations >= p.after) {
+            // A ban is enforcement: a limit that only detects reports it would have banned.
+            if self.settings.mode == StageMode::Enforce {
+                let now = self.clock.now();
+                let outcome = self.bans.ban(IpNet::from(ctx.client), now + policy.duration, now);
+                tracing::info!(limit = %self.settings.name, client = %ctx.client, ?outcome, "client banned");
+                ctx.tag("ban", format!("{}s", policy.duration.as_secs()));
+            } else {
+                ctx.tag("would_ban", format!("{}s", policy.duration.as_secs()));
+            }
+            return Verdict::forbidden("rate limit exceeded; temporarily banned");
+        }
+        match self.settings.action {
+            LimitAction::Throttle => Verdict::Throttle { retry_after: whole_seconds(retry_after), reason: "rate limit exceeded".into() },
+            LimitAction::Block => Verdict::forbidden("rate limit exceeded"),
+            LimitAction::Challenge => Verdict::Challenge { reason: "rate limit exceeded".into() },
+        }
+    }
+}
+
+/// `Retry-After` carries whole seconds: round up, so a client that obeys is served.
+fn whole_seconds(wait: Duration) -> Duration {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Duration::from_secs(secs.max(1))
+}
+
+impl Stage for RateLimit {
+    fn name(&self) -> &'static str {
+        "rate_limit"
+    }
+
+    fn mode(&self) -> StageMode {
+        self.settings.mode
+    }
+
+    fn on_error(&self) -> OnError {
+        self.settings.on_error
+    }
+
+    fn on_request_headers(&self, ctx: &mut RequestContext) -> Result<Verdict, StageError> {
+        if !self.settings.routes.applies_to(ctx) {
+            return Ok(Verdict::Continue);
+        }
+        let decision = match self.settings.key.of(ctx) {
+            Some(key) => self.limiter.check(key.hash, self.clock.now(), || key.label()),
+            None => return Ok(Verdict::Continue),
+        };
+        Ok(match decision {
+            LimitDecision::Allowed => Verdict::Continue,
+            LimitDecision::Limited { retry_after, violations } => self.over_limit(ctx, retry_after, violations),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
