@@ -65,7 +65,7 @@ fn merge<T: Ord + Copy + Successor>(mut ranges: Vec<(T, T)>) -> Vec<(T, T)> {
     for (start, end) in ranges {
         match out.last_mut() {
             // Overlapping or adjacent: extend the run.
-            Some(last) if last.1.successor().map_or(true, |next| start <= next) => {
+            Some(last) if last.1.successor().filter(|&next| start > next).is_none() => {
                 last.1 = last.1.max(end);
             }
             _ => out.push((start, end)),

@@ -10,10 +10,10 @@
 //! connections and requests.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ipnet::IpNet;
-use rampart_core::{OnError, RequestContext, Stage, StageError, StageMode, Verdict};
+use rampart_core::{Event, EventSink, OnError, RequestContext, Stage, StageError, StageMode, Verdict};
 use rampart_state::{BanList, BudgetError, Clock, HeavyHitter, KeyLabel, LimitDecision, LimiterSettings, RateLimiter};
 
 use crate::rate_limit_settings::{LimitAction, RateLimitSettings};
@@ -24,6 +24,7 @@ pub struct RateLimit {
     limiter: RateLimiter,
     bans: Arc<BanList>,
     clock: Arc<dyn Clock>,
+    events: Option<Arc<dyn EventSink>>,
 }
 
 impl RateLimit {
@@ -35,7 +36,14 @@ impl RateLimit {
             limiter.violation_window = ban.within;
         }
         let limiter = RateLimiter::new(&limiter, clock.now())?;
-        Ok(RateLimit { settings, limiter, bans, clock })
+        Ok(RateLimit { settings, limiter, bans, clock, events: None })
+    }
+
+    /// Report every ban this limit places to `sink` (the audit trail, the console). Default:
+    /// bans are only logged.
+    pub fn with_events(mut self, sink: Arc<dyn EventSink>) -> RateLimit {
+        self.events = Some(sink);
+        self
     }
 
     pub fn settings(&self) -> &RateLimitSettings {
@@ -61,6 +69,11 @@ impl RateLimit {
                 let now = self.clock.now();
                 let outcome = self.bans.ban(IpNet::from(ctx.client), now + policy.duration, now);
                 tracing::info!(limit = %self.settings.name, client = %ctx.client, ?outcome, "client banned");
+                if let Some(sink) = &self.events {
+                    let at = SystemTime::now();
+                    let reason = format!("{}: over the limit {violations} times", self.settings.name);
+                    sink.emit(Event::Ban { at, client: ctx.client, until: at + policy.duration, reason });
+                }
                 ctx.tag("ban", format!("{}s", policy.duration.as_secs()));
             } else {
                 ctx.tag("would_ban", format!("{}s", policy.duration.as_secs()));

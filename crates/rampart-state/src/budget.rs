@@ -85,7 +85,7 @@ impl MemoryBudget {
         let shares = demands
             .iter()
             .map(|d| {
-                let extra = if total_weight == 0 { 0 } else { spare * d.weight as u128 / total_weight };
+                let extra = (spare * d.weight as u128).checked_div(total_weight).unwrap_or(0);
                 // `extra <= spare <= usize::MAX`, so the cast cannot truncate.
                 d.min_bytes + extra as usize
             })

@@ -89,7 +89,7 @@ impl<K: Clone> TopK<K> {
                 Some(HeavyHitter { key, count: s.counts[i], error: s.errors[i] })
             })
             .collect();
-        out.sort_by(|a, b| b.count.cmp(&a.count));
+        out.sort_by_key(|h| std::cmp::Reverse(h.count));
         out.truncate(n);
         out
     }

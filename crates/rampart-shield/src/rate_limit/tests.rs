@@ -153,12 +153,25 @@ fn block_and_challenge_actions() {
     assert_eq!(verdict(&challenge, req("192.0.2.1")), Verdict::Challenge { reason: "rate limit exceeded".into() });
 }
 
+/// Records the clients of `Event::Ban`s.
+#[derive(Default)]
+struct BanEvents(parking_lot::Mutex<Vec<IpAddr>>);
+
+impl rampart_core::EventSink for BanEvents {
+    fn emit(&self, event: rampart_core::Event) {
+        if let rampart_core::Event::Ban { client, .. } = event {
+            self.0.lock().push(client);
+        }
+    }
+}
+
 #[test]
 fn repeated_violations_escalate_to_a_ban_that_expires() {
     let rig = Rig::new();
     let mut s = settings(RateKey::Client, 1, 1, 0);
     s.ban = Some(BanPolicy { after: 3, within: Duration::from_secs(60), duration: Duration::from_secs(600) });
-    let limit: Arc<dyn Stage> = Arc::new(rig.limit(s));
+    let seen = Arc::new(BanEvents::default());
+    let limit: Arc<dyn Stage> = Arc::new(rig.limit(s).with_events(seen.clone()));
     let bans: Arc<dyn Stage> = Arc::new(Bans::new(BansSettings::default(), rig.bans.clone(), rig.clock.clone()));
     let pipeline = Pipeline::new(vec![bans, limit], StageMode::Enforce);
     let run = |client: &str| pipeline.on_request_headers(&mut req(client));
@@ -170,6 +183,7 @@ fn repeated_violations_escalate_to_a_ban_that_expires() {
     assert_eq!(third.verdict, Verdict::forbidden("rate limit exceeded; temporarily banned"));
     assert_eq!(third.stage, Some("rate_limit"));
     assert!(rig.bans.is_banned("198.51.100.9".parse().unwrap(), rig.clock.now()));
+    assert_eq!(seen.0.lock().as_slice(), ["198.51.100.9".parse::<IpAddr>().unwrap()]);
 
     // Banned: refused by the ban stage even after the rate would allow it again.
     rig.clock.advance(Duration::from_secs(5));
