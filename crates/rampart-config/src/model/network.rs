@@ -89,11 +89,11 @@ pub struct Limits {
     pub max_body: u64,
     /// `max_connections`: open client connections in total. Default `10000`.
     pub max_connections: NonZeroU32,
-    /// `max_connections_per_client`: open connections from one client address. Default `64`.
-    /// Never above `max_connections_per_prefix`.
+    /// `max_connections_per_client`: open connections from one client address. Default `64`
+    /// (or `max_connections_per_prefix` when that is smaller). Never above it.
     pub max_connections_per_client: NonZeroU32,
     /// `max_connections_per_prefix`: open connections from one /24 (IPv4) or /64 (IPv6).
-    /// Default `512`. Never above `max_connections`.
+    /// Default `512` (or `max_connections` when that is smaller). Never above it.
     pub max_connections_per_prefix: NonZeroU32,
 }
 
