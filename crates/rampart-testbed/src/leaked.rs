@@ -103,8 +103,10 @@ mod tests {
             .collect();
         assert!(with_real_user.len() > 100, "drills need real usernames in the list");
         assert!(list.iter().all(|l| !l.contains('-')));
-        // Belt and braces: check the real hashes for every real-user line.
-        for (u, p) in with_real_user {
+        // Belt and braces: check a hundred of them against the real hashes
+        // (all ~500 would cost seconds of PBKDF2 in a debug build; the
+        // hyphen invariant above already covers every line).
+        for (u, p) in with_real_user.into_iter().take(100) {
             assert!(accounts::verify(u, p).is_none(), "{u}:{p} is a valid credential");
         }
     }
