@@ -1,0 +1,226 @@
+//! Directives → a compiled [`Engine`]. [`Builder`] takes files or text, in order, and keeps
+//! the state SecLang needs between directives: `SecDefaultAction` per phase, an open `chain`,
+//! the rules loaded so far (for `SecRuleRemoveById` and `SecRuleUpdateTargetById`).
+
+mod rule_actions;
+mod settings;
+mod updates;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use rule_actions::parse_phase;
+
+use crate::actions::Disruptive;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::{LoadError, Location};
+use crate::operator::{Operator, OperatorError};
+use crate::parser::{self, actions as raw_actions, operator as raw_operator, variables, Directive};
+use crate::rule::{Item, Rule, RuleOperator};
+use crate::transform::TransformFn;
+
+/// Builds an operator from its parameter and the rule file's directory.
+pub type OperatorFactory = fn(&str, Option<&Path>) -> Result<Box<dyn Operator>, OperatorError>;
+
+/// Operators and transformations known to the builder: the crate's own ([`crate::operator::build`],
+/// [`crate::transform::lookup`]) plus any registered by the embedder (checked first).
+#[derive(Default)]
+pub struct Registry {
+    operators: HashMap<String, OperatorFactory>,
+    transforms: HashMap<String, TransformFn>,
+}
+
+impl Registry {
+    /// Find a transformation by name.
+    pub fn transform(&self, name: &str) -> Option<TransformFn> {
+        self.transforms.get(&name.to_ascii_lowercase()).copied().or_else(|| crate::transform::lookup(name))
+    }
+
+    /// Build an operator.
+    pub fn operator(&self, name: &str, param: &str, base: Option<&Path>) -> Result<Box<dyn Operator>, OperatorError> {
+        match self.operators.get(&name.to_ascii_lowercase()) {
+            Some(factory) => factory(param, base),
+            None => crate::operator::build(name, param, base),
+        }
+    }
+}
+
+/// Collects directives and compiles them into an [`Engine`].
+#[derive(Default)]
+pub struct Builder {
+    pub(crate) config: Config,
+    pub(crate) items: Vec<Item>,
+    defaults: [Vec<raw_actions::RawAction>; 5],
+    chain_open: bool,
+    registry: Registry,
+}
+
+impl Builder {
+    /// An empty builder with ModSecurity's default settings.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Register an operator (`@name`) that takes precedence over the built-in ones.
+    pub fn register_operator(&mut self, name: &str, factory: OperatorFactory) -> &mut Self {
+        self.registry.operators.insert(name.to_ascii_lowercase(), factory);
+        self
+    }
+
+    /// Register a transformation (`t:name`) that takes precedence over the built-in ones.
+    pub fn register_transform(&mut self, name: &str, function: TransformFn) -> &mut Self {
+        self.registry.transforms.insert(name.to_ascii_lowercase(), function);
+        self
+    }
+
+    /// Load a file (and what it includes).
+    pub fn load_file(&mut self, path: &Path) -> Result<&mut Self, LoadError> {
+        for d in parser::parse_file(path)? {
+            self.directive(&d)?;
+        }
+        Ok(self)
+    }
+
+    /// Load SecLang text; `Include`s and data files resolve against `base_dir`.
+    pub fn load_str(&mut self, text: &str, base_dir: Option<&Path>) -> Result<&mut Self, LoadError> {
+        for d in parser::parse_str(text, base_dir)? {
+            self.directive(&d)?;
+        }
+        Ok(self)
+    }
+
+    /// Number of rules (chains count once) loaded so far.
+    pub fn rule_count(&self) -> usize {
+        self.items.iter().filter(|i| matches!(i, Item::Rule(_))).count()
+    }
+
+    /// Finish: check nothing is left open and build the engine.
+    pub fn build(self) -> Result<Engine, LoadError> {
+        if self.chain_open {
+            let location = self.last_location().unwrap_or_else(|| Location::new(Default::default(), 0));
+            return Err(LoadError::Syntax { location, expected: "a rule after `chain`".into(), found: "end of configuration".into() });
+        }
+        Ok(Engine::new(self.config, self.items))
+    }
+
+    fn last_location(&self) -> Option<Location> {
+        self.items.iter().rev().find_map(|i| match i {
+            Item::Rule(r) => Some(r.location.clone()),
+            Item::Marker(_) => None,
+        })
+    }
+
+    /// Apply one directive.
+    pub fn directive(&mut self, d: &Directive) -> Result<(), LoadError> {
+        match d.name.to_ascii_lowercase().as_str() {
+            "secrule" => {
+                let (vars, op, actions) = match d.args.as_slice() {
+                    [v, o] => (v, o, None),
+                    [v, o, a] => (v, o, Some(a)),
+                    _ => return Err(arity(d, "variables, an operator and optional actions")),
+                };
+                self.add_rule(d, Some((vars, op)), actions.map(String::as_str))
+            }
+            "secaction" => match d.args.as_slice() {
+                [a] => self.add_rule(d, None, Some(a)),
+                _ => Err(arity(d, "one actions list")),
+            },
+            "secmarker" => match d.args.as_slice() {
+                [m] => {
+                    self.items.push(Item::Marker(m.clone()));
+                    Ok(())
+                }
+                _ => Err(arity(d, "a marker name")),
+            },
+            "secdefaultaction" => match d.args.as_slice() {
+                [a] => {
+                    let actions = raw_actions::parse(a, &d.location)?;
+                    let phase = rule_actions::phase_of(&actions, &d.location)?.unwrap_or(2);
+                    self.defaults[usize::from(phase - 1)] = actions;
+                    Ok(())
+                }
+                _ => Err(arity(d, "one actions list")),
+            },
+            name if updates::handles(name) => updates::apply(self, name, d),
+            name => settings::apply(&mut self.config, name, d),
+        }
+    }
+
+    fn add_rule(&mut self, d: &Directive, rule: Option<(&String, &String)>, actions: Option<&str>) -> Result<(), LoadError> {
+        let location = &d.location;
+        let raw = match actions {
+            Some(a) => raw_actions::parse(a, location)?,
+            None => Vec::new(),
+        };
+        let is_link = self.chain_open;
+        let phase = if is_link {
+            self.last_phase().unwrap_or(2)
+        } else {
+            rule_actions::phase_of(&raw, location)?.unwrap_or(2)
+        };
+        let mut new = Rule::new(location.clone(), phase);
+        let defaults = self.defaults[usize::from(phase - 1)].clone();
+        let mut default_disruptive = Disruptive::Pass;
+        if !defaults.is_empty() {
+            let mut probe = Rule::new(location.clone(), phase);
+            rule_actions::apply(&mut probe, &defaults, location, &self.registry)?;
+            default_disruptive = probe.disruptive.clone();
+            if is_link {
+                new.transforms = probe.transforms;
+            } else {
+                new.transforms = probe.transforms;
+                new.disruptive = probe.disruptive;
+                new.log = probe.log;
+                new.audit_log = probe.audit_log;
+                new.status = probe.status;
+            }
+        }
+        let applied = rule_actions::apply(&mut new, &raw, location, &self.registry)?;
+        if applied.block {
+            new.disruptive = default_disruptive;
+            new.is_block = true;
+        }
+        if let Some((vars, op)) = rule {
+            let raw_vars = variables::parse(vars, location)?;
+            new.targets.extend(&raw_vars, location)?;
+            let raw_op = raw_operator::parse(op);
+            let operator = self
+                .registry
+                .operator(&raw_op.name, &raw_op.param, d.base_dir.as_deref())
+                .map_err(|source| LoadError::Operator { location: location.clone(), source })?;
+            new.operator = Some(RuleOperator { negated: raw_op.negated, name: raw_op.name, param: raw_op.param, operator });
+        }
+        if is_link {
+            match self.items.iter_mut().rev().find_map(|i| match i {
+                Item::Rule(r) => Some(r),
+                Item::Marker(_) => None,
+            }) {
+                Some(parent) => parent.last_link_mut().chain = Some(Box::new(new)),
+                None => return Err(arity(d, "a rule to chain to")),
+            }
+        } else {
+            if new.id == 0 {
+                return Err(LoadError::Action {
+                    location: location.clone(),
+                    action: "id".into(),
+                    why: "every rule needs an `id`".into(),
+                });
+            }
+            self.items.push(Item::Rule(new));
+        }
+        self.chain_open = applied.chain;
+        Ok(())
+    }
+
+    fn last_phase(&self) -> Option<u8> {
+        self.items.iter().rev().find_map(|i| match i {
+            Item::Rule(r) => Some(r.phase),
+            Item::Marker(_) => None,
+        })
+    }
+}
+
+fn arity(d: &Directive, expected: &str) -> LoadError {
+    LoadError::Syntax { location: d.location.clone(), expected: format!("{expected} after `{}`", d.name), found: format!("{} argument(s)", d.args.len()) }
+}

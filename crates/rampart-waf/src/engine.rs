@@ -1,0 +1,93 @@
+//! [`Engine`]: a compiled rule set and its settings, immutable, `Send + Sync`, shared by `Arc`
+//! between all transactions.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::compile::Builder;
+use crate::config::Config;
+use crate::error::LoadError;
+use crate::rule::{Item, Rule};
+use crate::store::{MemoryStore, PersistentStore};
+use crate::tx::Transaction;
+
+/// A compiled configuration.
+pub struct Engine {
+    pub(crate) config: Config,
+    /// Rule lists by phase (index 0 = phase 1); markers appear in every phase.
+    pub(crate) phases: [Vec<Item>; 5],
+    pub(crate) store: Arc<dyn PersistentStore>,
+    rule_count: usize,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("config", &self.config).field("rules", &self.rule_count).finish()
+    }
+}
+
+impl Engine {
+    pub(crate) fn new(config: Config, items: Vec<Item>) -> Engine {
+        let mut phases: [Vec<Item>; 5] = Default::default();
+        let mut rule_count = 0;
+        for item in items {
+            match item {
+                Item::Rule(rule) => {
+                    rule_count += 1;
+                    let index = usize::from(rule.phase.clamp(1, 5) - 1);
+                    phases[index].push(Item::Rule(rule));
+                }
+                Item::Marker(name) => {
+                    for phase in phases.iter_mut() {
+                        phase.push(Item::Marker(name.clone()));
+                    }
+                }
+            }
+        }
+        Engine { config, phases, store: Arc::new(MemoryStore::default()), rule_count }
+    }
+
+    /// Compile SecLang text (a convenience over [`Builder`]).
+    pub fn from_str(text: &str, base_dir: Option<&Path>) -> Result<Engine, LoadError> {
+        let mut b = Builder::new();
+        b.load_str(text, base_dir)?;
+        b.build()
+    }
+
+    /// Compile a file and what it includes.
+    pub fn from_file(path: &Path) -> Result<Engine, LoadError> {
+        let mut b = Builder::new();
+        b.load_file(path)?;
+        b.build()
+    }
+
+    /// Use `store` for `IP`, `GLOBAL`, `SESSION`, `USER` and `RESOURCE` collections
+    /// (default: an in-memory store private to this engine).
+    pub fn with_store(mut self, store: Arc<dyn PersistentStore>) -> Engine {
+        self.store = store;
+        self
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Number of rules (a chain counts once).
+    pub fn rule_count(&self) -> usize {
+        self.rule_count
+    }
+
+    /// Every rule, phase by phase.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.phases.iter().flatten().filter_map(|i| match i {
+            Item::Rule(r) => Some(r),
+            Item::Marker(_) => None,
+        })
+    }
+
+    /// Start a transaction.
+    pub fn transaction(self: &Arc<Self>) -> Transaction {
+        Transaction::new(self.clone())
+    }
+}

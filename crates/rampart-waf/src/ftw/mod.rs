@@ -1,0 +1,1 @@
+//! In-process runner for the CRS regression suite (go-ftw YAML tests).

@@ -1,0 +1,136 @@
+//! The compiled rule model: what [`crate::compile`] makes of `SecRule` / `SecAction` /
+//! `SecMarker`, and what the transaction runs.
+
+pub mod metadata;
+
+use std::fmt;
+
+pub use metadata::{Metadata, Severity};
+
+use crate::actions::{Action, Disruptive};
+use crate::error::Location;
+use crate::operator::Operator;
+use crate::transform::TransformFn;
+use crate::vars::target::TargetList;
+
+/// A built operator with its negation.
+pub struct RuleOperator {
+    /// `!@op`.
+    pub negated: bool,
+    /// Name as written (`rx`).
+    pub name: String,
+    /// Parameter as written.
+    pub param: String,
+    /// The operator, built once at load.
+    pub operator: Box<dyn Operator>,
+}
+
+impl fmt::Debug for RuleOperator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{} {}", if self.negated { "!" } else { "" }, self.name, self.param)
+    }
+}
+
+/// A named transformation resolved at load.
+#[derive(Clone)]
+pub struct Transformation {
+    /// SecLang name (`lowercase`).
+    pub name: String,
+    /// The function.
+    pub function: TransformFn,
+}
+
+impl fmt::Debug for Transformation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t:{}", self.name)
+    }
+}
+
+/// One rule (or one link of a chain).
+#[derive(Debug)]
+pub struct Rule {
+    /// `id:` (0 for chain links, which have none).
+    pub id: u64,
+    /// Phase 1..=5.
+    pub phase: u8,
+    /// Where the rule was written.
+    pub location: Location,
+    /// Variables to inspect and exclusions. Empty for `SecAction`.
+    pub targets: TargetList,
+    /// `None` for `SecAction`, which always matches.
+    pub operator: Option<RuleOperator>,
+    /// Transformations applied in order to each value.
+    pub transforms: Vec<Transformation>,
+    /// `multiMatch`: run the operator after each transformation too.
+    pub multi_match: bool,
+    /// `capture`: store regex groups as `TX.0`..`TX.9`.
+    pub capture: bool,
+    /// `log` / `nolog` (after `SecDefaultAction`).
+    pub log: bool,
+    /// `auditlog` / `noauditlog`.
+    pub audit_log: bool,
+    /// msg, logdata, severity, tags, …
+    pub metadata: Metadata,
+    /// The effective disruptive action (`block` already resolved through `SecDefaultAction`).
+    pub disruptive: Disruptive,
+    /// Whether the rule was written with `block`.
+    pub is_block: bool,
+    /// `status:`.
+    pub status: Option<u16>,
+    /// `skip:N`.
+    pub skip: u32,
+    /// `skipAfter:MARKER`.
+    pub skip_after: Option<String>,
+    /// Non-disruptive actions run when the rule (whole chain) matches.
+    pub actions: Vec<Action>,
+    /// The next link, for `chain`.
+    pub chain: Option<Box<Rule>>,
+}
+
+impl Rule {
+    /// A fresh rule with ModSecurity's defaults.
+    pub fn new(location: Location, phase: u8) -> Rule {
+        Rule {
+            id: 0,
+            phase,
+            location,
+            targets: TargetList::default(),
+            operator: None,
+            transforms: Vec::new(),
+            multi_match: false,
+            capture: false,
+            log: true,
+            audit_log: true,
+            metadata: Metadata::default(),
+            disruptive: Disruptive::Pass,
+            is_block: false,
+            status: None,
+            skip: 0,
+            skip_after: None,
+            actions: Vec::new(),
+            chain: None,
+        }
+    }
+
+    /// The deepest link of the chain starting here.
+    pub fn last_link_mut(&mut self) -> &mut Rule {
+        match self.chain {
+            Some(ref mut next) => next.last_link_mut(),
+            None => self,
+        }
+    }
+
+    /// Every link, starting with this one.
+    pub fn links(&self) -> impl Iterator<Item = &Rule> {
+        std::iter::successors(Some(self), |r| r.chain.as_deref())
+    }
+}
+
+/// An entry of a phase's rule list.
+#[derive(Debug)]
+pub enum Item {
+    /// A rule (with its chain).
+    Rule(Rule),
+    /// `SecMarker`: a target for `skipAfter`.
+    Marker(String),
+}

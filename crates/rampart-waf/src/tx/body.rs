@@ -1,0 +1,72 @@
+//! Choosing and running the request body processor.
+
+use super::Transaction;
+use crate::body::{json, multipart, xml, BodyError};
+use crate::config::{BodyProcessorKind, LimitAction};
+
+impl Transaction {
+    pub(crate) fn parse_request_body(&mut self) {
+        let body = std::mem::take(&mut self.state.request_body);
+        self.data.request_body_length = body.len();
+        if self.state.force_request_body_variable && self.data.reqbody_processor.is_none() {
+            self.data.reqbody_processor = Some(BodyProcessorKind::UrlEncoded);
+            self.data.reqbody_processor_name = Some("URLENCODED".into());
+        }
+        let Some(kind) = self.data.reqbody_processor else {
+            return;
+        };
+        let cfg = self.engine.config.clone_limits();
+        let mut body = body;
+        if kind != BodyProcessorKind::Multipart && body.len() > cfg.no_files_limit {
+            body.truncate(cfg.no_files_limit);
+            self.data.inbound_data_error = true;
+            self.body_limit_hit(cfg.limit_action, 2);
+            if self.state.interruption.is_some() {
+                return;
+            }
+        }
+        let result = match kind {
+            BodyProcessorKind::UrlEncoded => {
+                let invalid = super::request::parse_query(&body, cfg.separator, cfg.arguments_limit, &mut self.data.args_post);
+                self.data.urlencoded_error |= invalid;
+                Ok(())
+            }
+            BodyProcessorKind::Json => json::parse(&body, cfg.depth_limit, cfg.arguments_limit, &mut self.data.args_post),
+            BodyProcessorKind::Xml => xml::parse(&body, cfg.depth_limit, &mut self.data),
+            BodyProcessorKind::Multipart => {
+                let ct = self.data.request_headers.get("content-type").unwrap_or_default().to_vec();
+                multipart::parse(&body, &ct, cfg.parts_limit, cfg.arguments_limit, &mut self.data)
+            }
+        };
+        if kind != BodyProcessorKind::Multipart {
+            self.data.request_body = body;
+        }
+        if let Err(BodyError(msg)) = result {
+            self.data.reqbody_error = true;
+            self.data.reqbody_error_msg = msg;
+        }
+    }
+}
+
+/// Limits the body processors need, copied out of the config.
+pub(crate) struct BodyLimits {
+    pub no_files_limit: usize,
+    pub limit_action: LimitAction,
+    pub separator: u8,
+    pub arguments_limit: usize,
+    pub depth_limit: usize,
+    pub parts_limit: usize,
+}
+
+impl crate::config::Config {
+    pub(crate) fn clone_limits(&self) -> BodyLimits {
+        BodyLimits {
+            no_files_limit: self.request_body_no_files_limit,
+            limit_action: self.request_body_limit_action,
+            separator: self.argument_separator,
+            arguments_limit: self.arguments_limit,
+            depth_limit: self.body_depth_limit,
+            parts_limit: self.multipart_parts_limit,
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Running a phase: rules in order, markers, `skip`/`skipAfter`, chains, transformations,
+//! operators, and what happens when a rule matches.
+
+use std::borrow::Cow;
+
+use super::expand::{expand_string, EvalContext};
+use super::outcome::{Intervention, MatchedRule, MatchedValue};
+use super::Transaction;
+use crate::actions::ctl::in_ranges;
+use crate::actions::{AllowScope, Disruptive};
+use crate::config::EngineMode;
+use crate::rule::{Item, Rule};
+use crate::vars::fetch::{fetch, Value};
+use crate::vars::Variable;
+
+/// Most bytes of a matched value kept for the log.
+const MAX_LOGGED_VALUE: usize = 512;
+
+/// A value that matched, owned so that the transaction can be updated afterwards.
+struct Hit {
+    name: String,
+    value: Vec<u8>,
+    captures: Vec<(usize, Vec<u8>)>,
+}
+
+impl Transaction {
+    /// Run every rule of `phase` (1..=5) unless the engine is off, the transaction already
+    /// interrupted (phases 1–4) or an `allow` covers it.
+    pub(crate) fn run_phase(&mut self, phase: u8) {
+        if self.state.mode == EngineMode::Off || !(1..=5).contains(&phase) {
+            return;
+        }
+        if phase < 5 && (self.state.interruption.is_some() || self.allowed(phase)) {
+            return;
+        }
+        let engine = self.engine.clone();
+        let mut skip_after: Option<&str> = None;
+        let mut skip = 0u32;
+        for item in &engine.phases[usize::from(phase - 1)] {
+            let rule = match item {
+                Item::Marker(name) => {
+                    if skip_after == Some(name.as_str()) {
+                        skip_after = None;
+                    }
+                    continue;
+                }
+                Item::Rule(rule) => rule,
+            };
+            if skip_after.is_some() {
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            if self.is_removed(rule) {
+                continue;
+            }
+            if !self.eval_rule(rule, phase) {
+                continue;
+            }
+            if let Some(marker) = &rule.skip_after {
+                skip_after = Some(marker);
+            }
+            skip = rule.skip;
+            if self.state.mode == EngineMode::Off {
+                return;
+            }
+            if phase < 5 && (self.state.interruption.is_some() || self.allowed(phase)) {
+                return;
+            }
+        }
+    }
+
+    fn allowed(&self, phase: u8) -> bool {
+        match self.state.allow {
+            Some((AllowScope::All, _)) => phase <= 4,
+            Some((AllowScope::Request, _)) => phase <= 2,
+            Some((AllowScope::Phase, p)) => p == phase,
+            None => false,
+        }
+    }
+
+    fn is_removed(&self, rule: &Rule) -> bool {
+        let s = &self.state;
+        in_ranges(&s.removed_ids, rule.id)
+            || rule.metadata.tags.iter().any(|t| s.removed_tags.iter().any(|r| r == t))
+            || rule.metadata.msg_raw.as_ref().is_some_and(|m| s.removed_msgs.iter().any(|r| r == m))
+    }
+
+    /// Evaluate a rule with its chain; on a match run its actions. Returns whether it matched.
+    fn eval_rule(&mut self, rule: &Rule, phase: u8) -> bool {
+        self.data.matched_vars.clear();
+        self.data.rule = super::data::CurrentRule {
+            id: rule.id,
+            phase,
+            msg: rule.metadata.msg_raw.clone().unwrap_or_default(),
+            severity: rule.metadata.severity.map(|s| s.0),
+            rev: rule.metadata.rev.clone().unwrap_or_default(),
+            ver: rule.metadata.ver.clone().unwrap_or_default(),
+            logdata: String::new(),
+        };
+        let mut matched = Vec::new();
+        for link in rule.links() {
+            let hits = self.eval_link(link, rule);
+            if hits.is_empty() {
+                return false;
+            }
+            matched.extend(hits.into_iter().map(|h| MatchedValue {
+                name: h.0,
+                value: String::from_utf8_lossy(&h.1[..h.1.len().min(MAX_LOGGED_VALUE)]).into_owned(),
+            }));
+        }
+        for link in rule.links() {
+            for action in &link.actions {
+                self.run_action(action);
+            }
+        }
+        self.record_match(rule, phase, matched);
+        self.disrupt(rule, phase);
+        true
+    }
+
+    /// Evaluate one link; returns the (name, value) of every value that matched.
+    fn eval_link(&mut self, link: &Rule, top: &Rule) -> Vec<(String, Vec<u8>)> {
+        let Some(op) = &link.operator else {
+            return vec![(String::new(), Vec::new())];
+        };
+        let mut hits: Vec<Hit> = Vec::new();
+        {
+            let data = &self.data;
+            let runtime = self.state.removed_targets_for(top);
+            let excluded = |v: Variable, key: &str| {
+                link.targets.exclusions.iter().any(|e| e.excludes(v, key)) || runtime.iter().any(|e| e.excludes(v, key))
+            };
+            let mut values: Vec<Value<'_>> = Vec::new();
+            for target in &link.targets.targets {
+                fetch(data, target, &excluded, &mut values);
+            }
+            let mut ctx = EvalContext { data, capture: link.capture, captures: Vec::new() };
+            for value in &values {
+                let mut current: Cow<'_, [u8]> = Cow::Borrowed(value.value.as_ref());
+                let mut hit = false;
+                if link.multi_match && test(op, &mut ctx, &current) {
+                    hit = true;
+                }
+                for t in &link.transforms {
+                    let changed = match (t.function)(&current) {
+                        Cow::Owned(v) => Some(v),
+                        Cow::Borrowed(_) => None,
+                    };
+                    if let Some(v) = changed {
+                        current = Cow::Owned(v);
+                        if link.multi_match && !hit && test(op, &mut ctx, &current) {
+                            hit = true;
+                        }
+                    }
+                }
+                if !link.multi_match || link.transforms.is_empty() {
+                    hit = test(op, &mut ctx, &current);
+                }
+                if hit {
+                    hits.push(Hit { name: value.full_name(), value: current.into_owned(), captures: std::mem::take(&mut ctx.captures) });
+                } else {
+                    ctx.captures.clear();
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(hits.len());
+        for hit in hits {
+            for (i, v) in &hit.captures {
+                self.data.tx.insert(i.to_string(), v.clone());
+            }
+            self.data.matched_var = hit.value.clone();
+            self.data.matched_var_name = hit.name.clone();
+            self.data.matched_vars.push((hit.name.clone(), hit.value.clone()));
+            out.push((hit.name, hit.value));
+        }
+        out
+    }
+
+    fn record_match(&mut self, rule: &Rule, phase: u8, matched: Vec<MatchedValue>) {
+        let meta = &rule.metadata;
+        let logdata = meta.logdata.as_ref().map(|l| expand_string(&self.data, l)).unwrap_or_default();
+        let msg = meta.msg.as_ref().map(|m| expand_string(&self.data, m)).unwrap_or_default();
+        self.data.rule.logdata = logdata.clone();
+        if let Some(sev) = meta.severity {
+            if rule.log {
+                let current = self.data.highest_severity.unwrap_or(u8::MAX);
+                self.data.highest_severity = Some(current.min(sev.0));
+            }
+        }
+        self.state.matched_rules.push(MatchedRule {
+            id: rule.id,
+            phase,
+            msg,
+            data: logdata.chars().take(MAX_LOGGED_VALUE).collect(),
+            severity: meta.severity.map(|s| s.0),
+            tags: meta.tags.clone(),
+            ver: meta.ver.clone(),
+            rev: meta.rev.clone(),
+            maturity: meta.maturity,
+            accuracy: meta.accuracy,
+            log: rule.log,
+            disruptive: rule.disruptive.interrupts(),
+            matched: matched.into_iter().filter(|m| !m.name.is_empty()).collect(),
+            file: rule.location.file.display().to_string(),
+            line: rule.location.line,
+        });
+    }
+
+    fn disrupt(&mut self, rule: &Rule, phase: u8) {
+        if self.state.mode != EngineMode::On {
+            return;
+        }
+        let intervention = |status: u16, redirect: Option<String>, drop: bool| Intervention {
+            status,
+            redirect,
+            drop,
+            rule_id: rule.id,
+            phase,
+        };
+        match &rule.disruptive {
+            Disruptive::Pass => {}
+            Disruptive::Deny => self.state.interruption = Some(intervention(rule.status.unwrap_or(403), None, false)),
+            Disruptive::Drop => self.state.interruption = Some(intervention(rule.status.unwrap_or(403), None, true)),
+            Disruptive::Redirect(url) => {
+                let url = expand_string(&self.data, url);
+                let status = rule.status.filter(|s| (300..400).contains(s)).unwrap_or(302);
+                self.state.interruption = Some(intervention(status, Some(url), false));
+            }
+            Disruptive::Allow(scope) => self.state.allow = Some((*scope, phase)),
+        }
+    }
+}
+
+fn test(op: &crate::rule::RuleOperator, ctx: &mut EvalContext<'_>, input: &[u8]) -> bool {
+    op.operator.evaluate(ctx, input) != op.negated
+}

@@ -1,0 +1,75 @@
+//! Macro expansion (`%{tx.x}`, `%{MATCHED_VAR}`, `%{REQUEST_HEADERS.host}`) and the
+//! [`OperatorContext`] operators see while a rule runs.
+
+use std::borrow::Cow;
+
+use super::data::TxData;
+use crate::operator::OperatorContext;
+use crate::parser::macros::{MacroText, Part};
+use crate::vars::fetch::{fetch, Value};
+use crate::vars::{Selector, Target, Variable};
+
+/// Expand `text` against the transaction's values. Unknown variables expand to nothing.
+pub fn expand(data: &TxData, text: &MacroText) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in &text.parts {
+        match part {
+            Part::Literal(l) => out.extend_from_slice(l.as_bytes()),
+            Part::Variable { collection, key } => {
+                if let Some(v) = resolve(data, collection, key.as_deref()) {
+                    out.extend_from_slice(&v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Expand to a string (lossy for non-UTF-8 bytes).
+pub fn expand_string(data: &TxData, text: &MacroText) -> String {
+    if let [Part::Literal(l)] = text.parts.as_slice() {
+        return l.clone();
+    }
+    String::from_utf8_lossy(&expand(data, text)).into_owned()
+}
+
+/// The first value of `collection[.key]`.
+pub fn resolve<'a>(data: &'a TxData, collection: &str, key: Option<&str>) -> Option<Cow<'a, [u8]>> {
+    let variable = Variable::from_name(collection)?;
+    if variable == Variable::Tx {
+        let key = key?.to_ascii_lowercase();
+        return data.tx.get(&key).map(|v| Cow::Borrowed(v.as_slice()));
+    }
+    let target = Target { variable, selector: key.map(|k| Selector::Key(k.to_ascii_lowercase())), count: false };
+    let mut out: Vec<Value<'a>> = Vec::new();
+    fetch(data, &target, &|_, _| false, &mut out);
+    out.into_iter().next().map(|v| v.value)
+}
+
+/// What an operator sees: the transaction's values (read-only) and a capture buffer that the
+/// rule commits to `TX.0`–`TX.9` after the operator ran.
+pub struct EvalContext<'a> {
+    pub(crate) data: &'a TxData,
+    pub(crate) capture: bool,
+    pub(crate) captures: Vec<(usize, Vec<u8>)>,
+}
+
+impl OperatorContext for EvalContext<'_> {
+    fn expand<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        if !text.contains("%{") {
+            return Cow::Borrowed(text);
+        }
+        Cow::Owned(expand_string(self.data, &MacroText::parse(text)))
+    }
+
+    fn capturing(&self) -> bool {
+        self.capture
+    }
+
+    fn set_capture(&mut self, index: usize, value: &[u8]) {
+        if index <= 9 {
+            self.captures.retain(|(i, _)| *i != index);
+            self.captures.push((index, value.to_vec()));
+        }
+    }
+}

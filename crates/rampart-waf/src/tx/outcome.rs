@@ -1,0 +1,77 @@
+//! What a transaction reports: the rules that matched and the intervention, if any.
+
+/// Why and how the transaction must be interrupted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intervention {
+    /// HTTP status to answer with (403 by default for `deny`, 302 for `redirect`).
+    pub status: u16,
+    /// `redirect:` target.
+    pub redirect: Option<String>,
+    /// `drop`: close the connection without answering.
+    pub drop: bool,
+    /// The rule that interrupted (0 for engine-generated interruptions such as body limits).
+    pub rule_id: u64,
+    /// The phase it happened in.
+    pub phase: u8,
+}
+
+/// A value that made a rule match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedValue {
+    /// `ARGS:foo`.
+    pub name: String,
+    /// The (transformed) value, at most 512 bytes, lossy UTF-8.
+    pub value: String,
+}
+
+/// A rule that matched (a chain counts once, under its first rule's id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedRule {
+    /// `id:`.
+    pub id: u64,
+    /// Phase it ran in.
+    pub phase: u8,
+    /// `msg` expanded.
+    pub msg: String,
+    /// `logdata` expanded.
+    pub data: String,
+    /// `severity` (0..=7).
+    pub severity: Option<u8>,
+    /// `tag`s.
+    pub tags: Vec<String>,
+    /// `ver`.
+    pub ver: Option<String>,
+    /// `rev`.
+    pub rev: Option<String>,
+    /// `maturity`.
+    pub maturity: Option<u8>,
+    /// `accuracy`.
+    pub accuracy: Option<u8>,
+    /// Whether the rule logs (`log` / `nolog`); the error log and go-ftw only see these.
+    pub log: bool,
+    /// Whether its disruptive action would interrupt (deny/drop/redirect).
+    pub disruptive: bool,
+    /// Values that matched.
+    pub matched: Vec<MatchedValue>,
+    /// Rule file.
+    pub file: String,
+    /// Line in the rule file.
+    pub line: usize,
+}
+
+impl MatchedRule {
+    /// A ModSecurity-style error-log line (`[id "942100"] [msg "..."] ...`).
+    pub fn log_line(&self) -> String {
+        let mut s = format!(
+            "ModSecurity: Warning. [file \"{}\"] [line \"{}\"] [id \"{}\"] [msg \"{}\"] [data \"{}\"]",
+            self.file, self.line, self.id, self.msg, self.data
+        );
+        if let Some(sev) = self.severity {
+            s.push_str(&format!(" [severity \"{}\"]", crate::rule::Severity(sev).name()));
+        }
+        for t in &self.tags {
+            s.push_str(&format!(" [tag \"{t}\"]"));
+        }
+        s
+    }
+}

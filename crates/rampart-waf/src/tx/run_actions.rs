@@ -1,0 +1,91 @@
+//! Running non-disruptive actions (`setvar`, `ctl`, `initcol`, `setenv`) on a transaction.
+
+use super::expand::{expand, expand_string};
+use super::state::RuleSelector;
+use super::Transaction;
+use crate::actions::setvar::to_int;
+use crate::actions::{Action, Ctl, SetVar, SetVarOp};
+use crate::vars::Variable;
+
+/// Most `TX` / persistent variables a transaction may hold; `setvar` past it is ignored, so
+/// that rules fed with attacker-chosen keys cannot grow memory without bound.
+const MAX_VARIABLES: usize = 10_000;
+
+impl Transaction {
+    pub(crate) fn run_action(&mut self, action: &Action) {
+        match action {
+            Action::SetVar(s) => self.set_var(s),
+            Action::Ctl(c) => self.run_ctl(c),
+            Action::InitCol(init) => {
+                let key = expand_string(&self.data, &init.key);
+                let name = init.collection.name();
+                let record = self.engine.store.load(name, &key).unwrap_or_default();
+                self.data.persistent.insert(name, (key, record));
+            }
+            Action::SetEnv(e) => {
+                let value = expand(&self.data, &e.value);
+                self.data.env.set(&e.name, value);
+            }
+        }
+    }
+
+    fn set_var(&mut self, s: &SetVar) {
+        let key = expand_string(&self.data, &s.key).to_ascii_lowercase();
+        let value = match &s.op {
+            SetVarOp::Set(v) | SetVarOp::Add(v) | SetVarOp::Sub(v) => expand(&self.data, v),
+            SetVarOp::Delete => Vec::new(),
+        };
+        let map = match s.collection {
+            Variable::Tx => &mut self.data.tx,
+            other => match self.data.persistent.get_mut(other.name()) {
+                Some((_, record)) => record,
+                None => return,
+            },
+        };
+        if map.len() >= MAX_VARIABLES && !map.contains_key(&key) {
+            return;
+        }
+        match &s.op {
+            SetVarOp::Set(_) => {
+                map.insert(key, value);
+            }
+            SetVarOp::Add(_) | SetVarOp::Sub(_) => {
+                let current = map.get(&key).map_or(0, |v| to_int(v));
+                let delta = to_int(&value);
+                let next = if matches!(s.op, SetVarOp::Add(_)) { current.saturating_add(delta) } else { current.saturating_sub(delta) };
+                map.insert(key, next.to_string().into_bytes());
+            }
+            SetVarOp::Delete => {
+                map.remove(&key);
+            }
+        }
+    }
+
+    fn run_ctl(&mut self, c: &Ctl) {
+        let s = &mut self.state;
+        match c {
+            Ctl::RuleEngine(mode) => s.mode = *mode,
+            Ctl::RuleRemoveById(r) => s.removed_ids.extend_from_slice(r),
+            Ctl::RuleRemoveByTag(t) => s.removed_tags.push(t.clone()),
+            Ctl::RuleRemoveByMsg(m) => s.removed_msgs.push(m.clone()),
+            Ctl::RuleRemoveTargetById(ids, ex) => {
+                s.removed_targets.extend(ex.iter().map(|e| (RuleSelector::Ids(ids.clone()), e.clone())))
+            }
+            Ctl::RuleRemoveTargetByTag(t, ex) => {
+                s.removed_targets.extend(ex.iter().map(|e| (RuleSelector::Tag(t.clone()), e.clone())))
+            }
+            Ctl::RuleRemoveTargetByMsg(m, ex) => {
+                s.removed_targets.extend(ex.iter().map(|e| (RuleSelector::Msg(m.clone()), e.clone())))
+            }
+            Ctl::RequestBodyProcessor(kind) => {
+                self.data.reqbody_processor = Some(*kind);
+                self.data.reqbody_processor_name = Some(kind.name().to_string());
+            }
+            Ctl::RequestBodyAccess(on) => s.request_body_access = *on,
+            Ctl::ResponseBodyAccess(on) => s.response_body_access = *on,
+            Ctl::ForceRequestBodyVariable(on) => s.force_request_body_variable = *on,
+            Ctl::RequestBodyLimit(n) => s.request_body_limit = *n,
+            Ctl::Accepted(_) => {}
+        }
+    }
+}

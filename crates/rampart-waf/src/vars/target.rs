@@ -1,0 +1,105 @@
+//! How a rule picks values out of a variable: `ARGS`, `ARGS:foo`, `ARGS:/^id_/`, `&ARGS`, and
+//! exclusions `!ARGS:foo` (written in the rule, added by `SecRuleUpdateTargetById`, or at run
+//! time by `ctl:ruleRemoveTargetById`).
+
+use regex::Regex;
+
+use super::Variable;
+use crate::error::{LoadError, Location};
+use crate::parser::variables::{RawSelector, RawVariable};
+
+/// A key selector.
+#[derive(Debug, Clone)]
+pub enum Selector {
+    /// A literal key, compared case-insensitively (stored lower-cased).
+    Key(String),
+    /// Keys matching a regex (compiled case-insensitive, as ModSecurity does).
+    Regex(Regex),
+}
+
+impl Selector {
+    /// Build from the parsed form.
+    pub fn compile(raw: &RawSelector, location: &Location, variable: &str) -> Result<Selector, LoadError> {
+        match raw {
+            RawSelector::Key(k) => Ok(Selector::Key(k.to_ascii_lowercase())),
+            RawSelector::Regex(r) => Regex::new(&format!("(?i){r}")).map(Selector::Regex).map_err(|e| {
+                LoadError::Variable { location: location.clone(), variable: variable.to_string(), why: e.to_string() }
+            }),
+        }
+    }
+
+    /// Whether `key` is selected.
+    pub fn matches(&self, key: &str) -> bool {
+        match self {
+            Selector::Key(k) => k.eq_ignore_ascii_case(key),
+            Selector::Regex(r) => r.is_match(key),
+        }
+    }
+
+    /// The literal key, if this is one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Selector::Key(k) => Some(k),
+            Selector::Regex(_) => None,
+        }
+    }
+}
+
+/// One variable a rule inspects.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Which variable.
+    pub variable: Variable,
+    /// Optional key selector.
+    pub selector: Option<Selector>,
+    /// `&VAR`: yield the count of values instead of the values.
+    pub count: bool,
+}
+
+/// A `!VAR:key` exclusion.
+#[derive(Debug, Clone)]
+pub struct Exclusion {
+    /// The variable the exclusion applies to.
+    pub variable: Variable,
+    /// Which keys; `None` excludes the whole variable.
+    pub selector: Option<Selector>,
+}
+
+impl Exclusion {
+    /// Whether a value with `key` from `variable` is excluded.
+    pub fn excludes(&self, variable: Variable, key: &str) -> bool {
+        self.variable == variable && match &self.selector { Some(s) => s.matches(key), None => true }
+    }
+}
+
+/// A compiled variables list: targets and exclusions.
+#[derive(Debug, Clone, Default)]
+pub struct TargetList {
+    /// What to inspect, in order.
+    pub targets: Vec<Target>,
+    /// What to leave out.
+    pub exclusions: Vec<Exclusion>,
+}
+
+impl TargetList {
+    /// Compile parsed variables, appending to this list.
+    pub fn extend(&mut self, raw: &[RawVariable], location: &Location) -> Result<(), LoadError> {
+        for v in raw {
+            let variable = Variable::from_name(&v.name).ok_or_else(|| LoadError::Variable {
+                location: location.clone(),
+                variable: v.name.clone(),
+                why: "unknown variable".into(),
+            })?;
+            let selector = match &v.selector {
+                Some(s) => Some(Selector::compile(s, location, &v.name)?),
+                None => None,
+            };
+            if v.exclude {
+                self.exclusions.push(Exclusion { variable, selector });
+            } else {
+                self.targets.push(Target { variable, selector, count: v.count });
+            }
+        }
+        Ok(())
+    }
+}
