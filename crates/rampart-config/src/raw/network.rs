@@ -16,7 +16,7 @@ pub(crate) struct RawServer {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawListener {
-    pub address: Option<Str>,
+    pub address: Str,
     pub tls: Option<Spanned<RawTls>>,
     pub tls_sni: Option<Vec<Spanned<RawSni>>>,
     pub http2: Option<Bool>,

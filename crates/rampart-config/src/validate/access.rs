@@ -48,3 +48,48 @@ pub(crate) fn access(ctx: &mut Ctx<'_>, raw: Option<&RawAccess>, global: StageMo
         on_error: on_error(ctx, &raw.on_error, OnError::Open),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use rampart_core::{OnError, StageMode};
+
+    use crate::testing::{errs, ok};
+
+    #[test]
+    fn priority() {
+        let c = ok("[[priority]]\nclass = \"staff\"\nnetworks = [\"198.51.100.0/24\"]\n[[priority]]\nclass = \"staff\"\ncookie = \"session\"\nverify = { jwt_hs256_key_file = \"/dev/null\" }\n");
+        assert_eq!(c.priorities.len(), 2);
+        assert_eq!(c.priorities[1].cookie.as_deref(), Some("session"));
+        assert!(c.priorities[1].verify.is_some());
+    }
+
+    #[test]
+    fn priority_mistakes() {
+        let e = errs("[[priority]]\nclass = \"public\"\nnetworks = [\"x\"]\n[[priority]]\nclass = \"staff\"\n[[priority]]\nclass = \"vip\"\nnetworks = [\"10.0.0.0/8\"]\nverify = { jwt_hs256_key_file = \"missing.key\" }\n");
+        assert!(e[0].contains("\"public\" is the class of unmatched requests"), "{e:?}");
+        assert!(e[1].contains("expected a network"), "{e:?}");
+        assert!(e[2].contains("class `staff` matches nothing"), "{e:?}");
+        assert!(e[3].contains("`verify` checks a `cookie` or `header`"), "{e:?}");
+        assert!(e[4].contains("`jwt_hs256_key_file`: cannot read"), "{e:?}");
+        assert_eq!(e.len(), 5, "{e:?}");
+    }
+
+    #[test]
+    fn access() {
+        assert!(ok("").access.is_none());
+        let c = ok("[access]\ndeny = [\"192.0.2.0/24\"]\ndeny_files = [\"/dev/null\"]\nallow = [\"2001:db8::1\"]\non_error = \"closed\"\nmode = \"detect\"\n");
+        let a = c.access.unwrap();
+        assert_eq!(a.allow[0].to_string(), "2001:db8::1/128");
+        assert_eq!((a.mode, a.on_error), (StageMode::Detect, OnError::Closed));
+        let e = errs("[access]\ndeny = [\"192.0.2.0/40\"]\nallow_files = [\"nope.txt\"]\nmode = \"enforced\"\non_error = \"close\"\n");
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert!(e[2].contains("did you mean `enforce`?"), "{e:?}");
+        assert!(e[3].contains("did you mean `closed`?"), "{e:?}");
+    }
+
+    #[test]
+    fn top_level_detect_overrides_stage_mode() {
+        let c = crate::parse(&format!("mode = \"detect\"\n{}[access]\nmode = \"enforce\"\n", crate::testing::BASE), std::path::Path::new("r.toml")).unwrap();
+        assert_eq!(c.access.unwrap().mode, StageMode::Detect);
+    }
+}

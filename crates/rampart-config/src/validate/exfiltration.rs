@@ -97,3 +97,39 @@ fn identity(ctx: &mut Ctx<'_>, v: &Str, priorities: Option<&[Priority]>) -> Vec<
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::model::{ExfiltrationAction, Identity};
+    use crate::testing::{errs, ok};
+
+    const ROUTES: &str = "[[route]]\npath = \"/contacts\"\nupstream = \"app\"\nsensitive = true\n[[route]]\npath = \"/public\"\nupstream = \"app\"\n[[priority]]\nclass = \"staff\"\ncookie = \"session\"\n";
+
+    #[test]
+    fn values() {
+        let c = ok(&format!("{ROUTES}[[exfiltration]]\nroute = \"/contacts\"\nidentity = \"staff:session|header:X-User|client\"\nbudget = {{ records = 500, per = \"10m\" }}\naction = \"alert\"\n"));
+        let x = &c.exfiltration[0];
+        assert_eq!(x.identity, vec![
+            Identity::Class { class: "staff".into(), cookie: "session".into() },
+            Identity::Header("x-user".into()),
+            Identity::Client,
+        ]);
+        assert_eq!((x.budget.records.map(|r| r.get()), x.budget.bytes, x.budget.per), (Some(500), None, Duration::from_secs(600)));
+        assert_eq!(x.action, ExfiltrationAction::Alert);
+    }
+
+    #[test]
+    fn mistakes() {
+        let e = errs(&format!("{ROUTES}[[exfiltration]]\nroute = \"/public\"\nidentity = \"boss:session|anyone\"\nbudget = {{ per = \"0s\" }}\n[[exfiltration]]\nroute = \"/contact\"\nbudget = {{ bytes = \"lots\", per = \"1h\" }}\n"));
+        assert!(e[0].contains("is not marked `sensitive = true`"), "{e:?}");
+        assert!(e[1].contains("`boss` is not a [[priority]] class"), "{e:?}");
+        assert!(e[2].contains("found \"anyone\""), "{e:?}");
+        assert!(e[3].contains("`budget` needs `records`, `bytes` or both"), "{e:?}");
+        assert!(e[4].contains("`per` must be longer than zero"), "{e:?}");
+        assert!(e[5].contains("did you mean `/contacts`?"), "{e:?}");
+        assert!(e[6].contains("`bytes`: expected a size"), "{e:?}");
+        assert_eq!(e.len(), 7, "{e:?}");
+    }
+}

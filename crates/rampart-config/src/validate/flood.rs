@@ -105,3 +105,42 @@ fn failure(ctx: &mut Ctx<'_>, l: &RawLogin) -> Option<LoginFailure> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{ChallengeDifficulty, Flood, LoginFailure, RateAction, Sensitivity};
+    use crate::testing::{errs, ok};
+
+    #[test]
+    fn flood() {
+        assert_eq!(ok("").flood, Flood::default());
+        let c = ok("[flood]\nenabled = false\nsensitivity = \"low\"\nchallenge_difficulty = 20\n");
+        assert!(!c.flood.enabled);
+        assert_eq!((c.flood.sensitivity, c.flood.challenge_difficulty), (Sensitivity::Low, ChallengeDifficulty::Bits(20)));
+        let e = errs("[flood]\nsensitivity = \"hihg\"\nchallenge_difficulty = 40\n");
+        assert!(e[0].contains("did you mean `high`?"), "{e:?}");
+        assert!(e[1].contains("expected \"auto\" or a number of bits from 1 to 32"), "{e:?}");
+    }
+
+    #[test]
+    fn login() {
+        let c = ok("[[login]]\npath = \"/login\"\nfailure = { body = \"(?i)invalid\" }\n[[login]]\npath = \"/api/login\"\nmethod = \"put\"\nfailure = { redirect = \"/login?failed\" }\nper_client = \"5/m\"\n");
+        let l = &c.logins;
+        assert!(matches!(&l[0].failure, LoginFailure::Body(re) if re.is_match("INVALID password")));
+        assert_eq!((l[0].method.as_str(), l[0].username_field.as_str(), l[0].action), ("POST", "username", RateAction::Challenge));
+        assert_eq!(l[0].per_username, super::DEFAULT_PER_USERNAME);
+        assert_eq!(l[1].method, "PUT");
+        assert_eq!(l[1].per_client.count, 5);
+    }
+
+    #[test]
+    fn login_mistakes() {
+        let e = errs("[[login]]\npath = \"login\"\nfailure = { status = 401, body = \"x\" }\n[[login]]\npath = \"/l\"\nfailure = { body = \"(unclosed\" }\n[[login]]\npath = \"/m\"\nfailure = { status = 42 }\n[[login]]\npath = \"/n\"\n");
+        assert!(e[0].contains("expected a path starting with `/`"), "{e:?}");
+        assert!(e[1].contains("set exactly one of `status`"), "{e:?}");
+        assert!(e[2].contains("not a valid regular expression"), "{e:?}");
+        assert!(e[3].contains("`status`: expected a whole number from 100 to 599"), "{e:?}");
+        assert!(e[4].contains("missing key `failure` in [[login]]"), "{e:?}");
+        assert_eq!(e.len(), 5, "{e:?}");
+    }
+}

@@ -85,3 +85,42 @@ pub(crate) fn limits(ctx: &mut Ctx<'_>, raw: Option<&RawLimits>) -> Limits {
     }
     limits
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::model::Limits;
+    use crate::testing::{errs, ok};
+
+    #[test]
+    fn defaults_and_values() {
+        assert_eq!(ok("").limits, Limits::default());
+        let c = ok("[limits]\nheader_read_timeout = \"5s\"\nbody_min_rate = \"2KiB/s\"\nmax_body = \"10MiB\"\nmax_headers = 50\n");
+        assert_eq!(c.limits.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.limits.body_min_rate, 2048);
+        assert_eq!(c.limits.max_body, 10 << 20);
+        assert_eq!(c.limits.max_headers.get(), 50);
+    }
+
+    #[test]
+    fn small_max_connections_shrinks_the_defaults() {
+        let c = ok("[limits]\nmax_connections = 20\n");
+        assert_eq!(c.limits.max_connections_per_prefix.get(), 20);
+        assert_eq!(c.limits.max_connections_per_client.get(), 20);
+    }
+
+    #[test]
+    fn mistakes() {
+        let e = errs("[limits]\nmax_body = \"0\"\nmax_headers = 0\nidle_timeout = \"soon\"\nbody_min_rate = \"fast\"\n");
+        assert_eq!(e.len(), 4, "{e:?}");
+        assert!(e[0].contains("`max_body` must be larger than zero"), "{e:?}");
+        assert!(e[1].contains("`max_headers`: expected a whole number from 1"), "{e:?}");
+        assert!(e[2].contains("expected a duration such as \"250ms\""), "{e:?}");
+        assert!(e[3].contains("expected a byte rate such as \"1KiB/s\""), "{e:?}");
+        let e = errs("[limits]\nmax_connections_per_client = 600\n");
+        assert!(e[0].contains("larger than `max_connections_per_prefix` (512)"), "{e:?}");
+        let e = errs("[limits]\nmax_request_line = \"64KiB\"\n");
+        assert!(e[0].contains("larger than `max_header_bytes`"), "{e:?}");
+    }
+}

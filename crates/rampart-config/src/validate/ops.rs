@@ -56,7 +56,7 @@ pub(crate) fn audit(ctx: &mut Ctx<'_>, raw: Option<&RawAudit>) -> Option<Audit> 
     let dir = ctx.resolve(raw.dir.get_ref());
     if raw.dir.get_ref().trim().is_empty() {
         ctx.invalid(&raw.dir.span(), "`dir`: expected a directory such as \"/var/lib/rampart/audit\"");
-    } else if dir.is_file() {
+    } else if dir.exists() && !dir.is_dir() {
         ctx.error(Some(&raw.dir.span()), ErrorKind::File, format!("`dir`: \"{}\" is a file, not a directory", dir.display()));
     }
     let signing_key = readable_file(ctx, "signing_key", &raw.signing_key);
@@ -126,4 +126,63 @@ pub(crate) fn log(ctx: &mut Ctx<'_>, raw: Option<&RawLog>) -> Log {
         },
     };
     Log { level, format, access_log }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::model::{AccessLog, LogFormat, LogLevel, State, StateBackend};
+    use crate::testing::{errs, ok};
+
+    #[test]
+    fn state() {
+        assert_eq!(ok("").state, State::default());
+        let c = ok("[state]\nbackend = \"redis\"\nmemory_ceiling = \"1GiB\"\nredis = { url = \"rediss://cache:6380\" }\n");
+        assert_eq!(c.state.memory_ceiling, 1 << 30);
+        let StateBackend::Redis(r) = c.state.backend else { panic!("redis") };
+        assert_eq!((r.sync_interval, r.key_prefix.as_str()), (Duration::from_millis(100), "rampart:"));
+        let e = errs("[state]\nbackend = \"redis\"\n");
+        assert!(e[0].contains("needs `redis = { url"), "{e:?}");
+        let e = errs("[state]\nredis = { url = \"http://x\" }\n");
+        assert!(e[0].contains("`redis` is set but `backend` is \"memory\""), "{e:?}");
+        let e = errs("[state]\nbackend = \"redis\"\nredis = { url = \"http://x\", sync_interval = \"0ms\" }\n");
+        assert!(e[0].contains("`url`: expected a URL such as \"redis://127.0.0.1:6379\""), "{e:?}");
+        assert!(e[1].contains("`sync_interval` must be longer than zero"), "{e:?}");
+    }
+
+    #[test]
+    fn audit() {
+        let c = ok("[audit]\ndir = \"audit\"\nsigning_key = \"/dev/null\"\n");
+        let a = c.audit.unwrap();
+        assert_eq!(a.dir, std::path::PathBuf::from("/nonexistent/audit"));
+        assert_eq!(a.checkpoint_interval, Duration::from_secs(1));
+        let e = errs("[audit]\ndir = \"/dev/null\"\nsigning_key = \"audit.key\"\ncheckpoint_interval = \"5m\"\n");
+        assert!(e[0].contains("is a file, not a directory"), "{e:?}");
+        assert!(e[1].contains("`signing_key`: cannot read"), "{e:?}");
+        assert!(e[2].contains("at most \"1m\""), "{e:?}");
+    }
+
+    #[test]
+    fn admin() {
+        let c = ok("[admin]\ntoken_file = \"/dev/null\"\n");
+        assert_eq!(c.admin.unwrap().address.to_string(), "127.0.0.1:9090");
+        let c = ok("[admin]\naddress = \"0.0.0.0:9090\"\nallow_remote = true\ntoken_file = \"/dev/null\"\n");
+        assert!(c.admin.unwrap().allow_remote);
+        let e = errs("[admin]\naddress = \"127.0.0.1:8080\"\ntoken_file = \"/dev/null\"\n");
+        assert!(e[0].contains("is also a [[listener]] address"), "{e:?}");
+        let e = errs("[admin]\naddress = \"[::]:9090\"\n");
+        assert!(e[0].contains("missing key `token_file` in [admin]"), "{e:?}");
+    }
+
+    #[test]
+    fn log() {
+        let c = ok("[log]\nlevel = \"debug\"\nformat = \"text\"\naccess_log = \"off\"\n");
+        assert_eq!((c.log.level, c.log.format, c.log.access_log), (LogLevel::Debug, LogFormat::Text, AccessLog::Off));
+        let c = ok("[log]\naccess_log = \"/tmp/rampart-access.log\"\n");
+        assert_eq!(c.log.access_log, AccessLog::File("/tmp/rampart-access.log".into()));
+        let e = errs("[log]\nlevel = \"verbose\"\nformat = \"xml\"\naccess_log = \"/nonexistent/dir/access.log\"\n");
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[2].contains("directory \"/nonexistent/dir\": no such file"), "{e:?}");
+    }
 }

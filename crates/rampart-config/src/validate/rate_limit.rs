@@ -110,3 +110,38 @@ pub(crate) fn route_ref<'r>(ctx: &mut Ctx<'_>, key: &str, v: &Str, routes: &'r [
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::model::{RateAction, RateKey, RateScope};
+    use crate::testing::{errs, ok};
+
+    #[test]
+    fn values_and_defaults() {
+        let c = ok("[[route]]\npath = \"/api\"\nupstream = \"app\"\n[[rate_limit]]\nrate = \"20/s\"\n[[rate_limit]]\nname = \"keys\"\nkey = \"cookie:session\"\nrate = \"600/m\"\nburst = 5\naction = \"challenge\"\nroutes = [\"/api\"]\nban = { after = 3, duration = \"10m\" }\n[[rate_limit]]\nkey = \"prefix\"\nrate = \"10/5s\"\npath = \"/login\"\n");
+        let r = &c.rate_limits;
+        assert_eq!((r[0].name.as_str(), &r[0].key, r[0].burst.get(), r[0].action), ("rate_limit[1]", &RateKey::Client, 20, RateAction::Throttle));
+        assert_eq!(r[0].scope, RateScope::All);
+        assert_eq!(r[1].key, RateKey::Cookie("session".into()));
+        assert_eq!(r[1].ban.unwrap().duration, Duration::from_secs(600));
+        assert_eq!(r[2].scope, RateScope::PathPrefix("/login".into()));
+        assert_eq!(r[2].rate.per, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn mistakes() {
+        let e = errs("[[rate_limit]]\nkey = \"header:\"\nrate = \"20 per second\"\nburst = -1\nroutes = [\"/nope\"]\npath = \"/x\"\nban = { after = 0, duration = \"1\" }\n[[rate_limit]]\nkey = \"clint\"\nrate = \"1/s\"\n");
+        assert!(e[0].contains("\"\" is not a valid header name"), "{e:?}");
+        assert!(e[1].contains("expected a rate such as \"20/s\""), "{e:?}");
+        assert!(e[2].contains("`burst`: expected a whole number"), "{e:?}");
+        assert!(e[3].contains("set `routes` or `path`, not both"), "{e:?}");
+        assert!(e[4].contains("`after`: expected a whole number"), "{e:?}");
+        assert!(e[5].contains("`duration`: expected a duration"), "{e:?}");
+        assert!(e[6].contains("did you mean `client`?"), "{e:?}");
+        assert_eq!(e.len(), 7, "{e:?}");
+        let e = errs("[[route]]\npath = \"/api\"\nupstream = \"app\"\n[[rate_limit]]\nrate = \"1/s\"\nroutes = [\"/apj\"]\n");
+        assert!(e[0].contains("no [[route]] has the name or path \"/apj\", did you mean `/api`?"), "{e:?}");
+    }
+}

@@ -48,11 +48,7 @@ pub(crate) fn listeners(ctx: &mut Ctx<'_>, raw: &[RawListener], complete: bool) 
     let mut out = Vec::new();
     let mut seen = HashMap::new();
     for l in raw {
-        let Some(addr_raw) = &l.address else {
-            let at = l.tls.as_ref().map(|t| t.span()).unwrap_or(0..0);
-            ctx.error(Some(&at), ErrorKind::MissingKey, "missing key `address` in [[listener]], such as address = \"0.0.0.0:443\"");
-            continue;
-        };
+        let addr_raw = &l.address;
         let address = socket_addr(ctx, "address", addr_raw);
         if let Some(a) = address {
             if let Some(first) = seen.insert(a, addr_raw.span()) {
@@ -104,4 +100,50 @@ pub(crate) fn listeners(ctx: &mut Ctx<'_>, raw: &[RawListener], complete: bool) 
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::ClientAddress;
+    use crate::testing::{errs, ok, raw_errs};
+
+    #[test]
+    fn server_defaults_and_values() {
+        let c = ok("");
+        assert_eq!(c.server.client_address, ClientAddress::Peer);
+        let c = ok("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\nclient_address = \"proxy-protocol\"\n");
+        assert_eq!(c.server.trusted_proxies[1].to_string(), "192.0.2.1/32");
+        assert_eq!(c.server.client_address, ClientAddress::ProxyProtocol);
+    }
+
+    #[test]
+    fn server_mistakes() {
+        let e = errs("[server]\ntrusted_proxies = [\"10.0.0.1/8\", \"nope\"]\nclient_address = \"forwarded\"\n");
+        assert!(e[0].contains("host bits set; did you mean \"10.0.0.0/8\""), "{e:?}");
+        assert!(e[1].contains("expected a network"), "{e:?}");
+        let e = errs("[server]\nclient_address = \"x-forwarded-for\"\n");
+        assert!(e[0].contains("needs `trusted_proxies`"), "{e:?}");
+    }
+
+    #[test]
+    fn listeners() {
+        let c = ok("[[listener]]\naddress = \"[::]:80\"\nhttp2 = false\n");
+        assert_eq!(c.listeners.len(), 2);
+        assert!(!c.listeners[1].http2);
+        let e = raw_errs("[[upstream]]\nname = \"app\"\nservers = [\"127.0.0.1:1\"]\n");
+        assert!(e[0].starts_with("1:1: no [[listener]]"), "{e:?}");
+        let e = errs("[[listener]]\nhttp2 = true\n");
+        assert_eq!(e, vec!["8:1: missing key `address` in [[listener]]".to_string()]);
+        let e = errs("[[listener]]\naddress = \"localhost:80\"\n");
+        assert!(e[0].contains("expected an IP address and port such as \"0.0.0.0:443\""), "{e:?}");
+    }
+
+    #[test]
+    fn tls_files_and_sni() {
+        let e = errs("[[listener]]\naddress = \"0.0.0.0:443\"\ntls = { cert = \"site.pem\", key = \"site.key\" }\n");
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].contains("`cert`: cannot read \"/nonexistent/site.pem\": no such file"), "{e:?}");
+        let e = errs("[[listener]]\naddress = \"0.0.0.0:443\"\n[[listener.tls_sni]]\nname = \"a.example\"\ncert = \"/dev/null\"\nkey = \"/dev/null\"\n");
+        assert!(e[0].contains("`tls_sni` needs a default certificate"), "{e:?}");
+    }
 }

@@ -166,3 +166,61 @@ fn host(ctx: &mut Ctx<'_>, v: &Str) -> Option<String> {
     }
     Some(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::model::Balance;
+    use crate::testing::{errs, ok, raw_errs};
+
+    #[test]
+    fn upstream_defaults_and_values() {
+        let c = ok("");
+        let u = &c.upstreams[0];
+        assert_eq!((u.balance, u.connect_timeout, u.read_timeout), (Balance::RoundRobin, Duration::from_secs(5), Duration::from_secs(60)));
+        let c = ok("[[upstream]]\nname = \"api\"\nservers = [\"[::1]:81\", \"api.internal:8080\"]\nbalance = \"least_conn\"\nhealth = { interval = \"10s\" }\n[[route]]\nupstream = \"api\"\n");
+        let u = &c.upstreams[1];
+        assert_eq!(u.servers[0].to_string(), "[::1]:81");
+        assert_eq!(u.servers[1].host, "api.internal");
+        let h = u.health.as_ref().unwrap();
+        assert_eq!((h.path.as_str(), h.timeout, h.healthy_threshold.get(), h.unhealthy_threshold.get()), ("/", Duration::from_secs(2), 2, 3));
+    }
+
+    #[test]
+    fn upstream_mistakes() {
+        let e = errs("[[upstream]]\nname = \"app\"\nservers = []\nbalance = \"random\"\nhealth = { interval = \"1s\", timeout = \"2s\" }\n[[upstream]]\nname = \"b\"\nservers = [\"nope\", \"h:0\"]\n[[route]]\nupstream = \"b\"\n");
+        assert!(e[0].contains("upstream `app` is already defined on line 5"), "{e:?}");
+        assert!(e[1].contains("`servers` is empty"), "{e:?}");
+        assert!(e[2].contains("`balance`: expected `round_robin` or `least_conn`"), "{e:?}");
+        assert!(e[3].contains("must be shorter than `interval`"), "{e:?}");
+        assert!(e[4].contains("expected \"host:port\""), "{e:?}");
+        assert!(e[5].contains("expected \"host:port\""), "{e:?}");
+        assert_eq!(e.len(), 6, "{e:?}");
+    }
+
+    #[test]
+    fn routes() {
+        let c = ok("[[route]]\nhost = \"*.Example.org\"\npath = \"/api\"\nupstream = \"app\"\nsensitive = true\n[[route]]\nname = \"rest\"\nupstream = \"app\"\n");
+        assert_eq!(c.routes[0].name, "*.example.org/api");
+        assert_eq!(c.routes[0].host.as_deref(), Some("*.example.org"));
+        assert!(c.routes[0].sensitive);
+        assert_eq!((c.routes[1].name.as_str(), c.routes[1].path.as_str()), ("rest", "/"));
+    }
+
+    #[test]
+    fn route_mistakes() {
+        let e = errs("[[route]]\npath = \"api\"\nupstream = \"app\"\n[[route]]\nhost = \"http://x\"\nupstream = \"missing\"\n[[route]]\nupstream = \"app\"\n[[route]]\nupstream = \"app\"\n");
+        assert!(e[0].contains("expected a path starting with `/`"), "{e:?}");
+        assert!(e[1].contains("expected a host name"), "{e:?}");
+        assert!(e[2].contains("names no [[upstream]]"), "{e:?}");
+        assert!(e[3].contains("route name `/` is already used by the route on line 13"), "{e:?}");
+        assert_eq!(e.len(), 5, "{e:?}");
+    }
+
+    #[test]
+    fn no_route_needs_exactly_one_upstream() {
+        let e = raw_errs("[[listener]]\naddress = \"127.0.0.1:1\"\n[[upstream]]\nname = \"a\"\nservers = [\"127.0.0.1:2\"]\n[[upstream]]\nname = \"b\"\nservers = [\"127.0.0.1:3\"]\n");
+        assert!(e[0].starts_with("1:1: no [[route]]"), "{e:?}");
+    }
+}

@@ -92,3 +92,39 @@ fn mime(ctx: &mut Ctx<'_>, v: &Str) -> Option<String> {
     }
     Some(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use rampart_core::StageMode;
+
+    use crate::model::BodyLimitAction;
+    use crate::testing::{errs, ok};
+
+    #[test]
+    fn values_and_defaults() {
+        assert!(ok("").waf.is_none());
+        let c = ok("[waf]\nrules = [\"/dev/null\"]\n");
+        let w = c.waf.unwrap();
+        assert_eq!((w.paranoia, w.mode, w.request_body_limit_action), (1, StageMode::Enforce, BodyLimitAction::Reject));
+        assert_eq!(w.response_body_mime_types.len(), 4);
+        let c = ok("[waf]\nrules = [\"/dev/null\"]\nparanoia = 3\nmode = \"detect\"\nrequest_body_limit = \"1MiB\"\nresponse_body_mime_types = [\"Application/JSON\"]\n");
+        let w = c.waf.unwrap();
+        assert_eq!((w.paranoia, w.mode, w.request_body_limit), (3, StageMode::Detect, 1 << 20));
+        assert_eq!(w.response_body_mime_types, vec!["application/json".to_string()]);
+    }
+
+    #[test]
+    fn mistakes() {
+        let e = errs("[waf]\nrules = []\nparanoia = 0\nmode = \"enforce\"\nrequest_body_no_files_limit = \"20MiB\"\nresponse_body_mime_types = [\"json\"]\n");
+        assert!(e[0].contains("`rules` is empty"), "{e:?}");
+        assert!(e[1].contains("from 1 to 4, found 0"), "{e:?}");
+        assert!(e[2].contains("`mode`: expected `block` or `detect`"), "{e:?}");
+        assert!(e[3].contains("larger than `request_body_limit`"), "{e:?}");
+        assert!(e[4].contains("expected a media type"), "{e:?}");
+        assert_eq!(e.len(), 5, "{e:?}");
+        let e = errs("[waf]\nrules = [\"/nonexistent/crs/*.conf\", \"/nonexistent/a[.conf\", \"setup.conf\"]\n");
+        assert!(e[0].contains("matches no file"), "{e:?}");
+        assert!(e[1].contains("not a valid glob pattern"), "{e:?}");
+        assert!(e[2].contains("`rules`: cannot read \"/nonexistent/setup.conf\""), "{e:?}");
+    }
+}
