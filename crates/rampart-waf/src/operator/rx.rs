@@ -1,0 +1,212 @@
+//! `@rx`: regular expression match, the workhorse of the CRS.
+//! `SecRule ARGS "@rx (?i)union\s+select" "id:1,capture,setvar:tx.m=%{tx.0}"`.
+//!
+//! Patterns run on the `regex` crate (finite automata, linear time in the input: no
+//! catastrophic backtracking however hostile the request). They are compiled the way
+//! ModSecurity compiles PCRE: dot matches newline, `^`/`$` match at line breaks, and byte
+//! semantics (no UTF-8 mode: `.` is any byte, `\w` and `(?i)` are ASCII-only). PCRE features
+//! a linear-time engine cannot provide — backreferences, lookaround, possessive quantifiers,
+//! atomic groups — are refused with [`OperatorError::InvalidArgument`] naming the feature; the
+//! CRS v4 patterns are written to avoid them (they are RE2-compatible).
+//!
+//! With the `capture` action, groups 0..=9 of the first match go to `TX.0`..`TX.9`.
+
+use std::fmt;
+use std::sync::Mutex;
+
+use regex::bytes::{Regex, RegexBuilder};
+
+use super::param::Param;
+use super::{Operator, OperatorContext, OperatorError};
+
+/// Compile a SecLang pattern for `operator` with ModSecurity's flags.
+pub(crate) fn compile(operator: &str, pattern: &str) -> Result<Regex, OperatorError> {
+    let invalid = |why: String| OperatorError::InvalidArgument { name: operator.to_string(), why };
+    if let Some(feature) = unsupported_pcre_feature(pattern) {
+        return Err(invalid(format!("{feature} is a PCRE feature the linear-time regex engine does not support")));
+    }
+    RegexBuilder::new(pattern)
+        .dot_matches_new_line(true)
+        .multi_line(true)
+        .unicode(false)
+        .size_limit(64 << 20)
+        .dfa_size_limit(16 << 20)
+        .build()
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// Find PCRE-only constructs the `regex` crate would either reject with a confusing message or
+/// (for possessive quantifiers) misread. Escapes and character classes are skipped.
+fn unsupported_pcre_feature(pattern: &str) -> Option<&'static str> {
+    let p = pattern.as_bytes();
+    let mut i = 0;
+    let mut in_class = false;
+    while i < p.len() {
+        match p[i] {
+            b'\\' => {
+                if !in_class && p.get(i + 1).is_some_and(|c| (b'1'..=b'9').contains(c)) {
+                    return Some("a backreference (`\\1`..`\\9`)");
+                }
+                if p.get(i + 1) == Some(&b'k') && matches!(p.get(i + 2), Some(b'<' | b'{' | b'\'')) {
+                    return Some("a named backreference (`\\k<name>`)");
+                }
+                i += 2;
+                continue;
+            }
+            b'[' if !in_class => {
+                in_class = true;
+                // A `]` right after `[` or `[^` is a literal.
+                if p.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if p.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            b']' if in_class => in_class = false,
+            b'(' if !in_class && p.get(i + 1) == Some(&b'?') => {
+                let rest = &p[i + 2..];
+                if rest.starts_with(b"=") || rest.starts_with(b"!") {
+                    return Some("a lookahead (`(?=` / `(?!`)");
+                }
+                if rest.starts_with(b"<=") || rest.starts_with(b"<!") {
+                    return Some("a lookbehind (`(?<=` / `(?<!`)");
+                }
+                if rest.starts_with(b">") {
+                    return Some("an atomic group (`(?>`)");
+                }
+            }
+            b'*' | b'+' | b'?' | b'}' if !in_class && p.get(i + 1) == Some(&b'+') => {
+                // `a++`, `a*+`, `a?+`, `a{2}+`: possessive. (`a+` then a literal `+` would have
+                // to be written `a+\+`.)
+                return Some("a possessive quantifier (`*+`, `++`, `?+`, `{n}+`)");
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The pattern: compiled once at load, or per evaluation when it holds macros (the last
+/// expansion is cached, since a rule usually sees the same expanded value all request long).
+pub(crate) enum Pattern {
+    Fixed(Regex),
+    Macro { param: Param, last: Mutex<Option<(String, Regex)>> },
+}
+
+impl Pattern {
+    pub(crate) fn new(operator: &str, param: &str) -> Result<Self, OperatorError> {
+        let param = Param::new(param);
+        if param.has_macro() {
+            Ok(Pattern::Macro { param, last: Mutex::new(None) })
+        } else {
+            Ok(Pattern::Fixed(compile(operator, param.raw())?))
+        }
+    }
+
+    /// Run `f` with the regex for this evaluation; `None` when an expanded pattern does not
+    /// compile (the rule then does not match: there is no way to report an error mid-request).
+    pub(crate) fn with<R>(&self, ctx: &dyn OperatorContext, f: impl FnOnce(&Regex) -> R) -> Option<R> {
+        match self {
+            Pattern::Fixed(re) => Some(f(re)),
+            Pattern::Macro { param, last } => {
+                let text = param.resolve(ctx);
+                let mut guard = last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if guard.as_ref().map_or(true, |(t, _)| *t != *text) {
+                    *guard = Some((text.to_string(), compile("rx", &text).ok()?));
+                }
+                guard.as_ref().map(|(_, re)| f(re))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pattern::Fixed(re) => write!(f, "{:?}", re.as_str()),
+            Pattern::Macro { param, .. } => write!(f, "{:?}", param.raw()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Rx {
+    pattern: Pattern,
+}
+
+pub(crate) fn build(param: &str) -> Result<Box<dyn Operator>, OperatorError> {
+    Ok(Box::new(Rx { pattern: Pattern::new("rx", param)? }))
+}
+
+impl Operator for Rx {
+    fn evaluate(&self, ctx: &mut dyn OperatorContext, input: &[u8]) -> bool {
+        if !ctx.capturing() {
+            return self.pattern.with(&*ctx, |re| re.is_match(input)).unwrap_or(false);
+        }
+        let groups: Option<Vec<(usize, Vec<u8>)>> = self
+            .pattern
+            .with(&*ctx, |re| {
+                re.captures(input).map(|caps| {
+                    caps.iter()
+                        .take(10)
+                        .enumerate()
+                        .filter_map(|(i, m)| m.map(|m| (i, m.as_bytes().to_vec())))
+                        .collect()
+                })
+            })
+            .flatten();
+        match groups {
+            Some(groups) => {
+                for (i, value) in groups {
+                    ctx.set_capture(i, &value);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operator::param::test_ctx::Ctx;
+
+    #[test]
+    fn modsecurity_flags() {
+        let mut ctx = Ctx::default();
+        assert!(build("a.b").is_ok_and(|op| op.evaluate(&mut ctx, b"a\nb")));
+        assert!(build("^b$").is_ok_and(|op| op.evaluate(&mut ctx, b"a\nb\nc")));
+        // Byte semantics: `.` matches invalid UTF-8.
+        assert!(build("a.b").is_ok_and(|op| op.evaluate(&mut ctx, b"a\xffb")));
+        assert!(build(r"\xff").is_ok_and(|op| op.evaluate(&mut ctx, b"\xff")));
+    }
+
+    #[test]
+    fn refuses_pcre_only_features() {
+        for p in [r"(a)\1", "a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b", "a++", "(?>a)", r"\k<x>"] {
+            assert!(matches!(build(p), Err(OperatorError::InvalidArgument { .. })), "{p}");
+        }
+        for p in [r"[+]+", r"a+\+", r"[(?=]", "(?<name>a)", r"\\1"] {
+            assert!(build(p).is_ok(), "{p}");
+        }
+    }
+
+    #[test]
+    fn captures_first_match() {
+        let mut ctx = Ctx { capture: true, ..Ctx::default() };
+        assert!(build("(a)(b?)(c)").is_ok_and(|op| op.evaluate(&mut ctx, b"xac")));
+        assert_eq!(ctx.captures, vec![(0, b"ac".to_vec()), (1, b"a".to_vec()), (2, b"".to_vec()), (3, b"c".to_vec())]);
+    }
+
+    #[test]
+    fn macro_patterns() {
+        let mut ctx = Ctx::default();
+        ctx.vars.push(("tx.p".into(), "^ad+min$".into()));
+        let op = build("%{tx.p}");
+        assert!(op.as_ref().is_ok_and(|op| op.evaluate(&mut ctx, b"addmin")));
+        assert!(op.is_ok_and(|op| !op.evaluate(&mut ctx, b"user")));
+    }
+}

@@ -1,0 +1,36 @@
+//! Shared shape of the plain string operators (`@streq`, `@beginsWith`, `@endsWith`,
+//! `@contains`, `@containsWord`, `@within`, `@strmatch`): a parameter that may hold macros and
+//! a byte-slice predicate. Each operator file supplies only its predicate and docs.
+
+use std::fmt;
+
+use super::param::Param;
+use super::{Operator, OperatorContext};
+
+/// A string operator: `test(input, param)`.
+pub(crate) struct StringOperator {
+    pub(crate) name: &'static str,
+    pub(crate) param: Param,
+    pub(crate) test: fn(&[u8], &[u8]) -> bool,
+}
+
+impl fmt::Debug for StringOperator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "@{} {:?}", self.name, self.param.raw())
+    }
+}
+
+impl Operator for StringOperator {
+    fn evaluate(&self, ctx: &mut dyn OperatorContext, input: &[u8]) -> bool {
+        let param = self.param.resolve(&*ctx);
+        (self.test)(input, param.as_bytes())
+    }
+}
+
+/// Byte-slice substring search (`memmem`).
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    memchr::memmem::find(haystack, needle)
+}
