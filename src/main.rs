@@ -1,1 +1,42 @@
-fn main() {}
+//! `rampart`: the binary. Thin by design — parse the command line, wire the crates together,
+//! handle signals. Everything that decides anything lives in the library crates.
+
+mod admin;
+mod check;
+mod cli;
+mod demo;
+mod logging;
+mod run;
+mod stages;
+mod wiring;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::CheckConfig { file } => check::check_config(&file),
+        cli::Command::Run { config } => run_async(run::run(config)),
+        cli::Command::Demo(args) => run_async(demo::demo(args)),
+        cli::Command::Testbed(args) => run_async(demo::testbed(args)),
+    }
+}
+
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rampart: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rampart: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The admin listener's view of the running shield.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rampart_console::AdminBackend;
+use rampart_core::Event;
+use rampart_proxy::Proxy;
+
+/// Where a reload reads its configuration from.
+#[derive(Clone)]
+pub enum ConfigSource {
+    File(PathBuf),
+    /// The demo's embedded configuration: a reload rebuilds from the same text.
+    Embedded(&'static str),
+}
+
+/// The running shield, as the admin API sees it.
+pub struct Shield {
+    pub proxy: Arc<Proxy>,
+    pub source: ConfigSource,
+    pub started: Instant,
+    pub listeners: Vec<String>,
+}
+
+impl Shield {
+    /// Re-read the configuration and swap it in, or keep the running one and say why.
+    pub fn reload_now(&self) -> Result<String, String> {
+        let plan = match &self.source {
+            ConfigSource::File(path) => crate::wiring::load(path),
+            ConfigSource::Embedded(text) => crate::demo::embedded_plan(text),
+        };
+        let result = plan.map_err(|e| e.to_string()).and_then(|plan| {
+            let stages = plan.stage_names().join(",");
+            plan.runtime().map(|rt| (rt, stages)).map_err(|e| e.to_string())
+        });
+        let at = std::time::SystemTime::now();
+        match result {
+            Ok((runtime, stages)) => {
+                self.proxy.install(runtime);
+                let detail = format!("stages: {stages}");
+                tracing::info!(target: "rampart::config", %detail, "configuration reloaded");
+                self.proxy.events.emit(Event::ConfigReload { at, ok: true, detail: detail.clone() });
+                Ok(detail)
+            }
+            Err(errors) => {
+                self.proxy.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(target: "rampart::config", %errors, "reload refused; the running configuration stays");
+                self.proxy.events.emit(Event::ConfigReload { at, ok: false, detail: errors.clone() });
+                Err(errors)
+            }
+        }
+    }
+}
+
+impl AdminBackend for Shield {
+    fn metrics(&self) -> String {
+        let rt = self.proxy.runtime();
+        let mut gauges = Vec::new();
+        let total: usize = rt.pipeline.stages().iter().map(|s| s.memory_bytes()).sum();
+        gauges.push((
+            "rampart_stage_memory_bytes".to_string(),
+            "Bytes held by the stages' keyed state (sketches, top-K, ban lists).".to_string(),
+            total as f64,
+        ));
+        for (name, pool) in &rt.pools {
+            gauges.push((
+                format!("rampart_upstream_healthy_servers{{upstream=\"{name}\"}}"),
+                "Servers of the pool usable now.".to_string(),
+                pool.healthy_count() as f64,
+            ));
+        }
+        self.proxy.metrics.render(self.proxy.guard.open(), &gauges)
+    }
+
+    fn ready(&self) -> Result<(), String> {
+        let rt = self.proxy.runtime();
+        let down: Vec<&str> =
+            rt.pools.iter().filter(|(_, p)| p.healthy_count() == 0).map(|(n, _)| n.as_str()).collect();
+        if down.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("no usable server in upstream(s): {}", down.join(", ")))
+        }
+    }
+
+    fn reload(&self) -> Result<String, String> {
+        self.reload_now()
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let rt = self.proxy.runtime();
+        let upstreams: serde_json::Map<String, serde_json::Value> = rt
+            .pools
+            .iter()
+            .map(|(name, pool)| {
+                let servers: Vec<serde_json::Value> = pool
+                    .servers
+                    .iter()
+                    .map(|s| serde_json::json!({"address": s.addr.to_string(), "usable": s.usable(), "in_flight": s.in_flight()}))
+                    .collect();
+                (name.clone(), serde_json::Value::Array(servers))
+            })
+            .collect();
+        serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_seconds": self.started.elapsed().as_secs(),
+            "listeners": self.listeners,
+            "mode": format!("{:?}", rt.pipeline.mode()).to_lowercase(),
+            "stages": rt.pipeline.stages().iter().map(|s| s.name()).collect::<Vec<_>>(),
+            "upstreams": upstreams,
+            "connections_open": self.proxy.guard.open(),
+            "responses_total": self.proxy.metrics.responses_total(),
+        })
+    }
+}

@@ -1,0 +1,64 @@
+//! The command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Rampart: a self-hosted attack shield for web platforms.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the shield with a configuration file.
+    Run {
+        /// The configuration file.
+        #[arg(long, short, default_value = "rampart.toml")]
+        config: PathBuf,
+    },
+    /// Check a configuration file and report every problem at once (exit 1 if any).
+    CheckConfig {
+        /// The configuration file.
+        file: PathBuf,
+    },
+    /// Start the built-in testbed app and the shield in front of it on 127.0.0.1:8080, with
+    /// the admin listener on 127.0.0.1:9090. Runs until Ctrl-C.
+    Demo(DemoArgs),
+    /// Serve the testbed app alone (for drills and benchmarks).
+    Testbed(TestbedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Use this configuration instead of the embedded `examples/demo.toml`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestbedArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    pub listen: SocketAddr,
+    /// Number of synthetic contacts.
+    #[arg(long, default_value_t = 5000)]
+    pub contacts: usize,
+    /// Serve pages without a login (for flood and scraping drills).
+    #[arg(long)]
+    pub open: bool,
+    /// Deliberately vulnerable (string-built SQL, reflected input). Loopback only; for tests
+    /// and drills, never for real data.
+    #[arg(long)]
+    pub vulnerable: bool,
+    /// Simulate a capacity-limited app: at most this many requests at once...
+    #[arg(long)]
+    pub max_concurrent: Option<usize>,
+    /// ...each holding its slot this many milliseconds.
+    #[arg(long)]
+    pub work_ms: Option<u64>,
+}

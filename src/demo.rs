@@ -1,0 +1,100 @@
+//! `rampart demo` and `rampart testbed`: the shield in front of the built-in testbed app, with
+//! the embedded example configuration and nothing to install.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use rampart_testbed::TestbedOptions;
+use tokio::net::TcpListener;
+
+use crate::admin::ConfigSource;
+use crate::cli::{DemoArgs, TestbedArgs};
+use crate::run::AdminSettings;
+use crate::wiring::{LoadErrors, Plan};
+
+/// `examples/demo.toml`, built into the binary so that `rampart demo` needs no file.
+pub const DEMO_CONFIG: &str = include_str!("../examples/demo.toml");
+
+const ADMIN_ADDRESS: &str = "127.0.0.1:9090";
+
+/// Parse and build the embedded configuration.
+pub fn embedded_plan(text: &str) -> Result<Plan, LoadErrors> {
+    let config = rampart_config::parse(text, Path::new("examples/demo.toml")).map_err(LoadErrors::Config)?;
+    crate::wiring::from_config(config)
+}
+
+pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let (plan, source) = match &args.config {
+        Some(path) => (crate::wiring::load(path), ConfigSource::File(path.clone())),
+        None => (embedded_plan(DEMO_CONFIG), ConfigSource::Embedded(DEMO_CONFIG)),
+    };
+    let plan = plan.map_err(|e| anyhow::anyhow!("configuration refused:\n{e}"))?;
+    crate::logging::init(&plan.config.log)?;
+
+    // The testbed goes where the configuration's first upstream expects it.
+    let upstream = plan.config.upstreams.first().context("the demo configuration names no upstream")?;
+    let server = upstream.servers.first().context("the demo upstream has no server")?;
+    let testbed_addr: SocketAddr = (server.host.as_str(), server.port)
+        .to_socket_addrs()?
+        .next()
+        .context("the demo upstream's address does not resolve")?;
+    let testbed_listener = TcpListener::bind(testbed_addr)
+        .await
+        .with_context(|| format!("cannot start the testbed on {testbed_addr} (is something else using it?)"))?;
+    let (testbed_stop, testbed_stopped) = tokio::sync::oneshot::channel::<()>();
+    let testbed = tokio::spawn(rampart_testbed::serve(testbed_listener, TestbedOptions::default(), async move {
+        let _ = testbed_stopped.await;
+    }));
+
+    let token = format!("{:032x}", rand_token());
+    let admin = AdminSettings { address: ADMIN_ADDRESS.parse()?, token: Some(token.clone()) };
+    let stages = plan.stage_names().join(", ");
+    let (started, wait) = crate::run::start(plan, source, Some(admin)).await?;
+    let shield = started.proxy_addrs.first().copied().context("no listener")?;
+    let admin_addr = started.admin_addr.context("no admin listener")?;
+    println!();
+    println!("  Rampart demo");
+    println!("  shield    http://{shield}/        (the testbed app behind Rampart)");
+    println!("  testbed   http://{testbed_addr}/   (the app directly, for comparison)");
+    println!("  login     {} / {}", rampart_testbed::DEMO_USERNAME, rampart_testbed::DEMO_PASSWORD);
+    println!("  admin     http://{admin_addr}/metrics  /healthz  /readyz");
+    println!("  admin API curl -H 'Authorization: Bearer {token}' http://{admin_addr}/api/status");
+    println!("  stages    {stages}");
+    println!("  Ctrl-C to stop.");
+    println!();
+    let result = wait.await;
+    let _ = testbed_stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), testbed).await;
+    result
+}
+
+fn rand_token() -> u128 {
+    // The standard library's hasher seeds itself from the OS's randomness: enough for a
+    // throw-away demo token without another dependency in the binary.
+    use std::hash::{BuildHasher, Hasher};
+    let a = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(a);
+    ((a as u128) << 64) | h.finish() as u128
+}
+
+pub async fn testbed(args: TestbedArgs) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt().json().try_init();
+    let opts = TestbedOptions {
+        contacts: args.contacts,
+        vulnerable: args.vulnerable,
+        require_login: !args.open,
+        max_concurrent: args.max_concurrent,
+        work_delay: args.work_ms.map(Duration::from_millis),
+        ..TestbedOptions::default()
+    };
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    println!("testbed listening on http://{}/", listener.local_addr()?);
+    rampart_testbed::serve(listener, opts, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
