@@ -25,7 +25,7 @@ pub(crate) fn compile(operator: &str, pattern: &str) -> Result<Regex, OperatorEr
     if let Some(feature) = unsupported_pcre_feature(pattern) {
         return Err(invalid(format!("{feature} is a PCRE feature the linear-time regex engine does not support")));
     }
-    RegexBuilder::new(pattern)
+    RegexBuilder::new(&byte_escapes(pattern))
         .dot_matches_new_line(true)
         .multi_line(true)
         .unicode(false)
@@ -33,6 +33,42 @@ pub(crate) fn compile(operator: &str, pattern: &str) -> Result<Regex, OperatorEr
         .dfa_size_limit(16 << 20)
         .build()
         .map_err(|e| invalid(e.to_string()))
+}
+
+/// Rewrite PCRE's braced hex escapes for single bytes (`\x{bc}`) as `\xbc`. Without UTF mode
+/// PCRE reads both as the byte 0xBC, and the CRS relies on that (rules 933, 934, 941 match raw
+/// UTF-8 bytes and 7-bit-stripped `<`); the `regex` crate, in byte mode, accepts only the
+/// two-digit form. Larger values (`\x{100}`) are left for the compiler to reject.
+fn byte_escapes(pattern: &str) -> std::borrow::Cow<'_, str> {
+    if !pattern.contains("\\x{") {
+        return std::borrow::Cow::Borrowed(pattern);
+    }
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(pos) = rest.find('\\') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let braced = after.strip_prefix("x{").and_then(|inner| {
+            let close = inner.find('}')?;
+            let digits = &inner[..close];
+            let value = u8::from_str_radix(digits, 16).ok().filter(|_| !digits.is_empty() && digits.len() <= 3)?;
+            Some((value, close + 3))
+        });
+        match braced {
+            Some((value, consumed)) => {
+                out.push_str(&format!("\\x{value:02x}"));
+                rest = &after[consumed..];
+            }
+            None => {
+                // Copy the escape and the character it escapes (so `\\x{..}` stays literal).
+                let escaped_len = after.chars().next().map_or(0, char::len_utf8);
+                out.push_str(&rest[pos..pos + 1 + escaped_len]);
+                rest = &after[escaped_len..];
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Find PCRE-only constructs the `regex` crate would either reject with a confusing message or
@@ -182,6 +218,15 @@ mod tests {
         // Byte semantics: `.` matches invalid UTF-8.
         assert!(build("a.b").is_ok_and(|op| op.evaluate(&mut ctx, b"a\xffb")));
         assert!(build(r"\xff").is_ok_and(|op| op.evaluate(&mut ctx, b"\xff")));
+    }
+
+    #[test]
+    fn braced_byte_escapes() {
+        assert_eq!(byte_escapes(r"\x{bc}[^>\x{be}]"), r"\xbc[^>\xbe]");
+        assert_eq!(byte_escapes(r"\\x{bc}"), r"\\x{bc}");
+        assert_eq!(byte_escapes(r"\x{100}"), r"\x{100}");
+        let mut ctx = Ctx::default();
+        assert!(build(r"\x{bc}script").is_ok_and(|op| op.evaluate(&mut ctx, b"\xbcscript")));
     }
 
     #[test]

@@ -1,0 +1,108 @@
+//! Every operator the OWASP CRS v4 uses must build: each `SecRule` in
+//! `shared/crs/rules/*.conf` is read (continuation lines joined), its operator string taken
+//! from the second argument and handed to `rampart_waf::operator::build` with the rules
+//! directory as `base_dir` (so `@pmFromFile` finds the `.data` files). This is what proves the
+//! CRS regexes are accepted by the linear-time engine, with no PCRE-only construct in them.
+//!
+//! Data is read from `$RAMPART_SHARED`, else `<crate>/../../../shared`, never copied.
+
+use std::path::PathBuf;
+
+use rampart_waf::operator;
+
+fn shared_dir() -> PathBuf {
+    match std::env::var_os("RAMPART_SHARED") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+    }
+}
+
+/// Join `\`-continued lines into logical directives.
+fn directives(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        if let Some(body) = trimmed.strip_suffix('\\') {
+            current.push_str(body);
+            current.push(' ');
+        } else {
+            current.push_str(trimmed);
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    out
+}
+
+/// Split off one argument: a double-quoted string (with `\"` unescaped, other backslashes kept,
+/// as ModSecurity's parser does for operator strings) or a bare word.
+fn argument(text: &str) -> Option<(String, &str)> {
+    let text = text.trim_start();
+    if let Some(rest) = text.strip_prefix('"') {
+        let mut value = String::new();
+        let mut chars = rest.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, '"')) => value.push('"'),
+                    Some((_, other)) => {
+                        value.push('\\');
+                        value.push(other);
+                    }
+                    None => value.push('\\'),
+                },
+                '"' => return Some((value, &rest[i + 1..])),
+                other => value.push(other),
+            }
+        }
+        None
+    } else {
+        let end = text.find(char::is_whitespace).unwrap_or(text.len());
+        Some((text[..end].to_string(), &text[end..]))
+    }
+}
+
+#[test]
+fn every_crs_operator_builds() {
+    let rules = shared_dir().join("crs/rules");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&rules)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e} (set RAMPART_SHARED)", rules.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        .collect();
+    files.sort();
+
+    let (mut built, mut failures) = (0usize, Vec::new());
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for directive in directives(&text) {
+            let Some(rest) = directive.strip_prefix("SecRule ") else { continue };
+            let Some((_variables, rest)) = argument(rest) else { continue };
+            let Some((op, _)) = argument(rest) else {
+                failures.push(format!("{}: cannot split `{directive:.80}`", file.display()));
+                continue;
+            };
+            let op = op.strip_prefix('!').unwrap_or(&op);
+            let (name, param) = match op.strip_prefix('@') {
+                Some(body) => {
+                    let end = body.find(char::is_whitespace).unwrap_or(body.len());
+                    (&body[..end], body[end..].trim())
+                }
+                None => ("rx", op),
+            };
+            match operator::build(name, param, Some(&rules)) {
+                Ok(_) => built += 1,
+                Err(e) => failures.push(format!("{}: {e}", file.file_name().map(|f| f.to_string_lossy()).unwrap_or_default())),
+            }
+        }
+    }
+    println!("crs operators: {built} built, {} failed", failures.len());
+    for f in failures.iter().take(40) {
+        println!("  {f}");
+    }
+    assert!(built > 500, "found only {built} CRS operators in {}", rules.display());
+    assert!(failures.is_empty(), "{} CRS operators failed to build", failures.len());
+}
