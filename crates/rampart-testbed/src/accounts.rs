@@ -1,6 +1,6 @@
 //! The staff accounts that can log in, and how their passwords are checked.
 //!
-//! ## Demo credentials (documented on purpose)
+//! ## Demo credentials (documented on purpose; repeated in the crate docs)
 //!
 //! | username | password | role |
 //! |---|---|---|

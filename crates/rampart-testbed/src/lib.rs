@@ -27,10 +27,37 @@
 //! `Accept: application/json`). Pages answer JSON when asked with
 //! `Accept: application/json`.
 //!
-//! Logins: see [`accounts`](crate::accounts()) and the table in the
-//! `accounts` module docs; the demo account is [`DEMO_USERNAME`] /
-//! [`DEMO_PASSWORD`]. [`leaked_passwords`] gives ~10,000 stuffing pairs that
-//! contain no working credential.
+//! ## Accounts (documented on purpose, for demos and drills)
+//!
+//! | username | password | role |
+//! |---|---|---|
+//! | `staff@campaign.example` | `doorstep-ledger-42` | staff — the demo account, [`DEMO_USERNAME`] / [`DEMO_PASSWORD`] |
+//! | `organiser@campaign.example` | `marginal-seat-canvass-7` | organiser |
+//! | `data@campaign.example` | `electoral-roll-vault-19` | data protection |
+//! | `admin@campaign.example` | `rosette-printer-88` | admin |
+//!
+//! [`accounts()`] lists the usernames; the code keeps only salted PBKDF2
+//! hashes. [`leaked_passwords`] gives ~10,000 `user:password` pairs for
+//! credential-stuffing drills that contain no working credential.
+//!
+//! ## Example
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), rampart_testbed::TestbedError> {
+//! use rampart_testbed::{serve, TestbedOptions};
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(serve(listener, TestbedOptions::default(), async {
+//!     let _ = stopped.await;
+//! }));
+//! println!("testbed on http://{addr}");
+//! // … drive traffic at it …
+//! let _ = stop.send(());
+//! # let _ = server.await;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! ## ⚠ Vulnerable mode — tests and drills only
 //!
