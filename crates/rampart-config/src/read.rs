@@ -227,14 +227,20 @@ fn rewrite(message: &str, label: &str, path: Option<&str>) -> (ErrorKind, String
         None => message.to_string(),
     };
     let plain = plain
+        .replace("a sequence", "an array")
         .replace("expected i64", "expected an integer")
         .replace("expected a string", "expected a string (in quotes)")
         .replace("sequence", "an array")
         .replace("expected a map", "expected a table")
         .replace(" map", " a table")
         .replace("integer `", "an integer `");
-    let plain = match plain.find("expected struct ") {
-        Some(i) => format!("{}expected a table", &plain[..i]),
+    // `struct RawTls` → `a table`.
+    let plain = match plain.find("struct Raw") {
+        Some(i) => {
+            let rest = &plain[i + "struct Raw".len()..];
+            let end = rest.find(|c: char| !c.is_alphanumeric()).unwrap_or(rest.len());
+            format!("{}a table{}", &plain[..i], &rest[end..])
+        }
         None => plain,
     };
     let text = if key.is_empty() { format!("in {place}: {plain}") } else { format!("`{key}` in {place}: {plain}") };
@@ -343,5 +349,16 @@ mod tests {
         assert_eq!(c.mode, rampart_core::StageMode::Enforce);
         let c = crate::parse(&format!("mode = \"detect\"\n{}", crate::testing::BASE), std::path::Path::new("x.toml")).unwrap();
         assert_eq!(c.mode, rampart_core::StageMode::Detect);
+    }
+
+    #[test]
+    fn dotted_keys_and_type_messages() {
+        let e = errs("[[listener]]\naddress = \"127.0.0.1:8443\"\ntls.cert = \"/dev/null\"\ntls.key = \"/dev/null\"\nhttp2 = \"yes\"\n[[upstream]]\nname = \"b\"\nservers = \"127.0.0.1:1\"\n");
+        assert_eq!(e, vec![
+            "12:9: `http2` in [[listener]]: expected a boolean, found string \"yes\"".to_string(),
+            "15:11: `servers` in [[upstream]]: expected an array, found string \"127.0.0.1:1\"".to_string(),
+        ]);
+        let e = raw_errs("server = 5\n");
+        assert!(e.iter().any(|m| m == "1:10: in [server]: expected a table, found an integer `5`"), "{e:?}");
     }
 }

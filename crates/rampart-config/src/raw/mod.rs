@@ -1,7 +1,9 @@
 //! What the user wrote: one serde struct per section of `rampart.toml`, every struct
 //! `deny_unknown_fields`, every value kept as written (strings for units and enums, `i64` for
 //! counts) with its [`Spanned`] position, so that validation can say exactly where a value is
-//! wrong and what was expected. Nothing here is checked beyond TOML types: that is
+//! wrong and what was expected. Nested tables (`tls`, `health`, `budget`…) are not wrapped in
+//! `Spanned`: written with dotted keys (`tls.cert = "…"`) they have no position of their own,
+//! so errors about them point at one of their values instead. Nothing here is checked beyond TOML types: that is
 //! [`crate::validate`]'s job.
 //!
 //! The document is not deserialized in one go: [`crate::read`] hands each section (and each

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Bool, Int, Spanned, Str, StrList};
+use super::{Bool, Int, Str, StrList};
 
 /// `[server]`.
 #[derive(Debug, Deserialize)]
@@ -17,8 +17,8 @@ pub(crate) struct RawServer {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawListener {
     pub address: Str,
-    pub tls: Option<Spanned<RawTls>>,
-    pub tls_sni: Option<Vec<Spanned<RawSni>>>,
+    pub tls: Option<RawTls>,
+    pub tls_sni: Option<Vec<RawSni>>,
     pub http2: Option<Bool>,
 }
 
@@ -64,7 +64,7 @@ pub(crate) struct RawUpstream {
     pub balance: Option<Str>,
     pub connect_timeout: Option<Str>,
     pub read_timeout: Option<Str>,
-    pub health: Option<Spanned<RawHealth>>,
+    pub health: Option<RawHealth>,
     pub max_connections: Option<Int>,
 }
 

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Bool, Spanned, Str};
+use super::{Bool, Str};
 
 /// `[state]`.
 #[derive(Debug, Deserialize)]
@@ -10,7 +10,7 @@ use super::{Bool, Spanned, Str};
 pub(crate) struct RawState {
     pub backend: Option<Str>,
     pub memory_ceiling: Option<Str>,
-    pub redis: Option<Spanned<RawRedis>>,
+    pub redis: Option<RawRedis>,
 }
 
 /// `[state.redis]`.

@@ -13,7 +13,7 @@ pub(crate) struct RawPriority {
     pub networks: Option<StrList>,
     pub cookie: Option<Str>,
     pub header: Option<Str>,
-    pub verify: Option<Spanned<RawVerify>>,
+    pub verify: Option<RawVerify>,
 }
 
 /// `[priority.verify]`.
@@ -46,7 +46,7 @@ pub(crate) struct RawRateLimit {
     pub action: Option<Str>,
     pub routes: Option<StrList>,
     pub path: Option<Str>,
-    pub ban: Option<Spanned<RawBan>>,
+    pub ban: Option<RawBan>,
     pub mode: Option<Str>,
     pub on_error: Option<Str>,
 }
@@ -78,7 +78,7 @@ pub(crate) struct RawLogin {
     pub method: Option<Str>,
     pub username_field: Option<Str>,
     pub password_field: Option<Str>,
-    pub failure: Spanned<RawLoginFailure>,
+    pub failure: RawLoginFailure,
     pub per_username: Option<Str>,
     pub per_client: Option<Str>,
     pub action: Option<Str>,
@@ -101,7 +101,7 @@ pub(crate) struct RawLoginFailure {
 pub(crate) struct RawExfiltration {
     pub route: Str,
     pub identity: Option<Str>,
-    pub budget: Spanned<RawBudget>,
+    pub budget: RawBudget,
     pub action: Option<Str>,
     pub mode: Option<Str>,
 }

@@ -21,14 +21,14 @@ pub(crate) fn priorities(ctx: &mut Ctx<'_>, raw: &[RawPriority]) -> Vec<Priority
         let networks = networks(ctx, "networks", &p.networks);
         let cookie = p.cookie.as_ref().and_then(|c| token(ctx, "cookie", "cookie", c.get_ref(), c));
         let header = p.header.as_ref().and_then(|h| token(ctx, "header", "header", h.get_ref(), h)).map(|h| h.to_ascii_lowercase());
-        let verify = p.verify.as_ref().map(|v| Verify { jwt_hs256_key_file: readable_file(ctx, "jwt_hs256_key_file", &v.get_ref().jwt_hs256_key_file) });
+        let verify = p.verify.as_ref().map(|v| Verify { jwt_hs256_key_file: readable_file(ctx, "jwt_hs256_key_file", &v.jwt_hs256_key_file) });
         let has_networks = p.networks.as_ref().is_some_and(|n| !n.get_ref().is_empty());
         if !has_networks && p.cookie.is_none() && p.header.is_none() {
             ctx.error(Some(&p.class.span()), ErrorKind::MissingKey, format!("[[priority]] class `{class}` matches nothing: add `networks`, `cookie` or `header`"));
         }
         if let Some(v) = &p.verify {
             if p.cookie.is_none() && p.header.is_none() {
-                ctx.error(Some(&v.span()), ErrorKind::Inconsistent, "`verify` checks a `cookie` or `header`; this [[priority]] has neither");
+                ctx.error(Some(&v.jwt_hs256_key_file.span()), ErrorKind::Inconsistent, "`verify` checks a `cookie` or `header`; this [[priority]] has neither");
             }
         }
         out.push(Priority { class, networks, cookie, header, verify });
@@ -69,8 +69,8 @@ mod tests {
         assert!(e[0].contains("\"public\" is the class of unmatched requests"), "{e:?}");
         assert!(e[1].contains("expected a network"), "{e:?}");
         assert!(e[2].contains("class `staff` matches nothing"), "{e:?}");
-        assert!(e[3].contains("`verify` checks a `cookie` or `header`"), "{e:?}");
-        assert!(e[4].contains("`jwt_hs256_key_file`: cannot read"), "{e:?}");
+        assert!(e[3].contains("`jwt_hs256_key_file`: cannot read"), "{e:?}");
+        assert!(e[4].contains("`verify` checks a `cookie` or `header`"), "{e:?}");
         assert_eq!(e.len(), 5, "{e:?}");
     }
 

@@ -41,12 +41,12 @@ pub(crate) fn exfiltration(ctx: &mut Ctx<'_>, raw: &[RawExfiltration], known: &K
             Some(v) => identity(ctx, v, known.priorities),
             None => vec![Identity::Client],
         };
-        let b = e.budget.get_ref();
+        let b = &e.budget;
         let records = b.records.as_ref().and_then(|r| required_count(ctx, "records", r));
         let bytes = b.bytes.as_ref().and_then(|s| required_size(ctx, "bytes", s));
         let per = required_duration(ctx, "per", &b.per);
         if b.records.is_none() && b.bytes.is_none() {
-            ctx.error(Some(&e.budget.span()), ErrorKind::MissingKey, "`budget` needs `records`, `bytes` or both, such as { records = 500, bytes = \"5MiB\", per = \"10m\" }");
+            ctx.error(Some(&b.per.span()), ErrorKind::MissingKey, "`budget` needs `records`, `bytes` or both, such as { records = 500, bytes = \"5MiB\", per = \"10m\" }");
         }
         let action = choice(ctx, "action", &e.action, &[("block", ExfiltrationAction::Block), ("alert", ExfiltrationAction::Alert)], ExfiltrationAction::Block);
         out.push(Exfiltration {

@@ -75,13 +75,13 @@ pub(crate) fn logins(ctx: &mut Ctx<'_>, raw: &[RawLogin], global: StageMode) -> 
 }
 
 fn failure(ctx: &mut Ctx<'_>, l: &RawLogin) -> Option<LoginFailure> {
-    let f = l.failure.get_ref();
+    let f = &l.failure;
     let given = [f.status.is_some(), f.redirect.is_some(), f.body.is_some()].iter().filter(|b| **b).count();
     if given != 1 {
         ctx.error(
-            Some(&l.failure.span()),
+            Some(&f.status.as_ref().map(|s| s.span()).or(f.redirect.as_ref().or(f.body.as_ref()).map(|s| s.span())).unwrap_or(l.path.span())),
             ErrorKind::InvalidValue,
-            "`failure`: set exactly one of `status` (such as { status = 401 }), `redirect` (such as { redirect = \"/login?failed\" }) or `body` (a regular expression)",
+            "`failure` of this [[login]]: set exactly one of `status` (such as { status = 401 }), `redirect` (such as { redirect = \"/login?failed\" }) or `body` (a regular expression)",
         );
         return None;
     }

@@ -25,7 +25,7 @@ pub(crate) fn state(ctx: &mut Ctx<'_>, raw: Option<&RawState>) -> State {
     let backend = match (kind, &raw.redis) {
         (Kind::Memory, None) => StateBackend::Memory,
         (Kind::Memory, Some(r)) => {
-            ctx.error(Some(&r.span()), ErrorKind::Inconsistent, "`redis` is set but `backend` is \"memory\": set backend = \"redis\" or remove `redis`");
+            ctx.error(Some(&r.url.span()), ErrorKind::Inconsistent, "`redis` is set but `backend` is \"memory\": set backend = \"redis\" or remove `redis`");
             StateBackend::Memory
         }
         (Kind::Redis, None) => {
@@ -34,7 +34,6 @@ pub(crate) fn state(ctx: &mut Ctx<'_>, raw: Option<&RawState>) -> State {
             StateBackend::Memory
         }
         (Kind::Redis, Some(r)) => {
-            let r = r.get_ref();
             let url = r.url.get_ref().trim().to_string();
             let ok = ["redis://", "rediss://", "unix://"].iter().any(|p| url.starts_with(p) && url.len() > p.len());
             if !ok {

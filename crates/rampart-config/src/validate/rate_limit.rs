@@ -46,7 +46,6 @@ pub(crate) fn rate_limits(ctx: &mut Ctx<'_>, raw: &[RawRateLimit], routes: &[Rou
             (None, None) => RateScope::All,
         };
         let ban = r.ban.as_ref().and_then(|b| {
-            let b = b.get_ref();
             let after = required_count(ctx, "after", &b.after);
             let duration = required_duration(ctx, "duration", &b.duration);
             Some(Ban { after: after?, duration: duration? })

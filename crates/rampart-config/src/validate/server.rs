@@ -58,7 +58,6 @@ pub(crate) fn listeners(ctx: &mut Ctx<'_>, raw: &[RawListener], complete: bool) 
         }
         let mut sni = Vec::new();
         for s in l.tls_sni.iter().flatten() {
-            let s = s.get_ref();
             let server_name = name(ctx, "name", &s.name).map(|n| n.to_ascii_lowercase());
             if let Some(n) = &server_name {
                 let body = n.strip_prefix("*.").unwrap_or(n);
@@ -72,7 +71,6 @@ pub(crate) fn listeners(ctx: &mut Ctx<'_>, raw: &[RawListener], complete: bool) 
         }
         let tls = match &l.tls {
             Some(t) => {
-                let t = t.get_ref();
                 let cert = readable_file(ctx, "cert", &t.cert);
                 let key = readable_file(ctx, "key", &t.key);
                 Some(Tls { cert, key, sni })
@@ -80,7 +78,7 @@ pub(crate) fn listeners(ctx: &mut Ctx<'_>, raw: &[RawListener], complete: bool) 
             None => {
                 if let Some(first) = l.tls_sni.as_ref().and_then(|v| v.first()) {
                     ctx.error(
-                        Some(&first.span()),
+                        Some(&first.name.span()),
                         ErrorKind::Inconsistent,
                         "`tls_sni` needs a default certificate: add `tls = { cert = \"...\", key = \"...\" }` to this listener",
                     );

@@ -40,8 +40,6 @@ pub(crate) fn upstreams(ctx: &mut Ctx<'_>, raw: &[RawUpstream]) -> Vec<Upstream>
         let connect_timeout = duration(ctx, "connect_timeout", &u.connect_timeout, std::time::Duration::from_secs(5));
         let read_timeout = duration(ctx, "read_timeout", &u.read_timeout, std::time::Duration::from_secs(60));
         let health = u.health.as_ref().map(|h| {
-            let span = h.span();
-            let h = h.get_ref();
             let check = HealthCheck {
                 path: h.path.as_ref().and_then(|p| url_path(ctx, "path", p)).unwrap_or_else(|| "/".to_string()),
                 interval: duration(ctx, "interval", &h.interval, std::time::Duration::from_secs(5)),
@@ -50,7 +48,7 @@ pub(crate) fn upstreams(ctx: &mut Ctx<'_>, raw: &[RawUpstream]) -> Vec<Upstream>
                 unhealthy_threshold: count(ctx, "unhealthy_threshold", &h.unhealthy_threshold, nz(3)),
             };
             if check.timeout >= check.interval {
-                let at = h.timeout.as_ref().map(|t| t.span()).unwrap_or(span);
+                let at = h.timeout.as_ref().or(h.interval.as_ref()).map(|t| t.span()).unwrap_or(u.name.span());
                 ctx.error(
                     Some(&at),
                     ErrorKind::Inconsistent,
