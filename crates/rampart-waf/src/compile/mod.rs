@@ -82,6 +82,39 @@ impl Builder {
         Ok(self)
     }
 
+    /// Load a file, going on past directives that fail (a chain whose first rule failed is
+    /// dropped with it); returns every error. Syntax errors in the file itself stop it.
+    pub fn load_file_collect(&mut self, path: &Path) -> Vec<LoadError> {
+        let directives = match parser::parse_file(path) {
+            Ok(d) => d,
+            Err(e) => return vec![e],
+        };
+        let mut errors = Vec::new();
+        let mut dropping_chain = false;
+        for d in &directives {
+            let is_rule = d.name.eq_ignore_ascii_case("SecRule") || d.name.eq_ignore_ascii_case("SecAction");
+            if dropping_chain && is_rule {
+                dropping_chain = d.args.last().is_some_and(|a| has_chain(a));
+                continue;
+            }
+            let was_link = self.chain_open;
+            if let Err(e) = self.directive(d) {
+                errors.push(e);
+                if is_rule {
+                    if was_link {
+                        // Never keep a chain with a link missing: it would match too much.
+                        if let Some(pos) = self.items.iter().rposition(|i| matches!(i, Item::Rule(_))) {
+                            self.items.remove(pos);
+                        }
+                    }
+                    self.chain_open = false;
+                    dropping_chain = d.args.last().is_some_and(|a| has_chain(a));
+                }
+            }
+        }
+        errors
+    }
+
     /// Load SecLang text; `Include`s and data files resolve against `base_dir`.
     pub fn load_str(&mut self, text: &str, base_dir: Option<&Path>) -> Result<&mut Self, LoadError> {
         for d in parser::parse_str(text, base_dir)? {
@@ -219,6 +252,10 @@ impl Builder {
             Item::Marker(_) => None,
         })
     }
+}
+
+fn has_chain(actions: &str) -> bool {
+    actions.split(',').any(|a| a.trim().eq_ignore_ascii_case("chain"))
 }
 
 fn arity(d: &Directive, expected: &str) -> LoadError {
