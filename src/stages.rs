@@ -1,16 +1,119 @@
 //! The stages, in the order a request meets them, built from the configuration.
+//!
+//! Order: access lists first (an allow-listed staff network skips everything; a denied network
+//! costs nothing more), then bans, then rate limits. Cheapest and most decisive first.
 
 use std::sync::Arc;
 
-use rampart_config::Config;
+use rampart_config::{Config, RateAction, RateScope};
 use rampart_core::Stage;
+use rampart_shield::{
+    AccessList, AccessListSettings, BanPolicy, Bans, BansSettings, LimitAction, RateKey, RateLimit, RateLimitSettings,
+    RouteScope,
+};
+use rampart_state::{BanList, Clock, SystemClock};
 
-/// Build the configured stages. Errors are full lines (`file:line: message`).
-pub fn build(_config: &Config) -> Result<Vec<Arc<dyn Stage>>, Vec<String>> {
-    Ok(Vec::new())
+/// Entries the shared ban list holds at most: a flood of banned sources evicts the
+/// soonest-expiring bans rather than growing memory.
+const BAN_CAPACITY: usize = 100_000;
+
+/// Build the configured stages. Errors are full lines (`file: message`).
+pub fn build(config: &Config) -> Result<Vec<Arc<dyn Stage>>, Vec<String>> {
+    let file = config.source.display().to_string();
+    let mut errors = Vec::new();
+    let mut stages: Vec<Arc<dyn Stage>> = Vec::new();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+    if let Some(access) = &config.access {
+        let settings = AccessListSettings {
+            allow: access.allow.clone(),
+            deny: access.deny.clone(),
+            allow_files: access.allow_files.clone(),
+            deny_files: access.deny_files.clone(),
+            mode: access.mode,
+            on_error: access.on_error,
+        };
+        match AccessList::new(settings) {
+            Ok(list) => stages.push(Arc::new(list)),
+            Err(e) => errors.extend(e.errors.iter().map(|e| e.to_string())),
+        }
+    }
+
+    let bans = Arc::new(BanList::new(BAN_CAPACITY));
+    let any_ban_policy = config.rate_limits.iter().any(|r| r.ban.is_some());
+    if any_ban_policy {
+        let settings = BansSettings { mode: config.mode, on_error: rampart_core::OnError::Open };
+        stages.push(Arc::new(Bans::new(settings, Arc::clone(&bans), Arc::clone(&clock))));
+    }
+
+    let ceiling = config.state.memory_ceiling as usize;
+    let reserved = BanList::bytes_for(BAN_CAPACITY);
+    let n = config.rate_limits.len().max(1);
+    let per_limit = ceiling.saturating_sub(reserved) / n;
+    for (i, rl) in config.rate_limits.iter().enumerate() {
+        let key = match &rl.key {
+            rampart_config::RateKey::Client => RateKey::Client,
+            rampart_config::RateKey::Prefix => RateKey::Prefix,
+            rampart_config::RateKey::Route => RateKey::Route,
+            rampart_config::RateKey::Header(name) => match name.parse() {
+                Ok(h) => RateKey::Header(h),
+                Err(_) => {
+                    errors.push(format!("{file}: rate_limit #{}: invalid header name `{name}`", i + 1));
+                    continue;
+                }
+            },
+            rampart_config::RateKey::Cookie(name) => RateKey::Cookie(name.clone()),
+        };
+        let mut settings = RateLimitSettings::new(rl.name.clone(), key, rl.rate);
+        settings.burst = rl.burst.get();
+        settings.action = match rl.action {
+            RateAction::Throttle => LimitAction::Throttle,
+            RateAction::Block => LimitAction::Block,
+            RateAction::Challenge => LimitAction::Challenge,
+        };
+        settings.ban = rl.ban.map(|b| BanPolicy::new(b.after.get(), b.duration));
+        settings.memory_bytes = per_limit;
+        settings.routes = scope(config, &rl.scope);
+        settings.mode = rl.mode;
+        settings.on_error = rl.on_error;
+        match RateLimit::new(settings, Arc::clone(&bans), Arc::clone(&clock)) {
+            Ok(limit) => stages.push(Arc::new(limit)),
+            Err(e) => errors.push(format!("{file}: rate_limit `{}`: {e}", rl.name)),
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(stages)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `routes = [...]` names routes by name or by path; the stage matches by route name.
+fn scope(config: &Config, scope: &RateScope) -> RouteScope {
+    match scope {
+        RateScope::All => RouteScope::default(),
+        RateScope::Routes(entries) => RouteScope {
+            routes: config
+                .routes
+                .iter()
+                .filter(|r| entries.iter().any(|e| *e == r.name || *e == r.path))
+                .map(|r| r.name.clone())
+                .collect(),
+            path_prefixes: Vec::new(),
+        },
+        RateScope::PathPrefix(prefix) => RouteScope { routes: Vec::new(), path_prefixes: vec![prefix.clone()] },
+    }
 }
 
 /// Stage-specific warnings for `check-config` and start-up.
-pub fn warnings(_config: &Config) -> Vec<String> {
-    Vec::new()
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut w = Vec::new();
+    if config.rate_limits.iter().any(|r| matches!(r.action, RateAction::Challenge)) {
+        w.push(format!(
+            "{}: rate_limit action \"challenge\" answers 503 with Retry-After until the challenge stage lands",
+            config.source.display()
+        ));
+    }
+    w
 }

@@ -39,12 +39,24 @@ impl Router {
             .find(|(r, _)| {
                 let host_ok = match (&r.host, host) {
                     (None, _) => true,
-                    (Some(want), Some(got)) => want == got,
+                    (Some(want), Some(got)) => host_matches(want, got),
                     (Some(_), None) => false,
                 };
                 host_ok && prefix_matches(&r.path_prefix, path)
             })
             .map(|(_, info)| info)
+    }
+}
+
+/// Exact, or one leading wildcard label: `*.example.org` matches `www.example.org`, not
+/// `example.org` and not `a.b.example.org`.
+fn host_matches(want: &str, got: &str) -> bool {
+    match want.strip_prefix("*.") {
+        Some(suffix) => got
+            .strip_suffix(suffix)
+            .and_then(|label| label.strip_suffix('.'))
+            .is_some_and(|label| !label.is_empty() && !label.contains('.')),
+        None => want == got,
     }
 }
 
@@ -84,6 +96,10 @@ mod tests {
         assert_eq!(&*r.find(None, "/contactsfoo").unwrap().name, "root");
         assert_eq!(&*r.find(Some("campaign.example.org"), "/contacts").unwrap().name, "site");
         assert_eq!(&*r.find(Some("other.example"), "/x").unwrap().name, "root");
+        let wild = Router::new(vec![route("wild", Some("*.example.org"), "/")]);
+        assert!(wild.find(Some("www.example.org"), "/").is_some());
+        assert!(wild.find(Some("example.org"), "/").is_none());
+        assert!(wild.find(Some("a.b.example.org"), "/").is_none());
         let none = Router::new(vec![route("only", Some("a.example"), "/")]);
         assert!(none.find(Some("b.example"), "/").is_none());
     }
