@@ -3,8 +3,11 @@
 //! `SecRule ARGS "@detectXSS" "id:941100,block,t:utf8toUnicode,t:urlDecodeUni,t:htmlEntityDecode"`.
 //!
 //! Implementation: the `libinjectionrs` crate (see [`super::detect_sqli`] for why and how it was
-//! checked); the secrules-language-tests cases (`detectXSS.json`, 3 cases) all pass. Calls are
-//! wrapped in `catch_unwind`; a panic counts as a detection (fail closed).
+//! checked). secrules-language-tests `detectXSS.json`: 3/3 pass. In the same differential run
+//! against the C library (14,322 comparable inputs) the verdicts agree on 14,321; the one
+//! difference is `<x onend=*1 ` (the port flags the `onend` event handler, the bundled C
+//! version does not). Calls are wrapped in `catch_unwind`; a panic counts as a detection
+//! (fail closed).
 
 use std::panic::{self, AssertUnwindSafe};
 
