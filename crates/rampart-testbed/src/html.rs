@@ -56,7 +56,7 @@ pub(crate) async fn stylesheet() -> Response {
 const STYLE: &str = "\
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 header{display:flex;gap:1.5em;align-items:center;padding:.6em 1.2em;background:#243b6b;color:#fff}
-header a{color:#fff;text-decoration:none}.brand{font-weight:700}.who{margin-left:auto}
+header a{color:#fff;text-decoration:none}nav a{margin-right:1em}.brand{font-weight:700}.who{margin-left:auto}
 header form{display:inline}main{max-width:60em;margin:1.5em auto;padding:0 1em}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:left;padding:.35em .6em;border-bottom:1px solid #dde1e7}

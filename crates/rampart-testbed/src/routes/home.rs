@@ -22,7 +22,7 @@ pub(crate) async fn show(State(app): State<Shared>, headers: HeaderMap) -> Respo
     }
     let body = format!(
         "<h1>Campaign Contacts</h1>\
-         <p>The canvassing team's contact list: {} households across the constituency's wards.</p>\
+         <p>The canvassing team's contact list: {} contacts across the constituency's wards.</p>\
          <form action=\"/contacts\" method=\"get\"><input name=\"q\" placeholder=\"Name, email, postcode or ward\" autofocus>\
          <button>Search</button></form>\
          <p>{}</p>",
