@@ -106,3 +106,33 @@ fn every_crs_operator_builds() {
     assert!(built > 500, "found only {built} CRS operators in {}", rules.display());
     assert!(failures.is_empty(), "{} CRS operators failed to build", failures.len());
 }
+
+/// Every `t:` transformation the CRS names resolves (`t:none` is a directive, not a function).
+#[test]
+fn every_crs_transformation_resolves() {
+    let rules = shared_dir().join("crs/rules");
+    let mut missing = Vec::new();
+    let mut seen = 0usize;
+    let entries = std::fs::read_dir(&rules).unwrap_or_else(|e| panic!("cannot read {}: {e}", rules.display()));
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.extension() != Some(std::ffi::OsStr::new("conf")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            for (at, _) in line.match_indices("t:") {
+                // Only an action: preceded by `"`, `,`, whitespace or the line start.
+                if !matches!(line[..at].chars().last(), None | Some('"' | ',' | ' ' | '\t')) {
+                    continue;
+                }
+                let name: String = line[at + 2..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+                seen += 1;
+                if !name.eq_ignore_ascii_case("none") && rampart_waf::transform::lookup(&name).is_none() {
+                    missing.push(name);
+                }
+            }
+        }
+    }
+    assert!(seen > 700, "found only {seen} transformations in the CRS");
+    assert!(missing.is_empty(), "CRS transformations not found: {missing:?}");
+}

@@ -101,7 +101,7 @@ impl OperatorContext for Ctx {
 /// The suite's data-file paths are relative to ModSecurity's source tree
 /// (`test-cases/secrules-language-tests/operators/op/…`); point them at the shared copy by
 /// resolving them against the suite's own directory instead.
-fn data_param<'a>(param: &'a str) -> &'a str {
+fn data_param(param: &str) -> &str {
     param.strip_prefix("test-cases/secrules-language-tests/").unwrap_or(param)
 }
 

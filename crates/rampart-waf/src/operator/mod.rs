@@ -124,3 +124,80 @@ pub fn names() -> &'static [&'static str] {
         "validateUtf8Encoding", "detectSQLi", "detectXSS", "verifyCC", "verifyCPF", "verifySSN", "verifySVNR",
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use param::test_ctx::Ctx;
+
+    #[test]
+    fn names_build_and_unknown_is_reported() {
+        let dir = std::env::temp_dir();
+        for name in names() {
+            // File-based operators need a file; everything else takes a simple parameter.
+            if matches!(*name, "pmFromFile" | "pmf" | "ipMatchFromFile" | "ipMatchF") {
+                continue;
+            }
+            let param = if name.starts_with("ipMatch") { "127.0.0.1" } else { "1" };
+            assert!(build(name, param, Some(&dir)).is_ok(), "{name}");
+        }
+        assert!(matches!(build("RX", "a", None), Ok(_)));
+        assert!(matches!(build("nope", "", None), Err(OperatorError::Unknown(_))));
+        assert!(matches!(build("rbl", "x", None), Err(OperatorError::Unsupported { .. })));
+        assert!(matches!(build("geoLookup", "", None), Err(OperatorError::Unsupported { .. })));
+    }
+
+    /// Every operator over a few thousand random and edge-case inputs, capturing: no panic.
+    #[test]
+    fn no_operator_panics_on_any_bytes() {
+        let ops: Vec<Box<dyn Operator>> = [
+            ("rx", r"(?i)(a+)(b|c)?\d"),
+            ("rxGlobal", r"(x*)(y)?"),
+            ("pm", "abc def \"|00 ff|\""),
+            ("ipMatch", "10.0.0.0/8,::1"),
+            ("streq", "%{tx.a}"),
+            ("beginsWith", "a"),
+            ("endsWith", ""),
+            ("contains", "%"),
+            ("containsWord", "a"),
+            ("within", "%{tx.a}"),
+            ("strmatch", "ab"),
+            ("eq", "%{tx.n}"),
+            ("lt", "-3"),
+            ("validateByteRange", "32-126"),
+            ("validateUrlEncoding", ""),
+            ("validateUtf8Encoding", ""),
+            ("detectSQLi", ""),
+            ("detectXSS", ""),
+            ("verifyCC", r"\d{13,16}"),
+            ("verifyCPF", r"[0-9.\-]{11,14}"),
+            ("verifySSN", r"\d{3}-?\d{2}-?\d{4}"),
+            ("verifySVNR", r"[0-9]{4} ?[0-9]{6}"),
+            ("unconditionalMatch", ""),
+        ]
+        .iter()
+        .filter_map(|(n, p)| build(n, p, None).ok())
+        .collect();
+        assert_eq!(ops.len(), 23);
+        let mut ctx = Ctx { capture: true, ..Ctx::default() };
+        ctx.vars.push(("tx.a".into(), "GET POST".into()));
+        ctx.vars.push(("tx.n".into(), "5".into()));
+        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
+        const SPECIAL: &[u8] = b"%uU+&#;xX\\/.*-<>0123456789aAbBcC \t\r\n\x00\xff\xc3\xe2\xf0\x80'\":";
+        for n in 0..3000usize {
+            let len = n % 40;
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    if s % 4 == 0 { (s >> 8) as u8 } else { SPECIAL[(s >> 8) as usize % SPECIAL.len()] }
+                })
+                .collect();
+            for op in &ops {
+                let _ = op.evaluate(&mut ctx, &input);
+            }
+            ctx.captures.clear();
+        }
+    }
+}

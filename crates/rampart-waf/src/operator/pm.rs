@@ -3,8 +3,8 @@
 //! `SecRule REQUEST_HEADERS:User-Agent "@pm nikto sqlmap" "id:1,capture"`.
 //!
 //! The list may be wrapped in double quotes and may hold `|HH HH|` hex blocks, as
-//! ModSecurity's `parse_pm_content` allows. With `capture`, the phrase as it appears in the
-//! input goes to `TX.0`.
+//! ModSecurity's `parse_pm_content` allows. With `capture`, the matched phrase as written in
+//! the list (not as cased in the input) goes to `TX.0`, as ModSecurity's `acmp` reports it.
 
 use std::fmt;
 
@@ -16,26 +16,27 @@ use super::{Operator, OperatorContext, OperatorError};
 pub(crate) struct PhraseMatch {
     /// `None` for an empty phrase list, which never matches.
     matcher: Option<AhoCorasick>,
-    count: usize,
+    /// The phrases, indexed like the matcher's patterns (for `TX.0`).
+    phrases: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for PhraseMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "@pm ({} phrases)", self.count)
+        write!(f, "@pm ({} phrases)", self.phrases.len())
     }
 }
 
 impl PhraseMatch {
     pub(crate) fn new(name: &str, phrases: &[Vec<u8>]) -> Result<Self, OperatorError> {
-        let phrases: Vec<&Vec<u8>> = phrases.iter().filter(|p| !p.is_empty()).collect();
+        let phrases: Vec<Vec<u8>> = phrases.iter().filter(|p| !p.is_empty()).cloned().collect();
         if phrases.is_empty() {
-            return Ok(PhraseMatch { matcher: None, count: 0 });
+            return Ok(PhraseMatch { matcher: None, phrases });
         }
         let matcher = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .build(&phrases)
             .map_err(|e| OperatorError::InvalidArgument { name: name.to_string(), why: e.to_string() })?;
-        Ok(PhraseMatch { matcher: Some(matcher), count: phrases.len() })
+        Ok(PhraseMatch { matcher: Some(matcher), phrases })
     }
 }
 
@@ -45,7 +46,8 @@ impl Operator for PhraseMatch {
         match matcher.find(input) {
             Some(m) => {
                 if ctx.capturing() {
-                    ctx.set_capture(0, &input[m.start()..m.end()]);
+                    let phrase = self.phrases.get(m.pattern().as_usize()).map_or(&input[m.start()..m.end()], Vec::as_slice);
+                    ctx.set_capture(0, phrase);
                 }
                 true
             }
@@ -100,7 +102,7 @@ mod tests {
         let mut ctx = Ctx { capture: true, ..Ctx::default() };
         let op = build("abc def ghi");
         assert!(op.as_ref().is_ok_and(|op| op.evaluate(&mut ctx, b"xxDEFyy")));
-        assert_eq!(ctx.captures, vec![(0, b"DEF".to_vec())]);
+        assert_eq!(ctx.captures, vec![(0, b"def".to_vec())]);
         assert!(op.is_ok_and(|op| !op.evaluate(&mut ctx, b"xyz")));
     }
 

@@ -44,10 +44,7 @@ fn rewrite(value: &[u8]) -> Vec<u8> {
     if is_array {
         // Copy each complete `[...]` group; a group of exactly one space (`[ ]`) is kept as `[`
         // followed by the `]`, as PHP does.
-        loop {
-            let Some(close) = value[i..].iter().position(|&c| c == b']').map(|p| p + i) else {
-                break;
-            };
+        while let Some(close) = value[i..].iter().position(|&c| c == b']').map(|p| p + i) {
             if close + 1 - i == 3 && value.get(i + 1) == Some(&b' ') {
                 out.push(b'[');
                 i += 2;
