@@ -38,7 +38,10 @@ impl Transaction {
                 multipart::parse(&body, &ct, cfg.parts_limit, cfg.arguments_limit, &mut self.data)
             }
         };
-        if kind != BodyProcessorKind::Multipart {
+        // As ModSecurity v2 and Coraza: REQUEST_BODY is filled for URL-encoded bodies (and
+        // for bodies forced to URL-encoded by `forceRequestBodyVariable`) only; CRS relies on
+        // XML element names not being seen through REQUEST_BODY (944120 tests).
+        if kind == BodyProcessorKind::UrlEncoded {
             self.data.request_body = body;
         }
         if let Err(BodyError(msg)) = result {

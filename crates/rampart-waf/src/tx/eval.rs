@@ -111,11 +111,6 @@ impl Transaction {
                 value: String::from_utf8_lossy(&h.1[..h.1.len().min(MAX_LOGGED_VALUE)]).into_owned(),
             }));
         }
-        for link in rule.links() {
-            for action in &link.actions {
-                self.run_action(action);
-            }
-        }
         self.record_match(rule, phase, matched);
         self.disrupt(rule, phase);
         true
@@ -124,6 +119,9 @@ impl Transaction {
     /// Evaluate one link; returns the (name, value) of every value that matched.
     fn eval_link(&mut self, link: &Rule, top: &Rule) -> Vec<(String, Vec<u8>)> {
         let Some(op) = &link.operator else {
+            for action in &link.actions {
+                self.run_action(action);
+            }
             return vec![(String::new(), Vec::new())];
         };
         let mut hits: Vec<Hit> = Vec::new();
@@ -174,6 +172,12 @@ impl Transaction {
             self.data.matched_var = hit.value.clone();
             self.data.matched_var_name = hit.name.clone();
             self.data.matched_vars.push((hit.name.clone(), hit.value.clone()));
+            // As ModSecurity and Coraza do, non-disruptive actions run for each matching value,
+            // right away: CRS relies on it (920450 records every restricted header through
+            // `%{tx.0}`; 920420 sets `tx.content_type` for its next link).
+            for action in &link.actions {
+                self.run_action(action);
+            }
             out.push((hit.name, hit.value));
         }
         out
