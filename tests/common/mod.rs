@@ -1,0 +1,317 @@
+//! Shared harness for the integration tests: the real `rampart` binary on port 0, a real echo
+//! backend, real sockets.
+//!
+//! * [`Backend`]: an upstream on `127.0.0.1:0` that answers every request with a JSON echo of
+//!   what it received (method, target, headers, body length) and counts requests.
+//! * [`Rampart`]: the binary started with a configuration written to a temporary directory;
+//!   its bound addresses are read from its `listening` log lines; it is killed when dropped.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// An echo upstream on its own thread and runtime, so that it serves whatever the test does.
+pub struct Backend {
+    pub addr: SocketAddr,
+    pub hits: Arc<AtomicUsize>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Backend {
+    /// Start an echo backend that says `name` in its answers (to tell servers of a pool apart).
+    pub fn start(name: &'static str) -> Backend {
+        Backend::start_with_delay(name, Duration::ZERO)
+    }
+
+    /// Like [`Backend::start`], answering each request after `delay`.
+    pub fn start_with_delay(name: &'static str, delay: Duration) -> Backend {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind backend");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("backend addr");
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let counter = Arc::clone(&hits);
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                loop {
+                    let (stream, _) = tokio::select! {
+                        a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+                        _ = &mut stopped => return,
+                    };
+                    let counter = Arc::clone(&counter);
+                    tokio::spawn(async move {
+                        let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                            let counter = Arc::clone(&counter);
+                            async move {
+                                counter.fetch_add(1, Ordering::SeqCst);
+                                if !delay.is_zero() {
+                                    tokio::time::sleep(delay).await;
+                                }
+                                let (parts, body) = req.into_parts();
+                                let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                                let headers: serde_json::Map<String, serde_json::Value> = parts
+                                    .headers
+                                    .iter()
+                                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned())))
+                                    .collect();
+                                let echo = serde_json::json!({
+                                    "server": name,
+                                    "method": parts.method.as_str(),
+                                    "target": parts.uri.to_string(),
+                                    "headers": headers,
+                                    "body_len": body.len(),
+                                });
+                                let resp = hyper::Response::builder()
+                                    .header("content-type", "application/json")
+                                    .header("x-backend", name)
+                                    .body(Full::new(Bytes::from(echo.to_string())))
+                                    .expect("response");
+                                Ok::<_, std::convert::Infallible>(resp)
+                            }
+                        });
+                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(stream), svc)
+                            .await;
+                    });
+                }
+            });
+        });
+        Backend { addr, hits, stop: Some(stop), thread: Some(thread) }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The `rampart` binary, running.
+pub struct Rampart {
+    child: Child,
+    /// Proxy listeners, in configuration order.
+    pub addrs: Vec<SocketAddr>,
+    pub admin: Option<SocketAddr>,
+    pub dir: tempfile::TempDir,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+/// A fresh temporary directory for files a configuration names.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+impl Rampart {
+    /// Write `config` to `rampart.toml` in a new temporary directory and run it.
+    pub fn start(config: &str) -> Rampart {
+        Rampart::start_in(temp_dir(), config)
+    }
+
+    /// Run `config` from `dir` (which may hold list files, certificates, tokens).
+    pub fn start_in(dir: tempfile::TempDir, config: &str) -> Rampart {
+        let path = dir.path().join("rampart.toml");
+        std::fs::write(&path, config).expect("write config");
+        let listeners = config.matches("[[listener]]").count();
+        let wants_admin = config.contains("[admin]");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .arg("run")
+            .arg("--config")
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rampart");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")) as Box<dyn Read + Send>,
+        ] {
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    lines.lock().expect("lines").push(line);
+                }
+            });
+        }
+        let mut r = Rampart { child, addrs: Vec::new(), admin: None, dir, lines };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (addrs, admin) = r.bound_addresses();
+            if addrs.len() >= listeners && (!wants_admin || admin.is_some()) {
+                r.addrs = addrs;
+                r.admin = admin;
+                return r;
+            }
+            if let Ok(Some(status)) = r.child.try_wait() {
+                panic!("rampart exited with {status} before listening:\n{}", r.logs().join("\n"));
+            }
+            if Instant::now() > deadline {
+                panic!("rampart did not start listening in time:\n{}", r.logs().join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn bound_addresses(&self) -> (Vec<SocketAddr>, Option<SocketAddr>) {
+        let mut addrs = Vec::new();
+        let mut admin = None;
+        for line in self.logs() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if let Some(a) = v.get("listener").and_then(|a| a.as_str()).filter(|_| v["message"] == "listening") {
+                addrs.extend(a.parse::<SocketAddr>());
+            }
+            if let Some(a) = v.get("admin").and_then(|a| a.as_str()) {
+                admin = a.parse().ok();
+            }
+        }
+        (addrs, admin)
+    }
+
+    /// `http://addr` of the first listener.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addrs[0])
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base())
+    }
+
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin.expect("admin listener"))
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("rampart.toml")
+    }
+
+    /// Everything the process printed so far, one entry per line.
+    pub fn logs(&self) -> Vec<String> {
+        self.lines.lock().expect("lines").clone()
+    }
+
+    /// Log lines parsed as JSON whose `target` is `target`.
+    pub fn json_logs(&self, target: &str) -> Vec<serde_json::Value> {
+        self.logs()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["target"] == target)
+            .collect()
+    }
+
+    /// Wait until a log line satisfies `pred` (or panic after `timeout`).
+    pub fn wait_for_log(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.logs().into_iter().find(|l| pred(l)) {
+                return l;
+            }
+            if Instant::now() > deadline {
+                panic!("no matching log line within {timeout:?}:\n{}", self.logs().join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Send a Unix signal (`"HUP"`, `"TERM"`) to the process.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().expect("kill");
+        assert!(status.success());
+    }
+
+    /// Wait for the process to exit, returning its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Rampart {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal configuration: one listener on port 0 in front of `backend`, plus `extra` TOML.
+pub fn config_for(backend: &Backend, extra: &str) -> String {
+    format!(
+        r#"
+[[listener]]
+address = "127.0.0.1:0"
+
+[[upstream]]
+name = "app"
+servers = ["{backend}"]
+
+[[route]]
+path = "/"
+upstream = "app"
+
+{extra}
+"#,
+        backend = backend.addr
+    )
+}
+
+/// Send raw bytes on a new connection and read until the peer closes or `timeout` passes.
+pub fn raw_exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(timeout)).expect("timeout");
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A blocking HTTP client for tests (no proxy from the environment).
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().expect("client")
+}
+
+/// Write `contents` to `name` inside `dir`, returning the path.
+pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, contents).expect("write file");
+    p
+}
