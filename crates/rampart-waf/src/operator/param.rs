@@ -30,7 +30,7 @@ impl Param {
     /// The value for this evaluation: macros expanded, borrowed when there are none.
     pub(crate) fn resolve<'a>(&'a self, ctx: &dyn OperatorContext) -> Cow<'a, str> {
         if self.has_macro {
-            Cow::Owned(ctx.expand(&self.text).into_owned())
+            ctx.expand(&self.text)
         } else {
             Cow::Borrowed(&self.text)
         }

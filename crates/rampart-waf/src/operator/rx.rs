@@ -12,7 +12,7 @@
 //! With the `capture` action, groups 0..=9 of the first match go to `TX.0`..`TX.9`.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use regex::bytes::{Regex, RegexBuilder};
 
@@ -86,6 +86,13 @@ fn unsupported_pcre_feature(pattern: &str) -> Option<&'static str> {
                 if p.get(i + 1) == Some(&b'k') && matches!(p.get(i + 2), Some(b'<' | b'{' | b'\'')) {
                     return Some("a named backreference (`\\k<name>`)");
                 }
+                match p.get(i + 1) {
+                    Some(b'K') => return Some("a match-start reset (`\\K`)"),
+                    Some(b'G') => return Some("a previous-match anchor (`\\G`)"),
+                    Some(b'Z') => return Some("an end-or-final-newline anchor (`\\Z`; use `$` or `\\z`)"),
+                    Some(b'R' | b'X' | b'C') => return Some("a PCRE-only escape (`\\R`, `\\X`, `\\C`)"),
+                    _ => {}
+                }
                 i += 2;
                 continue;
             }
@@ -111,6 +118,12 @@ fn unsupported_pcre_feature(pattern: &str) -> Option<&'static str> {
                 if rest.starts_with(b">") {
                     return Some("an atomic group (`(?>`)");
                 }
+                if rest.starts_with(b"|") || rest.starts_with(b"(") || rest.starts_with(b"R") || rest.first().is_some_and(u8::is_ascii_digit) {
+                    return Some("a branch reset, conditional or recursion (`(?|`, `(?(`, `(?R)`, `(?1)`)");
+                }
+            }
+            b'(' if !in_class && p.get(i + 1) == Some(&b'*') => {
+                return Some("a PCRE verb (`(*UTF)`, `(*SKIP)`, …)");
             }
             b'*' | b'+' | b'?' | b'}' if !in_class && p.get(i + 1) == Some(&b'+') => {
                 // `a++`, `a*+`, `a?+`, `a{2}+`: possessive. (`a+` then a literal `+` would have
@@ -124,11 +137,13 @@ fn unsupported_pcre_feature(pattern: &str) -> Option<&'static str> {
     None
 }
 
-/// The pattern: compiled once at load, or per evaluation when it holds macros (the last
-/// expansion is cached, since a rule usually sees the same expanded value all request long).
+/// The pattern: compiled once at load, or per evaluation when it holds macros. The last
+/// expansion is cached (a rule usually sees the same expanded value all request long, often
+/// all day); the lock covers only the cache look-up, never compilation or matching, so
+/// concurrent requests do not queue behind one another.
 pub(crate) enum Pattern {
     Fixed(Regex),
-    Macro { param: Param, last: Mutex<Option<(String, Regex)>> },
+    Macro { param: Param, last: Mutex<Option<(String, Arc<Regex>)>> },
 }
 
 impl Pattern {
@@ -148,11 +163,17 @@ impl Pattern {
             Pattern::Fixed(re) => Some(f(re)),
             Pattern::Macro { param, last } => {
                 let text = param.resolve(ctx);
-                let mut guard = last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                if guard.as_ref().map_or(true, |(t, _)| *t != *text) {
-                    *guard = Some((text.to_string(), compile("rx", &text).ok()?));
-                }
-                guard.as_ref().map(|(_, re)| f(re))
+                let lock = || last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let cached = lock().as_ref().filter(|(t, _)| *t == *text).map(|(_, re)| Arc::clone(re));
+                let re = match cached {
+                    Some(re) => re,
+                    None => {
+                        let re = Arc::new(compile("rx", &text).ok()?);
+                        *lock() = Some((text.to_string(), Arc::clone(&re)));
+                        re
+                    }
+                };
+                Some(f(&re))
             }
         }
     }
@@ -231,7 +252,7 @@ mod tests {
 
     #[test]
     fn refuses_pcre_only_features() {
-        for p in [r"(a)\1", "a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b", "a++", "(?>a)", r"\k<x>"] {
+        for p in [r"(a)\1", "a(?=b)", "a(?!b)", "(?<=a)b", "(?<!a)b", "a++", "(?>a)", r"\k<x>", r"a\Z", r"a\Kb", "(?|a)", "(*UTF)a", "(?R)"] {
             assert!(matches!(build(p), Err(OperatorError::InvalidArgument { .. })), "{p}");
         }
         for p in [r"[+]+", r"a+\+", r"[(?=]", "(?<name>a)", r"\\1"] {
