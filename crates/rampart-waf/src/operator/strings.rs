@@ -34,3 +34,16 @@ pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     }
     memchr::memmem::find(haystack, needle)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_bytes() {
+        assert_eq!(find(b"abc", b""), Some(0));
+        assert_eq!(find(b"abcabc", b"ca"), Some(2));
+        assert_eq!(find(b"ab", b"abc"), None);
+        assert_eq!(find(b"a\0b\xff", b"\0b\xff"), Some(1));
+    }
+}

@@ -46,3 +46,19 @@ impl Operator for Verify {
 pub(crate) fn digits(text: &[u8]) -> Vec<u32> {
     text.iter().filter(|c| c.is_ascii_digit()).map(|&c| u32::from(c - b'0')).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operator::param::test_ctx::Ctx;
+
+    #[test]
+    fn tries_overlapping_candidates() {
+        // The leftmost candidate "12345" fails the check; the overlapping "2345" passes.
+        let op = build("verifyTest", r"\d{4,5}", |c| c.first() == Some(&b'2'));
+        let mut ctx = Ctx { capture: true, ..Ctx::default() };
+        assert!(op.is_ok_and(|op| op.evaluate(&mut ctx, b"x12345")));
+        assert_eq!(ctx.captures, vec![(0, b"2345".to_vec())]);
+        assert_eq!(digits(b"1-2 3"), vec![1, 2, 3]);
+    }
+}
