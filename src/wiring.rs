@@ -150,6 +150,8 @@ fn proxy_limits(l: &rampart_config::Limits) -> Limits {
         header_read_timeout: l.header_read_timeout,
         body_min_rate: l.body_min_rate,
         idle_timeout: l.idle_timeout,
+        write_timeout: l.write_timeout,
+        accept_rate: (l.accept_rate.per_second().round() as u64).clamp(1, u32::MAX as u64) as u32,
         max_request_line: l.max_request_line as usize,
         max_header_bytes: l.max_header_bytes as usize,
         max_headers: l.max_headers.get() as usize,

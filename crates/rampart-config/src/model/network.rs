@@ -76,6 +76,12 @@ pub struct Limits {
     /// `idle_timeout`: keep-alive connection with no request. Default `75s` (nginx
     /// `keepalive_timeout`).
     pub idle_timeout: Duration,
+    /// `write_timeout`: how long a write to a client may stall (a slow reader keeping its
+    /// window shut). Default `30s` (nginx `send_timeout` is 60s; a shield can be stricter).
+    pub write_timeout: Duration,
+    /// `accept_rate`: new connections accepted per second, all listeners together; beyond it
+    /// connections are closed at once. Default `5000/s`.
+    pub accept_rate: rampart_core::Rate,
     /// `max_request_line`: bytes in the request line. Default `8KiB` (nginx
     /// `large_client_header_buffers` buffer size). Answered with 414 above it.
     pub max_request_line: u64,
@@ -103,6 +109,8 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_min_rate: 500,
             idle_timeout: Duration::from_secs(75),
+            write_timeout: Duration::from_secs(30),
+            accept_rate: rampart_core::Rate { count: 5000, per: Duration::from_secs(1) },
             max_request_line: 8 * 1024,
             max_header_bytes: 32 * 1024,
             max_headers: nz(100),

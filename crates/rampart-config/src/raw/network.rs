@@ -46,6 +46,8 @@ pub(crate) struct RawLimits {
     pub header_read_timeout: Option<Str>,
     pub body_min_rate: Option<Str>,
     pub idle_timeout: Option<Str>,
+    pub write_timeout: Option<Str>,
+    pub accept_rate: Option<Str>,
     pub max_request_line: Option<Str>,
     pub max_header_bytes: Option<Str>,
     pub max_headers: Option<Int>,

@@ -5,7 +5,7 @@ use crate::error::ErrorKind;
 use crate::model::Limits;
 use crate::raw::RawLimits;
 
-use super::values::{byte_rate, count, duration, size};
+use super::values::{rate_or, byte_rate, count, duration, size};
 
 /// `[limits]`: each key falls back to its [`Limits::default`] value; sizes and counts are
 /// non-zero; per-client ≤ per-prefix ≤ total connections (the defaults shrink to fit); the
@@ -32,6 +32,8 @@ pub(crate) fn limits(ctx: &mut Ctx<'_>, raw: Option<&RawLimits>) -> Limits {
         header_read_timeout: duration(ctx, "header_read_timeout", &raw.header_read_timeout, d.header_read_timeout),
         body_min_rate: byte_rate(ctx, "body_min_rate", &raw.body_min_rate, d.body_min_rate),
         idle_timeout: duration(ctx, "idle_timeout", &raw.idle_timeout, d.idle_timeout),
+        write_timeout: duration(ctx, "write_timeout", &raw.write_timeout, d.write_timeout),
+        accept_rate: rate_or(ctx, "accept_rate", &raw.accept_rate, d.accept_rate),
         max_request_line: size(ctx, "max_request_line", &raw.max_request_line, d.max_request_line),
         max_header_bytes: size(ctx, "max_header_bytes", &raw.max_header_bytes, d.max_header_bytes),
         max_headers: count(ctx, "max_headers", &raw.max_headers, d.max_headers),
