@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): installs what the tests drive, then runs every test of
+# the workspace with cargo-nextest. Safe to run again: installs are skipped when present.
+#
+#   bash scripts/test.sh            # everything
+#   bash scripts/test.sh -E 'test(/slow/)'   # extra arguments go to nextest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "scripts/test.sh: need root (or sudo) to install: $*" >&2; exit 1; fi
+}
+
+# Debian packages the tests use: slowhttptest (slow-attack tests).
+need=()
+command -v slowhttptest >/dev/null || need+=(slowhttptest)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "==> installing Debian packages: ${need[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# The external conformance suites live beside the repository (../shared); tests read them
+# from there and fail loudly if they are missing.
+if [ -z "${RAMPART_SHARED:-}" ] && [ ! -d ../shared ]; then
+    echo "scripts/test.sh: ../shared (CRS, seclang-tests, modsecurity-regression) not found; set RAMPART_SHARED" >&2
+    exit 1
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "==> installing cargo-nextest"
+    cargo install --locked cargo-nextest
+fi
+
+echo "==> building and running the tests"
+cargo nextest run --workspace --no-fail-fast "$@"
