@@ -22,7 +22,8 @@ pub fn parse(body: &[u8], depth_limit: usize, data: &mut TxData) -> Result<(), B
                 seen_root = true;
                 for attr in e.attributes().flatten() {
                     let name = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
-                    data.xml_attributes.add(name, attr.value.into_owned());
+                    let value = attr.unescape_value().map(|v| v.into_owned().into_bytes()).unwrap_or_else(|_| attr.value.to_vec());
+                    data.xml_attributes.add(name, value);
                 }
                 depth += usize::from(opens);
                 if depth > depth_limit {

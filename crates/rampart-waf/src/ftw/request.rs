@@ -33,7 +33,7 @@ pub fn build(input: &Input) -> Result<Vec<u8>, BadRequest> {
     let method = input.method.as_deref().unwrap_or("GET");
     let uri = input.uri.as_deref().unwrap_or("/");
     let version = input.version.as_deref().unwrap_or("HTTP/1.1");
-    let mut out = format!("{method} {uri} {version}\r\n").into_bytes();
+    let mut out = if version.is_empty() { format!("{method} {uri}\r\n") } else { format!("{method} {uri} {version}\r\n") }.into_bytes();
     let headers = input.header_list();
     for (k, v) in &headers {
         out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
@@ -41,7 +41,7 @@ pub fn build(input: &Input) -> Result<Vec<u8>, BadRequest> {
     let data = input.data.as_deref().unwrap_or("");
     if input.autocomplete_headers.unwrap_or(true) {
         let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
-        if !data.is_empty() && !has("content-length") && !has("transfer-encoding") {
+        if !has("content-length") && !has("transfer-encoding") {
             out.extend_from_slice(format!("Content-Length: {}\r\n", data.len()).as_bytes());
         }
         if !has("connection") {
@@ -64,11 +64,20 @@ pub fn parse(bytes: &[u8]) -> Result<RawRequest, BadRequest> {
     let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let line = lines.next().unwrap_or_default();
     let parts: Vec<&str> = line.split(' ').collect();
-    let [method, uri, version] = parts.as_slice() else {
-        return Err(BadRequest(format!("malformed request line `{line}`")));
+    // A request line without a version is HTTP/0.9 (httpd passes it on to the WAF).
+    let (method, uri, version) = match parts.as_slice() {
+        [m, u, v] => (*m, *u, *v),
+        [m, u] => (*m, *u, "HTTP/0.9"),
+        _ => return Err(BadRequest(format!("malformed request line `{line}`"))),
     };
     if method.is_empty() || !method.bytes().all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)) {
         return Err(BadRequest(format!("bad method `{method}`")));
+    }
+    let valid_version = version
+        .strip_prefix("HTTP/")
+        .is_some_and(|v| !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit() || c == b'.'));
+    if !valid_version {
+        return Err(BadRequest(format!("bad protocol version `{version}`")));
     }
     if uri.is_empty() {
         return Err(BadRequest("empty request target".into()));
@@ -92,13 +101,16 @@ pub fn parse(bytes: &[u8]) -> Result<RawRequest, BadRequest> {
         headers.push((k.to_string(), v.trim().as_bytes().to_vec()));
     }
     let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| String::from_utf8_lossy(v).to_ascii_lowercase());
+    // Message framing as RFC 9112 §6 (and httpd in CRS CI): chunked wins over Content-Length,
+    // which is then dropped; without either, a request has no body.
     let body = if header("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
         dechunk(body)?
     } else if let Some(cl) = header("content-length") {
         let n: usize = cl.trim().parse().map_err(|_| BadRequest(format!("bad Content-Length `{cl}`")))?;
         body[..n.min(body.len())].to_vec()
     } else {
-        body.to_vec()
+        Vec::new()
     };
     Ok(RawRequest { method: method.to_string(), uri: uri.to_string(), version: version.to_string(), headers, body })
 }

@@ -74,6 +74,8 @@ pub struct TestOutcome {
     pub group: String,
     /// Pass, failure reasons, or skipped with a reason.
     pub result: TestResult,
+    /// Whether an override replaced the expected output.
+    pub overridden: bool,
 }
 
 /// Outcome of a test.
@@ -181,14 +183,15 @@ pub fn run_test(engine: &Arc<Engine>, rule_id: u64, test: &Test, group: &str, ov
                 let observed = run_stage(engine, stage);
                 let expected = over.and_then(|o| o.output.as_ref()).unwrap_or(&stage.output);
                 if let Err(why) = judge(expected, &observed) {
-                    result = TestResult::Failed(format!("stage {}: {why}", i + 1));
+                    result = TestResult::Failed(format!("stage {}: {why} (logged {:?})", i + 1, observed.logged_ids));
                     break;
                 }
             }
             result
         }
     };
-    TestOutcome { rule_id, test_id: test.test_id, group: group.to_string(), result }
+    let overridden = over.is_some_and(|o| o.output.is_some());
+    TestOutcome { rule_id, test_id: test.test_id, group: group.to_string(), result, overridden }
 }
 
 /// Every `*.yaml` under `dir`, sorted.

@@ -64,8 +64,15 @@ impl MatchedRule {
     pub fn log_line(&self) -> String {
         let mut s = format!(
             "ModSecurity: Warning. [file \"{}\"] [line \"{}\"] [id \"{}\"] [msg \"{}\"] [data \"{}\"]",
-            self.file, self.line, self.id, self.msg, self.data
+            self.file,
+            self.line,
+            self.id,
+            escape(&self.msg),
+            escape(&self.data)
         );
+        for m in &self.matched {
+            s.push_str(&format!(" [matched \"{}\"]", escape(&m.name)));
+        }
         if let Some(sev) = self.severity {
             s.push_str(&format!(" [severity \"{}\"]", crate::rule::Severity(sev).name()));
         }
@@ -74,4 +81,17 @@ impl MatchedRule {
         }
         s
     }
+}
+
+/// Escape control characters and quotes as ModSecurity's log does (`\x0d`).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -128,6 +128,9 @@ fn values<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &st
         _ => {
             // As in Coraza, a single variable always yields one value (empty when unknown), so
             // that `!@rx` on an unset REQBODY_PROCESSOR matches as CRS expects.
+            if excluded(v, "") {
+                return;
+            }
             let value = single(data, v).unwrap_or(Cow::Borrowed(b""));
             out.push(Value { variable: v, key: Cow::Borrowed(""), value });
         }
