@@ -6,8 +6,8 @@
 //! `rate` + `burst` semantics and `Retry-After`, fixed memory whatever the number of keys),
 //! violations counted over a sliding window, heavy offenders kept in a top-K. With a
 //! [`crate::BanPolicy`], a client over the limit `after` times within `within` is put on the
-//! shared [`BanList`] for `duration`, which the [`crate::Bans`] stage then enforces on its
-//! connections and requests.
+//! shared [`BanList`] for `duration` (its address, or its /24 or /64 when the limit is keyed
+//! by prefix), which the [`crate::Bans`] stage then enforces on its connections and requests.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -16,6 +16,7 @@ use ipnet::IpNet;
 use rampart_core::{Event, EventSink, OnError, RequestContext, Stage, StageError, StageMode, Verdict};
 use rampart_state::{BanList, BudgetError, Clock, HeavyHitter, KeyLabel, LimitDecision, LimiterSettings, RateLimiter};
 
+use crate::rate_key::{prefix_of, RateKey};
 use crate::rate_limit_settings::{LimitAction, RateLimitSettings};
 
 /// One configured rate limit.
@@ -67,7 +68,12 @@ impl RateLimit {
             // A ban is enforcement: a limit that only detects reports it would have banned.
             if self.settings.mode == StageMode::Enforce {
                 let now = self.clock.now();
-                let outcome = self.bans.ban(IpNet::from(ctx.client), now + policy.duration, now);
+                // A prefix-keyed limit bans the prefix: its offender rotates addresses within it.
+                let target = match self.settings.key {
+                    RateKey::Prefix => prefix_of(ctx.client.to_canonical()),
+                    _ => IpNet::from(ctx.client),
+                };
+                let outcome = self.bans.ban(target, now + policy.duration, now);
                 tracing::info!(limit = %self.settings.name, client = %ctx.client, ?outcome, "client banned");
                 if let Some(sink) = &self.events {
                     let at = SystemTime::now();

@@ -7,7 +7,7 @@
 //! ban that would end soonest gives way (or the new one is refused, if it would end sooner
 //! still), so a flood of bans cannot grow memory.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -35,25 +35,94 @@ pub struct Ban {
 }
 
 struct Entries {
-    by_net: HashMap<IpNet, Instant>,
-    by_deadline: BTreeSet<(Instant, IpNet)>,
+    /// Where each ban sits in `order`.
+    index: HashMap<IpNet, u32>,
+    /// A binary min-heap of bans by deadline: the soonest to end is at the top, for expiry
+    /// and eviction in O(log n). Allocated at full capacity; never grows.
+    order: Vec<(Instant, IpNet)>,
     /// How many bans of each prefix length exist, so lookups probe only lengths in use.
     v4_lengths: [u32; 33],
     v6_lengths: [u32; 129],
 }
 
 impl Entries {
-    fn remove(&mut self, net: IpNet) {
-        if let Some(until) = self.by_net.remove(&net) {
-            self.by_deadline.remove(&(until, net));
-            *self.lengths(net) -= 1;
+    fn with_capacity(capacity: usize) -> Entries {
+        Entries {
+            // Twice the room needed: a table churned by removals then only ever rehashes in
+            // place (hashbrown resizes only when more than half full), so it never
+            // reallocates and its size is known.
+            index: HashMap::with_capacity(capacity.saturating_mul(2)),
+            order: Vec::with_capacity(capacity),
+            v4_lengths: [0; 33],
+            v6_lengths: [0; 129],
         }
     }
 
+    fn get(&self, net: &IpNet) -> Option<Instant> {
+        self.index.get(net).map(|&at| self.order[at as usize].0)
+    }
+
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    fn soonest(&self) -> Option<(Instant, IpNet)> {
+        self.order.first().copied()
+    }
+
     fn insert(&mut self, net: IpNet, until: Instant) {
-        self.by_net.insert(net, until);
-        self.by_deadline.insert((until, net));
+        self.order.push((until, net));
+        let at = self.order.len() - 1;
+        self.index.insert(net, at as u32);
+        self.sift_up(at);
         *self.lengths(net) += 1;
+    }
+
+    fn remove(&mut self, net: IpNet) {
+        let Some(at) = self.index.remove(&net) else { return };
+        let at = at as usize;
+        self.order.swap_remove(at);
+        if at < self.order.len() {
+            self.index.insert(self.order[at].1, at as u32);
+            self.sift_down(at);
+            self.sift_up(at);
+        }
+        *self.lengths(net) -= 1;
+    }
+
+    fn sift_up(&mut self, mut at: usize) {
+        while at > 0 {
+            let parent = (at - 1) / 2;
+            if self.order[parent].0 <= self.order[at].0 {
+                break;
+            }
+            self.swap(at, parent);
+            at = parent;
+        }
+    }
+
+    fn sift_down(&mut self, mut at: usize) {
+        loop {
+            let (left, right) = (2 * at + 1, 2 * at + 2);
+            let mut least = at;
+            if left < self.order.len() && self.order[left].0 < self.order[least].0 {
+                least = left;
+            }
+            if right < self.order.len() && self.order[right].0 < self.order[least].0 {
+                least = right;
+            }
+            if least == at {
+                break;
+            }
+            self.swap(at, least);
+            at = least;
+        }
+    }
+
+    fn swap(&mut self, a: usize, b: usize) {
+        self.order.swap(a, b);
+        self.index.insert(self.order[a].1, a as u32);
+        self.index.insert(self.order[b].1, b as u32);
     }
 
     fn lengths(&mut self, net: IpNet) -> &mut u32 {
@@ -64,7 +133,7 @@ impl Entries {
     }
 
     fn purge(&mut self, now: Instant) {
-        while let Some(&(until, net)) = self.by_deadline.first() {
+        while let Some((until, net)) = self.soonest() {
             if until > now {
                 break;
             }
@@ -81,30 +150,24 @@ pub struct BanList {
 }
 
 impl BanList {
-    /// Room for `capacity` bans. The hash index is allocated now; the deadline order grows
-    /// with the bans, never past `capacity` entries.
+    /// Room for `capacity` bans, all allocated now.
     pub fn new(capacity: usize) -> BanList {
-        let entries = Entries {
-            by_net: HashMap::with_capacity(capacity),
-            by_deadline: BTreeSet::new(),
-            v4_lengths: [0; 33],
-            v6_lengths: [0; 129],
-        };
+        let entries = Entries::with_capacity(capacity);
         BanList { capacity, len: AtomicUsize::new(0), entries: RwLock::new(entries) }
     }
 
-    /// The most bytes a list of `capacity` bans can hold: the hash index (allowing for one
-    /// rehash into double size, which a table churned by removals may do) plus the
-    /// deadline order's B-tree nodes at worst half full.
+    /// The bytes a list of `capacity` bans holds: the struct, the deadline heap, and the hash
+    /// index (sized as hashbrown sizes a table for `2 × capacity`, rounded up a little for
+    /// its alignment padding).
     pub fn bytes_for(capacity: usize) -> usize {
-        let entry = std::mem::size_of::<(IpNet, Instant)>();
-        let buckets = (capacity.saturating_mul(8) / 7 + 1).next_power_of_two();
-        let index = 2 * (buckets * (entry + 1) + 16);
-        let order = capacity * 2 * std::mem::size_of::<(Instant, IpNet)>() + (capacity / 5 + 1) * 96;
+        let slots = capacity.saturating_mul(2);
+        let buckets = if slots < 8 { 8 } else { (slots.saturating_mul(8) / 7).next_power_of_two() };
+        let index = buckets * (std::mem::size_of::<(IpNet, u32)>() + 1) + 32;
+        let order = capacity * std::mem::size_of::<(Instant, IpNet)>();
         std::mem::size_of::<Self>() + index + order
     }
 
-    /// The bound of [`BanList::bytes_for`] for this list: its memory never exceeds it.
+    /// Bytes held: fixed at construction (see [`BanList::bytes_for`]).
     pub fn memory_bytes(&self) -> usize {
         Self::bytes_for(self.capacity)
     }
@@ -115,17 +178,17 @@ impl BanList {
         let net = canonical(net);
         let mut e = self.entries.write();
         e.purge(now);
-        let outcome = if let Some(&old) = e.by_net.get(&net) {
+        let outcome = if let Some(old) = e.get(&net) {
             if until > old {
                 e.remove(net);
                 e.insert(net, until);
             }
             BanOutcome::Extended
-        } else if e.by_net.len() < self.capacity {
+        } else if e.len() < self.capacity {
             e.insert(net, until);
             BanOutcome::Added
         } else {
-            match e.by_deadline.first().copied() {
+            match e.soonest() {
                 Some((soonest, victim)) if soonest < until => {
                     e.remove(victim);
                     e.insert(net, until);
@@ -134,7 +197,7 @@ impl BanList {
                 _ => BanOutcome::Refused,
             }
         };
-        self.len.store(e.by_net.len(), Ordering::Release);
+        self.len.store(e.len(), Ordering::Release);
         outcome
     }
 
@@ -142,9 +205,9 @@ impl BanList {
     pub fn unban(&self, net: IpNet) -> bool {
         let net = canonical(net);
         let mut e = self.entries.write();
-        let had = e.by_net.contains_key(&net);
+        let had = e.index.contains_key(&net);
         e.remove(net);
-        self.len.store(e.by_net.len(), Ordering::Release);
+        self.len.store(e.len(), Ordering::Release);
         had
     }
 
@@ -156,7 +219,7 @@ impl BanList {
             return None;
         }
         let e = self.entries.read();
-        let probe = |net: IpNet| e.by_net.get(&net).copied().filter(|&until| until > now);
+        let probe = |net: IpNet| e.get(&net).filter(|&until| until > now);
         match addr.to_canonical() {
             IpAddr::V4(a) => (0..=32u8)
                 .filter(|&l| e.v4_lengths[l as usize] > 0)
@@ -180,7 +243,7 @@ impl BanList {
     pub fn purge_expired(&self, now: Instant) {
         let mut e = self.entries.write();
         e.purge(now);
-        self.len.store(e.by_net.len(), Ordering::Release);
+        self.len.store(e.len(), Ordering::Release);
     }
 
     /// Bans currently listed (including lapsed ones not yet purged).
@@ -199,7 +262,10 @@ impl BanList {
     /// Every ban in force at `now`, soonest to end first.
     pub fn list(&self, now: Instant) -> Vec<Ban> {
         let e = self.entries.read();
-        e.by_deadline.iter().filter(|(until, _)| *until > now).map(|&(until, net)| Ban { net, until }).collect()
+        let mut bans: Vec<Ban> =
+            e.order.iter().filter(|(until, _)| *until > now).map(|&(until, net)| Ban { net, until }).collect();
+        bans.sort_by_key(|b| b.until);
+        bans
     }
 }
 

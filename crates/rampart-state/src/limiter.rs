@@ -40,6 +40,20 @@ impl LimiterSettings {
     pub fn new(rate: Rate, burst: u32, memory_bytes: usize) -> LimiterSettings {
         LimiterSettings { rate, burst, memory_bytes, violation_window: Duration::from_secs(60), top_k: 32 }
     }
+
+    /// The least `memory_bytes` a limiter with `top_k` offender slots accepts: what to ask
+    /// of a [`MemoryBudget`] as the limiter's minimum.
+    pub fn min_memory_bytes(top_k: usize) -> usize {
+        RateLimiter::fixed_bytes(top_k) + gcra_min() + window_min()
+    }
+}
+
+fn gcra_min() -> usize {
+    std::mem::size_of::<GcraSketch>() + DEFAULT_DEPTH * MIN_WIDTH * 8
+}
+
+fn window_min() -> usize {
+    std::mem::size_of::<SlidingWindow>() + 2 * (std::mem::size_of::<CountMinSketch>() + DEFAULT_DEPTH * MIN_WIDTH * 4)
 }
 
 /// What the limiter says about one request.
@@ -65,23 +79,23 @@ impl RateLimiter {
     /// (only offenders touch them). Refuses a ceiling too small for the minimum sketches.
     pub fn new(settings: &LimiterSettings, start: Instant) -> Result<RateLimiter, BudgetError> {
         let mut budget = MemoryBudget::new(settings.memory_bytes);
-        let own = std::mem::size_of::<Self>()
-            - std::mem::size_of::<GcraSketch>()
-            - std::mem::size_of::<SlidingWindow>()
-            - std::mem::size_of::<TopK<KeyLabel>>();
-        budget.reserve("rate limiter", own + TopK::<KeyLabel>::bytes_for(settings.top_k))?;
-        let gcra_min = std::mem::size_of::<GcraSketch>() + DEFAULT_DEPTH * MIN_WIDTH * 8;
-        let window_min = std::mem::size_of::<SlidingWindow>()
-            + 2 * (std::mem::size_of::<CountMinSketch>() + DEFAULT_DEPTH * MIN_WIDTH * 4);
+        budget.reserve("rate limiter", Self::fixed_bytes(settings.top_k))?;
         let shares = budget.split(&[
-            Demand::new("rate limit sketch", gcra_min, 3),
-            Demand::new("violation counts", window_min, 1),
+            Demand::new("rate limit sketch", gcra_min(), 3),
+            Demand::new("violation counts", window_min(), 1),
         ])?;
         Ok(RateLimiter {
             gcra: GcraSketch::with_budget(settings.rate, settings.burst, shares[0], start)?,
             violations: SlidingWindow::with_budget(shares[1], settings.violation_window, start)?,
             offenders: TopK::new(settings.top_k),
         })
+    }
+
+    /// The struct's own bytes besides its sketches, plus the offenders' slots.
+    fn fixed_bytes(top_k: usize) -> usize {
+        std::mem::size_of::<Self>() - std::mem::size_of::<GcraSketch>() - std::mem::size_of::<SlidingWindow>()
+            - std::mem::size_of::<TopK<KeyLabel>>()
+            + TopK::<KeyLabel>::bytes_for(top_k)
     }
 
     /// Decide one request of `key` at `now`. `label` names the key and is called only when
@@ -106,8 +120,7 @@ impl RateLimiter {
 
     /// Bytes held, exactly; fixed at construction and never above the configured ceiling.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() - std::mem::size_of::<GcraSketch>() - std::mem::size_of::<SlidingWindow>()
-            - std::mem::size_of::<TopK<KeyLabel>>()
+        Self::fixed_bytes(0) - TopK::<KeyLabel>::bytes_for(0)
             + self.gcra.memory_bytes()
             + self.violations.memory_bytes()
             + self.offenders.memory_bytes()
@@ -145,5 +158,50 @@ mod tests {
     fn refuses_a_ceiling_too_small() {
         let clock = ManualClock::new();
         assert!(matches!(RateLimiter::new(&settings(1024), clock.now()), Err(BudgetError::DoesNotFit { .. })));
+        let min = LimiterSettings::min_memory_bytes(32);
+        assert!(RateLimiter::new(&settings(min - 1), clock.now()).is_err());
+        let smallest = RateLimiter::new(&settings(min), clock.now()).unwrap();
+        assert!(smallest.memory_bytes() <= min);
+    }
+
+    #[test]
+    fn one_ceiling_shared_by_a_ban_list_and_two_limits() {
+        // What the binary does with `[state] memory_ceiling`: the ban list's bound first,
+        // then the limits, each at least its minimum, weighted by the operator's rates.
+        let mut budget = MemoryBudget::new(64 << 20);
+        budget.reserve("ban list", crate::BanList::bytes_for(100_000)).unwrap();
+        let min = LimiterSettings::min_memory_bytes(32);
+        let shares = budget.split(&[Demand::new("rate_limit[0]", min, 3), Demand::new("rate_limit[1]", min, 1)]).unwrap();
+        let clock = ManualClock::new();
+        let total: usize = shares
+            .iter()
+            .map(|&bytes| RateLimiter::new(&settings(bytes), clock.now()).unwrap().memory_bytes())
+            .sum();
+        assert!(total + crate::BanList::bytes_for(100_000) <= 64 << 20);
+        let mut tiny = MemoryBudget::new(min);
+        assert!(tiny.split(&[Demand::new("a", min, 1), Demand::new("b", min, 1)]).is_err());
+    }
+
+    #[test]
+    fn threads_share_one_limiter() {
+        let clock = ManualClock::new();
+        let limiter = RateLimiter::new(&settings(256 * 1024), clock.now()).unwrap();
+        let now = clock.now();
+        let allowed = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (limiter, allowed) = (&limiter, &allowed);
+                s.spawn(move || {
+                    for i in 0..10_000u64 {
+                        let key = KeyHash::of_u64(i % 100 + t * 1000);
+                        if limiter.check(key, now, || KeyLabel::new("k")) == LimitDecision::Allowed {
+                            allowed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        // 400 keys, 3 each (1 + burst 2) at one instant; racing threads never share a key here.
+        assert_eq!(allowed.into_inner(), 1200);
     }
 }

@@ -196,6 +196,18 @@ fn repeated_violations_escalate_to_a_ban_that_expires() {
 }
 
 #[test]
+fn a_prefix_limit_bans_the_prefix() {
+    let rig = Rig::new();
+    let mut s = settings(RateKey::Prefix, 1, 60, 0);
+    s.ban = Some(BanPolicy::new(1, Duration::from_secs(60)));
+    let limit = rig.limit(s);
+    assert_eq!(verdict(&limit, req("2001:db8:7:7::1")), Verdict::Continue);
+    assert!(verdict(&limit, req("2001:db8:7:7::2")).is_disruptive());
+    assert!(rig.bans.is_banned("2001:db8:7:7:ffff::9".parse().unwrap(), rig.clock.now()));
+    assert!(!rig.bans.is_banned("2001:db8:7:8::1".parse().unwrap(), rig.clock.now()));
+}
+
+#[test]
 fn detect_mode_records_without_enforcing_or_banning() {
     let rig = Rig::new();
     let mut s = settings(RateKey::Client, 1, 60, 0);

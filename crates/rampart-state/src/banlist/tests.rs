@@ -73,3 +73,21 @@ fn churn_stays_within_capacity() {
     assert!(bans.len() <= 100);
     assert!(bans.memory_bytes() >= BanList::bytes_for(100));
 }
+
+#[test]
+fn bans_lapse_in_deadline_order() {
+    let clock = ManualClock::new();
+    let start = clock.now();
+    let bans = BanList::new(1000);
+    let mut deadlines = Vec::new();
+    for i in 0..1000u32 {
+        let secs = u64::from(i.wrapping_mul(2_654_435_761) % 97) + 1;
+        deadlines.push(secs);
+        let addr = IpAddr::V4(std::net::Ipv4Addr::from(0xc633_6400 + i));
+        assert_eq!(bans.ban(IpNet::from(addr), start + Duration::from_secs(secs), start), BanOutcome::Added);
+    }
+    for t in 0..=98u64 {
+        bans.purge_expired(start + Duration::from_secs(t));
+        assert_eq!(bans.len(), deadlines.iter().filter(|&&d| d > t).count(), "at {t}s");
+    }
+}
