@@ -20,9 +20,11 @@ fn walk(value: &Value, key: &mut String, depth: usize, depth_limit: usize, limit
         return Err(BodyError(format!("JSON nesting deeper than {depth_limit}")));
     }
     let add = |out: &mut Collection, k: &str, v: Vec<u8>| {
-        if out.len() < limit {
-            out.add(k, v);
+        if out.len() >= limit {
+            return Err(BodyError(format!("JSON: more than {limit} arguments")));
         }
+        out.add(k, v);
+        Ok(())
     };
     match value {
         Value::Object(map) => {
@@ -43,12 +45,12 @@ fn walk(value: &Value, key: &mut String, depth: usize, depth_limit: usize, limit
                 key.truncate(len);
             }
             if !items.is_empty() {
-                add(out, key, items.len().to_string().into_bytes());
+                add(out, key, items.len().to_string().into_bytes())?;
             }
         }
-        Value::String(s) => add(out, key, s.as_bytes().to_vec()),
-        Value::Null => add(out, key, Vec::new()),
-        other => add(out, key, other.to_string().into_bytes()),
+        Value::String(s) => add(out, key, s.as_bytes().to_vec())?,
+        Value::Null => add(out, key, Vec::new())?,
+        other => add(out, key, other.to_string().into_bytes())?,
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ pub use rule_actions::parse_phase;
 use crate::actions::Disruptive;
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::error::{LoadError, Location};
+use crate::error::LoadError;
 use crate::operator::{Operator, OperatorError};
 use crate::parser::{self, actions as raw_actions, operator as raw_operator, variables, Directive};
 use crate::rule::{Item, Rule, RuleOperator};
@@ -54,6 +54,10 @@ pub struct Builder {
     defaults: [Vec<raw_actions::RawAction>; 5],
     chain_open: bool,
     registry: Registry,
+    /// `SecRuleRemoveBy*` / `SecRuleUpdate*By*` directives, applied at build.
+    updates: Vec<(String, Directive)>,
+    /// Phases that already have a `SecDefaultAction`.
+    default_set: [bool; 5],
 }
 
 impl Builder {
@@ -129,19 +133,19 @@ impl Builder {
     }
 
     /// Finish: check nothing is left open and build the engine.
-    pub fn build(self) -> Result<Engine, LoadError> {
+    pub fn build(mut self) -> Result<Engine, LoadError> {
         if self.chain_open {
-            let location = self.last_location().unwrap_or_else(|| Location::new(Default::default(), 0));
-            return Err(LoadError::Syntax { location, expected: "a rule after `chain`".into(), found: "end of configuration".into() });
+            // ModSecurity accepts a configuration ending in `chain`; the chain can never
+            // complete, so its rule can never match: leave it out.
+            if let Some(pos) = self.items.iter().rposition(|i| matches!(i, Item::Rule(_))) {
+                self.items.remove(pos);
+            }
+            self.chain_open = false;
+        }
+        for (name, d) in std::mem::take(&mut self.updates) {
+            updates::apply(&mut self, &name, &d)?;
         }
         Ok(Engine::new(self.config, self.items))
-    }
-
-    fn last_location(&self) -> Option<Location> {
-        self.items.iter().rev().find_map(|i| match i {
-            Item::Rule(r) => Some(r.location.clone()),
-            Item::Marker(_) => None,
-        })
     }
 
     /// Apply one directive.
@@ -170,12 +174,22 @@ impl Builder {
                 [a] => {
                     let actions = raw_actions::parse(a, &d.location)?;
                     let phase = rule_actions::phase_of(&actions, &d.location)?.unwrap_or(2);
-                    self.defaults[usize::from(phase - 1)] = actions;
+                    rule_actions::check_default_actions(&actions, &d.location)?;
+                    let index = usize::from(phase - 1);
+                    if self.default_set[index] {
+                        return Err(LoadError::InvalidArgument {
+                            location: d.location.clone(),
+                            directive: d.name.clone(),
+                            why: format!("a SecDefaultAction for phase {phase} was already given"),
+                        });
+                    }
+                    self.default_set[index] = true;
+                    self.defaults[index] = actions;
                     Ok(())
                 }
                 _ => Err(arity(d, "one actions list")),
             },
-            name if updates::handles(name) => updates::apply(self, name, d),
+            name if updates::handles(name) => updates::defer(self, name, d),
             name => settings::apply(&mut self.config, name, d),
         }
     }
@@ -209,10 +223,10 @@ impl Builder {
                 new.status = probe.status;
             }
         }
-        let applied = rule_actions::apply(&mut new, &raw, location, &self.registry)?;
-        if applied.block {
+        rule_actions::apply(&mut new, &raw, location, &self.registry)?;
+        let applied_chain = raw.iter().any(|a| a.name == "chain");
+        if new.is_block {
             new.disruptive = default_disruptive;
-            new.is_block = true;
         }
         if let Some((vars, op)) = rule {
             let raw_vars = variables::parse(vars, location)?;
@@ -229,7 +243,13 @@ impl Builder {
                 Item::Rule(r) => Some(r),
                 Item::Marker(_) => None,
             }) {
-                Some(parent) => parent.last_link_mut().chain = Some(Box::new(new)),
+                Some(parent) => {
+                    // `status:` may be given on any link; it belongs to the chain's start.
+                    if parent.status.is_none() {
+                        parent.status = new.status;
+                    }
+                    parent.last_link_mut().chain = Some(Box::new(new));
+                }
                 None => return Err(arity(d, "a rule to chain to")),
             }
         } else {
@@ -242,7 +262,7 @@ impl Builder {
             }
             self.items.push(Item::Rule(new));
         }
-        self.chain_open = applied.chain;
+        self.chain_open = applied_chain;
         Ok(())
     }
 

@@ -34,20 +34,27 @@ fn action_error(location: &Location, action: &str, why: impl Into<String>) -> Lo
     LoadError::Action { location: location.clone(), action: action.to_string(), why: why.into() }
 }
 
-/// What applying an actions list found beyond what it stored in the rule.
-#[derive(Debug, Default)]
-pub struct Applied {
-    /// `chain` was present.
-    pub chain: bool,
-    /// `block` was present.
-    pub block: bool,
-    /// A disruptive action other than `block` was present.
-    pub disruptive: bool,
+/// Check a `SecDefaultAction` list as ModSecurity does: it must name a disruptive action and
+/// may not carry metadata, flow actions or `t:none`.
+pub fn check_default_actions(actions: &[RawAction], location: &Location) -> Result<(), LoadError> {
+    const DISRUPTIVE: [&str; 7] = ["pass", "deny", "drop", "block", "allow", "redirect", "proxy"];
+    const NOT_SUITABLE: [&str; 12] =
+        ["id", "msg", "tag", "severity", "logdata", "rev", "ver", "maturity", "accuracy", "chain", "skip", "skipafter"];
+    if let Some(a) = actions.iter().find(|a| NOT_SUITABLE.contains(&a.name.as_str())) {
+        return Err(action_error(location, &a.name, "not suitable for SecDefaultAction"));
+    }
+    if actions.iter().any(|a| a.name == "t" && a.value.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("none"))) {
+        return Err(action_error(location, "t", "the transformation none is not suitable for SecDefaultAction"));
+    }
+    if !actions.iter().any(|a| DISRUPTIVE.contains(&a.name.as_str())) {
+        return Err(action_error(location, "SecDefaultAction", "must specify a disruptive action"));
+    }
+    Ok(())
 }
 
 /// Apply `actions` to `rule`.
-pub fn apply(rule: &mut Rule, actions: &[RawAction], location: &Location, registry: &Registry) -> Result<Applied, LoadError> {
-    let mut applied = Applied::default();
+/// `block` sets [`Rule::is_block`]; a later explicit disruptive action clears it.
+pub fn apply(rule: &mut Rule, actions: &[RawAction], location: &Location, registry: &Registry) -> Result<(), LoadError> {
     for a in actions {
         let name = a.name.as_str();
         let value = a.value.as_deref();
@@ -55,7 +62,6 @@ pub fn apply(rule: &mut Rule, actions: &[RawAction], location: &Location, regist
         if let Some(d) = Disruptive::parse(name, value) {
             rule.disruptive = d.map_err(|why| action_error(location, name, why))?;
             rule.is_block = false;
-            applied.disruptive = true;
             continue;
         }
         match name {
@@ -64,11 +70,8 @@ pub fn apply(rule: &mut Rule, actions: &[RawAction], location: &Location, regist
                 rule.id = v.trim().parse().map_err(|_| action_error(location, name, format!("`{v}` is not a rule id")))?;
             }
             "phase" => {}
-            "chain" => applied.chain = true,
-            "block" => {
-                applied.block = true;
-                rule.is_block = true;
-            }
+            "chain" => {}
+            "block" => rule.is_block = true,
             "msg" => {
                 let v = need("a message")?;
                 rule.metadata.msg = Some(MacroText::parse(v));
@@ -123,10 +126,16 @@ pub fn apply(rule: &mut Rule, actions: &[RawAction], location: &Location, regist
                 rule.actions.push(Action::InitCol(InitCol { collection, key: MacroText::parse(need("a key")?) }));
             }
             "setenv" => rule.actions.push(Action::SetEnv(SetEnv::parse(need("name=value")?))),
+"xmlns" => {
+                let v = need("prefix=uri")?;
+                if !v.contains('=') {
+                    return Err(action_error(location, name, "bad format, missing equals sign"));
+                }
+            }
             "expirevar" | "deprecatevar" | "setrsc" | "sanitisearg" | "sanitisematched" | "sanitisematchedbytes"
-            | "sanitiserequestheader" | "sanitiseresponseheader" | "append" | "prepend" | "exec" | "xmlns" | "pause" => {}
+            | "sanitiserequestheader" | "sanitiseresponseheader" | "append" | "prepend" | "exec" | "pause" => {}
             _ => return Err(action_error(location, name, "unknown action")),
         }
     }
-    Ok(applied)
+    Ok(())
 }

@@ -71,7 +71,18 @@ pub fn apply(config: &mut Config, name: &str, d: &Directive) -> Result<(), LoadE
         "seccollectiontimeout" => config.collection_timeout = number(d)?,
         "secwebappid" => config.web_app_id = one(d)?.to_string(),
         "seccomponentsignature" => config.component_signatures.push(one(d)?.to_string()),
-        "secunicodemapfile" | "secunicodecodepage" | "sectmpdir" | "secdatadir" | "secuploaddir" | "secuploadkeepfiles"
+        "secunicodemapfile" => {
+            let file = d.args.first().ok_or_else(|| invalid(d, "expected a file and a code page"))?;
+            let path = match &d.base_dir {
+                Some(dir) => dir.join(file),
+                None => std::path::PathBuf::from(file),
+            };
+            if !path.is_file() {
+                return Err(invalid(d, format!("failed to locate the unicode map file `{}`", path.display())));
+            }
+            config.logging.insert(d.name.clone(), d.args.clone());
+        }
+        "secunicodecodepage" | "sectmpdir" | "secdatadir" | "secuploaddir" | "secuploadkeepfiles"
         | "secuploadfilemode" | "secuploadfilelimit" | "sectmpsaveuploadedfiles" | "secgeolookupdb" | "secserversignature"
         | "seccookieformat" | "secstatusengine" | "sechashengine" | "sechashkey" | "sechashparam" | "sechashmethodrx"
         | "sechashmethodpm" | "secconnengine" | "secremoterules" | "secremoterulesfailaction" | "secxmlexternalentity"

@@ -1,5 +1,7 @@
-//! Directives that change rules already loaded: `SecRuleRemoveBy*`, `SecRuleUpdateTargetBy*`,
-//! `SecRuleUpdateActionById`. As in ModSecurity, they affect only rules defined before them.
+//! Directives that change other rules: `SecRuleRemoveBy*`, `SecRuleUpdateTargetBy*`,
+//! `SecRuleUpdateActionById`. As in ModSecurity v3 (which keeps them as rule exceptions), they
+//! apply to every rule of the configuration, whether defined before or after them: they are
+//! checked when read and applied when the engine is built.
 
 use regex::Regex;
 
@@ -56,6 +58,33 @@ fn pick(d: &Directive, by: &str, text: &str) -> Result<Pick, LoadError> {
     }
     let re = Regex::new(text).or_else(|_| Regex::new(&regex::escape(text))).map_err(|e| invalid(d, e.to_string()))?;
     Ok(Pick::Text(re, if by == "tag" { tags } else { msg }))
+}
+
+/// Check the directive now and keep it for [`apply`] at build time.
+pub fn defer(b: &mut Builder, name: &str, d: &Directive) -> Result<(), LoadError> {
+    let by = if name.ends_with("byid") { "id" } else if name.ends_with("bytag") { "tag" } else { "msg" };
+    if name.starts_with("secruleremove") {
+        if d.args.is_empty() {
+            return Err(invalid(d, "expected a selector"));
+        }
+        for a in &d.args {
+            pick(d, by, a)?;
+        }
+    } else {
+        let (selector, arg) = match d.args.as_slice() {
+            [s, a] | [s, a, _] => (s, a),
+            _ => return Err(invalid(d, "expected a rule selector and a list")),
+        };
+        pick(d, by, selector)?;
+        if name.starts_with("secruleupdatetarget") {
+            let raw = variables::parse(arg, &d.location)?;
+            crate::vars::target::TargetList::default().extend(&raw, &d.location)?;
+        } else {
+            raw_actions::parse(arg, &d.location)?;
+        }
+    }
+    b.updates.push((name.to_string(), d.clone()));
+    Ok(())
 }
 
 /// Apply the directive.

@@ -161,15 +161,10 @@ fn split_directive(line: &str, location: &Location) -> Result<(String, Vec<Strin
                 value.push(c);
                 i += 1;
             }
-            if !closed {
-                let mut location = location.clone();
-                location.column = column;
-                return Err(LoadError::Syntax {
-                    location,
-                    expected: format!("a closing `{}`", quote as char),
-                    found: "end of directive".into(),
-                });
-            }
+            // ModSecurity v3 takes an argument left open at the end of the directive as
+            // ending there (issue 1960's configuration relies on it); an open quote before
+            // further arguments cannot happen, as the quote runs to the end.
+            let _ = (closed, column);
             args.push(String::from_utf8_lossy(&value).into_owned());
         } else {
             let start = i;
@@ -206,8 +201,8 @@ mod tests {
     }
 
     #[test]
-    fn unterminated_quote_is_an_error() {
-        let err = parse_str("SecRule ARGS \"@rx a", None).unwrap_err();
-        assert!(err.to_string().contains(":1:14"), "{err}");
+    fn quote_left_open_ends_with_the_directive() {
+        let d = parse_str("SecRule ARGS \"@rx a\" \"id:1,block", None).unwrap();
+        assert_eq!(d[0].args, vec!["ARGS", "@rx a", "id:1,block"]);
     }
 }

@@ -48,10 +48,20 @@ pub fn parse(text: &str, location: &Location) -> Result<Vec<RawVariable>, LoadEr
             i += 1;
         }
         let start = i;
-        while i < bytes.len() && bytes[i] != b':' && bytes[i] != b'|' {
+        while i < bytes.len() && bytes[i] != b':' && bytes[i] != b'|' && bytes[i] != b'.' {
             i += 1;
         }
         let name = text[start..i].trim().to_ascii_uppercase();
+        // `TX.key` / `ip.key` is ModSecurity's older spelling of `TX:key`.
+        if bytes.get(i) == Some(&b'.') {
+            if !matches!(name.as_str(), "TX" | "IP" | "GLOBAL" | "SESSION" | "USER" | "RESOURCE") {
+                return Err(LoadError::Variable {
+                    location: location.clone(),
+                    variable: text[start..].split('|').next().unwrap_or_default().to_string(),
+                    why: "expected a variable name".into(),
+                });
+            }
+        }
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(LoadError::Variable {
                 location: location.clone(),
@@ -60,7 +70,7 @@ pub fn parse(text: &str, location: &Location) -> Result<Vec<RawVariable>, LoadEr
             });
         }
         let mut selector = None;
-        if bytes.get(i) == Some(&b':') {
+        if matches!(bytes.get(i), Some(b':') | Some(b'.')) {
             i += 1;
             let (sel, next) = read_selector(text, i, &name, location)?;
             selector = Some(sel);

@@ -18,18 +18,23 @@ impl Transaction {
         let cfg = self.engine.config.clone_limits();
         let mut body = body;
         if kind != BodyProcessorKind::Multipart && body.len() > cfg.no_files_limit {
+            // As ModSecurity v3: a body processor error, which rules (200002) turn into a 400.
             body.truncate(cfg.no_files_limit);
             self.data.inbound_data_error = true;
-            self.body_limit_hit(cfg.limit_action, 2);
-            if self.state.interruption.is_some() {
-                return;
-            }
+            self.data.reqbody_error = true;
+            self.data.reqbody_error_msg = "Request body excluding files is bigger than the maximum expected.".into();
+            let _ = cfg.limit_action;
+            return;
         }
         let result = match kind {
             BodyProcessorKind::UrlEncoded => {
-                let invalid = super::request::parse_query(&body, cfg.separator, cfg.arguments_limit, &mut self.data.args_post);
-                self.data.urlencoded_error |= invalid;
-                Ok(())
+                let flags = super::request::parse_query(&body, cfg.separator, cfg.arguments_limit, &mut self.data.args_post);
+                self.data.urlencoded_error |= flags & 1 != 0;
+                if flags & super::request::OVER_LIMIT != 0 {
+                    Err(BodyError("Arguments limit exceeded".into()))
+                } else {
+                    Ok(())
+                }
             }
             BodyProcessorKind::Json => json::parse(&body, cfg.depth_limit, cfg.arguments_limit, &mut self.data.args_post),
             BodyProcessorKind::Xml => xml::parse(&body, cfg.depth_limit, &mut self.data),

@@ -87,7 +87,7 @@ impl Transaction {
         self.data.basename = basename;
         let cfg = &self.engine.config;
         let invalid = request::parse_query(query, cfg.argument_separator, cfg.arguments_limit, &mut self.data.args_get);
-        self.data.urlencoded_error |= invalid;
+        self.data.urlencoded_error |= invalid & 1 != 0;
     }
 
     /// Add a request header (repeat for repeated headers).
@@ -129,18 +129,21 @@ impl Transaction {
     /// Buffer a chunk of request body (only when body access is on). Returns an intervention
     /// if the body limit is exceeded with `SecRequestBodyLimitAction Reject` in `On` mode.
     pub fn append_request_body(&mut self, chunk: &[u8]) -> Option<Intervention> {
-        if !self.state.request_body_access || self.state.request_body_truncated {
+        if self.state.request_body_truncated {
             return self.interruption().cloned();
         }
+        // The limit counts the whole body, buffered or not (as ModSecurity v3 does).
         let limit = self.state.request_body_limit;
-        let room = limit.saturating_sub(self.state.request_body.len());
+        let room = limit.saturating_sub(self.state.request_body_seen);
+        let take = chunk.len().min(room);
+        self.state.request_body_seen += take;
+        if self.state.request_body_access {
+            self.state.request_body.extend_from_slice(&chunk[..take]);
+        }
         if chunk.len() > room {
-            self.state.request_body.extend_from_slice(&chunk[..room]);
             self.state.request_body_truncated = true;
             self.data.inbound_data_error = true;
             self.body_limit_hit(self.engine.config.request_body_limit_action, 2);
-        } else {
-            self.state.request_body.extend_from_slice(chunk);
         }
         self.interruption().cloned()
     }
@@ -186,7 +189,8 @@ impl Transaction {
 
     /// Buffer a chunk of response body (when inspected), up to `SecResponseBodyLimit`.
     pub fn append_response_body(&mut self, chunk: &[u8]) -> Option<Intervention> {
-        if !self.response_body_inspected() || self.state.response_body_truncated {
+        let counted = self.engine.config.response_body_limit_action == crate::config::LimitAction::Reject;
+        if !(self.response_body_inspected() || counted) || self.state.response_body_truncated {
             return self.interruption().cloned();
         }
         let room = self.engine.config.response_body_limit.saturating_sub(self.data.response_body.len());
@@ -246,7 +250,8 @@ impl Transaction {
 
     fn body_limit_hit(&mut self, action: crate::config::LimitAction, phase: u8) {
         if action == crate::config::LimitAction::Reject && self.state.mode == EngineMode::On && self.state.interruption.is_none() {
-            self.state.interruption = Some(Intervention { status: 413, redirect: None, drop: false, rule_id: 0, phase });
+            // ModSecurity v3 answers body-limit rejections with 403.
+            self.state.interruption = Some(Intervention { status: 403, redirect: None, drop: false, rule_id: 0, phase });
         }
     }
 }

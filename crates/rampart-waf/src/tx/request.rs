@@ -55,16 +55,19 @@ fn hex(c: u8) -> Option<u8> {
     }
 }
 
-/// Parse `a=1&b=2` into `out` (at most `limit` entries in `out`). Returns whether an invalid
-/// escape was seen.
-pub fn parse_query(input: &[u8], separator: u8, limit: usize, out: &mut Collection) -> bool {
-    let mut invalid = false;
+/// Set in [`parse_query`]'s result when arguments were dropped past the limit.
+pub const OVER_LIMIT: u8 = 2;
+
+/// Parse `a=1&b=2` into `out` (at most `limit` entries in `out`). Returns bit 1 when an invalid
+/// escape was seen and [`OVER_LIMIT`] when arguments were dropped past the limit.
+pub fn parse_query(input: &[u8], separator: u8, limit: usize, out: &mut Collection) -> u8 {
+    let mut invalid = 0u8;
     for pair in input.split(|c| *c == separator) {
         if pair.is_empty() {
             continue;
         }
         if out.len() >= limit {
-            break;
+            return invalid | OVER_LIMIT;
         }
         let (k, v) = match pair.iter().position(|c| *c == b'=') {
             Some(p) => (&pair[..p], &pair[p + 1..]),
@@ -72,7 +75,7 @@ pub fn parse_query(input: &[u8], separator: u8, limit: usize, out: &mut Collecti
         };
         let (k, bad_k) = url_decode(k);
         let (v, bad_v) = url_decode(v);
-        invalid |= bad_k || bad_v;
+        invalid |= u8::from(bad_k || bad_v);
         out.add(String::from_utf8_lossy(&k).into_owned(), v);
     }
     invalid
@@ -124,13 +127,13 @@ pub fn split_uri(uri: &[u8]) -> (&[u8], &[u8], &[u8]) {
             };
         }
     }
+    // The fragment is not part of REQUEST_URI (ModSecurity drops it; REQUEST_URI_RAW keeps it).
+    if let Some(h) = rest.iter().position(|c| *c == b'#') {
+        rest = &rest[..h];
+    }
     let (path, query) = match rest.iter().position(|c| *c == b'?') {
         Some(q) => (&rest[..q], &rest[q + 1..]),
         None => (rest, &b""[..]),
-    };
-    let query = match query.iter().position(|c| *c == b'#') {
-        Some(h) => &query[..h],
-        None => query,
     };
     (rest, path, query)
 }
@@ -146,12 +149,13 @@ mod tests {
     #[test]
     fn uri_and_query() {
         let (u, p, q) = split_uri(b"http://h:80/a/b?x=1#f");
-        assert_eq!((u, p, q), (&b"/a/b?x=1#f"[..], &b"/a/b"[..], &b"x=1"[..]));
+        assert_eq!((u, p, q), (&b"/a/b?x=1"[..], &b"/a/b"[..], &b"x=1"[..]));
         let mut c = Collection::default();
-        assert!(!parse_query(b"a=1&b=%41+c&d", b'&', 10, &mut c));
+        assert_eq!(parse_query(b"a=1&b=%41+c&d", b'&', 10, &mut c), 0);
         assert_eq!(c.get("b"), Some(&b"A c"[..]));
         assert_eq!(c.get("d"), Some(&b""[..]));
-        assert!(parse_query(b"x=%zz", b'&', 10, &mut c));
+        assert_eq!(parse_query(b"x=%zz", b'&', 10, &mut c), 1);
+        assert_eq!(parse_query(b"y=1", b'&', 1, &mut c), OVER_LIMIT);
     }
 
     #[test]
