@@ -75,7 +75,8 @@ impl BodyProcessorKind {
 pub struct Config {
     /// `SecRuleEngine` (default `On`).
     pub rule_engine: EngineMode,
-    /// `SecRequestBodyAccess` (default off).
+    /// `SecRequestBodyAccess`: default on, as in ModSecurity v3, where only an explicit `Off`
+    /// stops request bodies from being parsed.
     pub request_body_access: bool,
     /// `SecResponseBodyAccess` (default off).
     pub response_body_access: bool,
@@ -118,7 +119,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             rule_engine: EngineMode::On,
-            request_body_access: false,
+            request_body_access: true,
             response_body_access: false,
             request_body_limit: 13_107_200,
             request_body_no_files_limit: 131_072,

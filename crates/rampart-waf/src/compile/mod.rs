@@ -209,24 +209,27 @@ impl Builder {
         let mut new = Rule::new(location.clone(), phase);
         let defaults = self.defaults[usize::from(phase - 1)].clone();
         let mut default_disruptive = Disruptive::Pass;
+        let mut default_status = None;
         if !defaults.is_empty() {
             let mut probe = Rule::new(location.clone(), phase);
             rule_actions::apply(&mut probe, &defaults, location, &self.registry)?;
             default_disruptive = probe.disruptive.clone();
-            if is_link {
-                new.transforms = probe.transforms;
-            } else {
-                new.transforms = probe.transforms;
-                new.disruptive = probe.disruptive;
+            new.transforms = probe.transforms;
+            if !is_link {
                 new.log = probe.log;
                 new.audit_log = probe.audit_log;
-                new.status = probe.status;
             }
+            default_status = probe.status;
         }
         rule_actions::apply(&mut new, &raw, location, &self.registry)?;
         let applied_chain = raw.iter().any(|a| a.name == "chain");
+        // As ModSecurity v3: the default's disruptive action (and status) reach a rule only
+        // through `block`; a rule without a disruptive action passes.
         if new.is_block {
             new.disruptive = default_disruptive;
+            if new.status.is_none() {
+                new.status = default_status;
+            }
         }
         if let Some((vars, op)) = rule {
             let raw_vars = variables::parse(vars, location)?;

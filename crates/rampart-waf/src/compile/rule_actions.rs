@@ -35,11 +35,10 @@ fn action_error(location: &Location, action: &str, why: impl Into<String>) -> Lo
 }
 
 /// Check a `SecDefaultAction` list as ModSecurity does: it must name a disruptive action and
-/// may not carry metadata, flow actions or `t:none`.
+/// may not carry `id`, flow actions or `t:none`.
 pub fn check_default_actions(actions: &[RawAction], location: &Location) -> Result<(), LoadError> {
-    const DISRUPTIVE: [&str; 7] = ["pass", "deny", "drop", "block", "allow", "redirect", "proxy"];
-    const NOT_SUITABLE: [&str; 12] =
-        ["id", "msg", "tag", "severity", "logdata", "rev", "ver", "maturity", "accuracy", "chain", "skip", "skipafter"];
+    const DISRUPTIVE: [&str; 6] = ["pass", "deny", "drop", "allow", "redirect", "proxy"];
+    const NOT_SUITABLE: [&str; 4] = ["id", "chain", "skip", "skipafter"];
     if let Some(a) = actions.iter().find(|a| NOT_SUITABLE.contains(&a.name.as_str())) {
         return Err(action_error(location, &a.name, "not suitable for SecDefaultAction"));
     }
@@ -128,8 +127,9 @@ pub fn apply(rule: &mut Rule, actions: &[RawAction], location: &Location, regist
             "setenv" => rule.actions.push(Action::SetEnv(SetEnv::parse(need("name=value")?))),
 "xmlns" => {
                 let v = need("prefix=uri")?;
-                if !v.contains('=') {
-                    return Err(action_error(location, name, "bad format, missing equals sign"));
+                let (prefix, href) = v.split_once('=').ok_or_else(|| action_error(location, name, "bad format, missing equals sign"))?;
+                if prefix.trim().is_empty() || href.trim().is_empty() || href.trim().starts_with(['\'', '"']) {
+                    return Err(action_error(location, name, "expected `prefix=href`"));
                 }
             }
             "expirevar" | "deprecatevar" | "setrsc" | "sanitisearg" | "sanitisematched" | "sanitisematchedbytes"

@@ -15,7 +15,9 @@ impl Transaction {
         let Some(kind) = self.data.reqbody_processor else {
             return;
         };
-        let cfg = self.engine.config.clone_limits();
+        let mut cfg = self.engine.config.clone_limits();
+        // SecArgumentsLimit counts every argument, query string included.
+        cfg.arguments_limit = cfg.arguments_limit.saturating_sub(self.data.args_get.len());
         let mut body = body;
         if kind != BodyProcessorKind::Multipart && body.len() > cfg.no_files_limit {
             // As ModSecurity v3: a body processor error, which rules (200002) turn into a 400.

@@ -145,6 +145,8 @@ impl Transaction {
                 for t in &link.transforms {
                     let changed = match (t.function)(&current) {
                         Cow::Owned(v) => Some(v),
+                        // A transformation may return a sub-slice of its input (t:trim).
+                        Cow::Borrowed(b) if b.len() != current.len() || b.as_ptr() != current.as_ptr() => Some(b.to_vec()),
                         Cow::Borrowed(_) => None,
                     };
                     if let Some(v) = changed {
