@@ -26,4 +26,4 @@ pub use cidr_set::CidrSet;
 pub use list_file::{parse_list, read_list, ListFileError};
 pub use rate_key::{RateKey, RateKeyError};
 pub use rate_limit::RateLimit;
-pub use rate_limit_settings::{BanPolicy, LimitAction, RateLimitSettings, RouteScope};
+pub use rate_limit_settings::{BanPolicy, LimitAction, LimitActionError, RateLimitSettings, RouteScope};

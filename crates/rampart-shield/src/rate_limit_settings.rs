@@ -30,15 +30,20 @@ pub enum LimitAction {
     Challenge,
 }
 
-impl FromStr for LimitAction {
-    type Err = String;
+/// An `action = "..."` that is not one of the three.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rate limit action `{0}`: expected `throttle`, `block` or `challenge`")]
+pub struct LimitActionError(pub String);
 
-    fn from_str(s: &str) -> Result<LimitAction, String> {
+impl FromStr for LimitAction {
+    type Err = LimitActionError;
+
+    fn from_str(s: &str) -> Result<LimitAction, LimitActionError> {
         match s {
             "throttle" => Ok(LimitAction::Throttle),
             "block" => Ok(LimitAction::Block),
             "challenge" => Ok(LimitAction::Challenge),
-            _ => Err(format!("rate limit action `{s}`: expected `throttle`, `block` or `challenge`")),
+            _ => Err(LimitActionError(s.to_string())),
         }
     }
 }
