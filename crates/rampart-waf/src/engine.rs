@@ -81,7 +81,7 @@ impl Engine {
     /// Every rule, phase by phase.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.phases.iter().flatten().filter_map(|i| match i {
-            Item::Rule(r) => Some(r),
+            Item::Rule(r) => Some(r.as_ref()),
             Item::Marker(_) => None,
         })
     }

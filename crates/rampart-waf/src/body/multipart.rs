@@ -219,11 +219,7 @@ fn disposition_params(value: &[u8], flags: &mut MultipartFlags) -> Result<(Vec<u
         match key.as_slice() {
             b"name" => name = Some(value),
             b"filename" => filename = Some(value),
-            b"filename*" => {
-                if filename.is_none() {
-                    filename = Some(value)
-                }
-            }
+            b"filename*" if filename.is_none() => filename = Some(value),
             _ => {}
         }
         rest = v;

@@ -263,7 +263,7 @@ impl Builder {
                     why: "every rule needs an `id`".into(),
                 });
             }
-            self.items.push(Item::Rule(new));
+            self.items.push(Item::Rule(Box::new(new)));
         }
         self.chain_open = applied_chain;
         Ok(())

@@ -8,7 +8,7 @@ fn invalid(d: &Directive, why: impl Into<String>) -> LoadError {
     LoadError::InvalidArgument { location: d.location.clone(), directive: d.name.clone(), why: why.into() }
 }
 
-fn one<'a>(d: &'a Directive) -> Result<&'a str, LoadError> {
+fn one(d: &Directive) -> Result<&str, LoadError> {
     match d.args.as_slice() {
         [a] => Ok(a.as_str()),
         _ => Err(invalid(d, format!("expected one argument, found {}", d.args.len()))),

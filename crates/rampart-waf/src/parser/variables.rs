@@ -53,14 +53,12 @@ pub fn parse(text: &str, location: &Location) -> Result<Vec<RawVariable>, LoadEr
         }
         let name = text[start..i].trim().to_ascii_uppercase();
         // `TX.key` / `ip.key` is ModSecurity's older spelling of `TX:key`.
-        if bytes.get(i) == Some(&b'.') {
-            if !matches!(name.as_str(), "TX" | "IP" | "GLOBAL" | "SESSION" | "USER" | "RESOURCE") {
-                return Err(LoadError::Variable {
-                    location: location.clone(),
-                    variable: text[start..].split('|').next().unwrap_or_default().to_string(),
-                    why: "expected a variable name".into(),
-                });
-            }
+        if bytes.get(i) == Some(&b'.') && !matches!(name.as_str(), "TX" | "IP" | "GLOBAL" | "SESSION" | "USER" | "RESOURCE") {
+            return Err(LoadError::Variable {
+                location: location.clone(),
+                variable: text[start..].split('|').next().unwrap_or_default().to_string(),
+                why: "expected a variable name".into(),
+            });
         }
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(LoadError::Variable {

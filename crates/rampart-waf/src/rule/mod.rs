@@ -130,7 +130,7 @@ impl Rule {
 #[derive(Debug)]
 pub enum Item {
     /// A rule (with its chain).
-    Rule(Rule),
+    Rule(Box<Rule>),
     /// `SecMarker`: a target for `skipAfter`.
     Marker(String),
 }

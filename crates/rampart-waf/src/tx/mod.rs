@@ -184,7 +184,7 @@ impl Transaction {
         }
         let ct = self.data.response_headers.get("content-type").map(|c| String::from_utf8_lossy(c).to_ascii_lowercase());
         let mime = ct.as_deref().unwrap_or("").split(';').next().unwrap_or("").trim().to_string();
-        self.engine.config.response_body_mime_types.iter().any(|m| *m == mime)
+        self.engine.config.response_body_mime_types.contains(&mime)
     }
 
     /// Buffer a chunk of response body (when inspected), up to `SecResponseBodyLimit`.
