@@ -91,3 +91,17 @@ impl Engine {
         Transaction::new(self.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Engine;
+
+    fn shared<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+
+    #[test]
+    fn engine_is_shareable_and_transactions_movable() {
+        shared::<Engine>();
+        movable::<crate::Transaction>();
+    }
+}
