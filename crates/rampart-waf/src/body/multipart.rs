@@ -29,7 +29,9 @@ pub fn boundary(content_type: &[u8], flags: &mut MultipartFlags) -> Result<Vec<u
     if let Some(end) = value.iter().position(|c| *c == b';' || *c == b',') {
         value = &value[..end];
     }
-    let value = trim_end(value);
+    let trimmed = trim_end(value);
+    flags.boundary_whitespace |= trimmed.len() != value.len();
+    let value = trimmed;
     let value = if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
         flags.boundary_quoted = true;
         &value[1..value.len() - 1]
@@ -57,6 +59,7 @@ pub fn parse(body: &[u8], content_type: &[u8], parts_limit: usize, arguments_lim
     let mut preamble = false;
     while i < lines.len() && !is_delimiter(lines[i].0, &delimiter) {
         preamble |= !lines[i].0.iter().all(u8::is_ascii_whitespace);
+        check_unmatched(lines[i].0, &delimiter, &mut data.multipart);
         i += 1;
     }
     data.multipart.data_before = preamble;
@@ -94,6 +97,9 @@ pub fn parse(body: &[u8], content_type: &[u8], parts_limit: usize, arguments_lim
                 }
                 continue;
             }
+            if l.iter().any(|c| (*c < 0x20 && *c != b'\t') || *c == 0x7f) {
+                return Err(BodyError("Multipart: Invalid part header (contains invalid character)".into()));
+            }
             let Some(colon) = l.iter().position(|c| *c == b':') else {
                 return Err(BodyError("Multipart: Invalid part header (colon missing)".into()));
             };
@@ -108,9 +114,7 @@ pub fn parse(body: &[u8], content_type: &[u8], parts_limit: usize, arguments_lim
         let mut first = true;
         while i < lines.len() && !is_delimiter(lines[i].0, &delimiter) {
             let (l, ending) = lines[i];
-            if l.starts_with(b"--") && l.len() > 2 && find(l, &boundary[..boundary.len().min(8)]).is_some() {
-                data.multipart.unmatched_boundary = true;
-            }
+            check_unmatched(l, &delimiter, &mut data.multipart);
             if !first {
                 content.extend_from_slice(lines[i - 1].1);
             }
@@ -255,6 +259,22 @@ fn split_lines<'a>(body: &'a [u8], flags: &mut MultipartFlags) -> Vec<(&'a [u8],
     flags.lf_line = lf;
     flags.crlf_lf_lines = crlf && lf;
     out
+}
+
+/// Flag lines that look like a multipart boundary but are not ours, as ModSecurity does:
+/// `1` when the line starts with our delimiter and goes on with something else, `2` for a
+/// foreign boundary (`--` followed only by boundary characters). A foreign boundary wins.
+fn check_unmatched(line: &[u8], delimiter: &[u8], flags: &mut MultipartFlags) {
+    let Some(rest) = line.strip_prefix(b"--") else { return };
+    let rest = trim_end(rest);
+    if rest.is_empty() || is_delimiter(line, delimiter) {
+        return;
+    }
+    if line.starts_with(delimiter) {
+        flags.unmatched_boundary = flags.unmatched_boundary.max(1);
+    } else if rest.iter().all(|c| c.is_ascii_alphanumeric() || b"'()+_,-./:=?".contains(c)) {
+        flags.unmatched_boundary = 2;
+    }
 }
 
 fn is_delimiter(line: &[u8], delimiter: &[u8]) -> bool {

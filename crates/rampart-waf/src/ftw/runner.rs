@@ -133,9 +133,19 @@ pub fn run_request(engine: &Arc<Engine>, req: &RawRequest, dest: &str, port: u16
     }
     tx.process_logging();
     let logged: Vec<_> = tx.matched_rules().iter().filter(|r| r.log).collect();
+    let mut log: Vec<String> = Vec::new();
+    // ModSecurity writes body processor failures to the error log; some tests accept them.
+    if let Some((processor, msg)) = tx.request_body_error() {
+        let name = match processor {
+            "MULTIPART" => "Multipart",
+            other => other,
+        };
+        log.push(format!("ModSecurity: {name} parsing error: {msg}"));
+    }
+    log.extend(logged.iter().map(|r| r.log_line()));
     Observed {
         logged_ids: logged.iter().map(|r| r.id).collect(),
-        log: logged.iter().map(|r| r.log_line()).collect::<Vec<_>>().join("\n"),
+        log: log.join("\n"),
         status: status.unwrap_or(200),
         error: false,
         response_body: body,

@@ -15,6 +15,10 @@ impl Transaction {
         let Some(kind) = self.data.reqbody_processor else {
             return;
         };
+        // Nothing to parse: an empty JSON or XML body is not a body error.
+        if body.is_empty() {
+            return;
+        }
         let mut cfg = self.engine.config.clone_limits();
         // SecArgumentsLimit counts every argument, query string included.
         cfg.arguments_limit = cfg.arguments_limit.saturating_sub(self.data.args_get.len());

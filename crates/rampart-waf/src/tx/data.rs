@@ -56,7 +56,8 @@ pub struct MultipartFlags {
     pub lf_line: bool,
     pub crlf_lf_lines: bool,
     pub missing_semicolon: bool,
-    pub unmatched_boundary: bool,
+    /// 0, 1 (our delimiter followed by something else) or 2 (a foreign boundary).
+    pub unmatched_boundary: u8,
 }
 
 impl MultipartFlags {
@@ -74,7 +75,7 @@ impl MultipartFlags {
             || self.invalid_quoting
             || self.lf_line
             || self.missing_semicolon
-            || self.unmatched_boundary
+            || self.unmatched_boundary != 0
     }
 }
 

@@ -230,6 +230,16 @@ impl Transaction {
         self.state.interruption.as_ref()
     }
 
+    /// The request body processor's error (`REQBODY_ERROR_MSG`), if parsing failed, with the
+    /// processor's name (`MULTIPART`, `JSON`, `XML`, `URLENCODED`).
+    pub fn request_body_error(&self) -> Option<(&str, &str)> {
+        if !self.data.reqbody_error {
+            return None;
+        }
+        let processor = self.data.reqbody_processor_name.as_deref().unwrap_or("");
+        Some((processor, self.data.reqbody_error_msg.as_str()))
+    }
+
     /// The engine mode in force (rules can change it with `ctl:ruleEngine`).
     pub fn engine_mode(&self) -> EngineMode {
         self.state.mode

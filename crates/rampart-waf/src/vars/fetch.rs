@@ -220,7 +220,7 @@ pub fn single(data: &TxData, v: Variable) -> Option<Cow<'_, [u8]>> {
         MultipartCrlfLfLines => flag(m.crlf_lf_lines),
         MultipartMissingSemicolon | MultipartSemicolonMissing => flag(m.missing_semicolon),
         MultipartStrictError => flag(m.strict_error(data.reqbody_error && data.reqbody_processor == Some(crate::config::BodyProcessorKind::Multipart))),
-        MultipartUnmatchedBoundary => flag(m.unmatched_boundary),
+        MultipartUnmatchedBoundary => owned(m.unmatched_boundary.to_string()),
         ReqbodyError | ReqbodyProcessorError => flag(data.reqbody_error),
         ReqbodyErrorMsg | ReqbodyProcessorErrorMsg => b(data.reqbody_error_msg.as_bytes()),
         ReqbodyProcessor => data.reqbody_processor_name.as_deref().map(|n| Cow::Borrowed(n.as_bytes())),
