@@ -48,8 +48,22 @@ pub fn boundary(content_type: &[u8], flags: &mut MultipartFlags) -> Result<Vec<u
     Ok(value.to_vec())
 }
 
+/// Limits the multipart parser enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most parts.
+    pub parts: usize,
+    /// Most arguments (fields) stored.
+    pub arguments: usize,
+    /// Most bytes of the body outside file contents (`SecRequestBodyNoFilesLimit`).
+    pub no_files: usize,
+}
+
 /// Parse a multipart body into `data`.
-pub fn parse(body: &[u8], content_type: &[u8], parts_limit: usize, arguments_limit: usize, data: &mut TxData) -> Result<(), BodyError> {
+pub fn parse(body: &[u8], content_type: &[u8], limits: Limits, data: &mut TxData) -> Result<(), BodyError> {
+    let (parts_limit, arguments_limit) = (limits.parts, limits.arguments);
+    let mut file_bytes = 0usize;
+    let mut counted_end = body.len();
     let boundary = boundary(content_type, &mut data.multipart)?;
     let mut delimiter = b"--".to_vec();
     delimiter.extend_from_slice(&boundary);
@@ -72,6 +86,8 @@ pub fn parse(body: &[u8], content_type: &[u8], parts_limit: usize, arguments_lim
         let (line, _) = lines[i];
         if closing(line, &delimiter) {
             closed = true;
+            // ModSecurity counts the body up to the closing delimiter against the limit.
+            counted_end = (line.as_ptr() as usize).saturating_sub(body.as_ptr() as usize);
             i += 1;
             break;
         }
@@ -123,7 +139,10 @@ pub fn parse(body: &[u8], content_type: &[u8], parts_limit: usize, arguments_lim
             first = false;
             i += 1;
         }
-        store_part(&headers, content, arguments_limit, data)?;
+        file_bytes += store_part(&headers, content, arguments_limit, data)?;
+    }
+    if counted_end.saturating_sub(file_bytes) > limits.no_files {
+        return Err(BodyError("Request body excluding files is bigger than the maximum expected.".into()));
     }
     if !closed {
         return Err(BodyError("Multipart: final boundary missing".into()));
@@ -132,7 +151,8 @@ pub fn parse(body: &[u8], content_type: &[u8], parts_limit: usize, arguments_lim
     Ok(())
 }
 
-fn store_part(headers: &[(Vec<u8>, Vec<u8>)], content: Vec<u8>, limit: usize, data: &mut TxData) -> Result<(), BodyError> {
+/// Store one part; returns the size of its content if it is a file, else 0.
+fn store_part(headers: &[(Vec<u8>, Vec<u8>)], content: Vec<u8>, limit: usize, data: &mut TxData) -> Result<usize, BodyError> {
     let disposition = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(b"content-disposition"))
@@ -152,16 +172,19 @@ fn store_part(headers: &[(Vec<u8>, Vec<u8>)], content: Vec<u8>, limit: usize, da
             data.files.add(name_s.clone(), f.clone());
             data.multipart_filename.add(name_s.clone(), f);
             data.files_sizes.add(name_s.clone(), content.len().to_string().into_bytes());
+            let size = content.len();
             let kept = content[..content.len().min(MAX_TMP_CONTENT)].to_vec();
             data.files_tmp_content.add(name_s, kept);
+            Ok(size)
         }
         None => {
-            if data.args_post.len() < limit {
-                data.args_post.add(name_s, content);
+            if data.args_post.len() >= limit {
+                return Err(BodyError("Multipart: arguments limit exceeded".into()));
             }
+            data.args_post.add(name_s, content);
+            Ok(0)
         }
     }
-    Ok(())
 }
 
 /// `form-data; name="a"; filename="b"` → (name, filename).
@@ -306,11 +329,13 @@ fn trim_end(s: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
+    const L: Limits = Limits { parts: 10, arguments: 10, no_files: 1000 };
+
     #[test]
     fn fields_and_files() {
         let body = b"--xx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--xx\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.php\"\r\nContent-Type: text/plain\r\n\r\nhello\r\nworld\r\n--xx--\r\n";
         let mut d = TxData::default();
-        parse(body, b"multipart/form-data; boundary=xx", 10, 10, &mut d).unwrap();
+        parse(body, b"multipart/form-data; boundary=xx", L, &mut d).unwrap();
         assert_eq!(d.args_post.get("a"), Some(&b"1"[..]));
         assert_eq!(d.files.get("f"), Some(&b"x.php"[..]));
         assert_eq!(d.files_sizes.get("f"), Some(&b"12"[..]));
@@ -320,10 +345,10 @@ mod tests {
     #[test]
     fn broken_bodies_are_errors() {
         let mut d = TxData::default();
-        assert!(parse(b"--xx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1", b"multipart/form-data; boundary=xx", 10, 10, &mut d).is_err());
-        assert!(parse(b"", b"multipart/form-data", 10, 10, &mut d).is_err());
+        assert!(parse(b"--xx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1", b"multipart/form-data; boundary=xx", L, &mut d).is_err());
+        assert!(parse(b"", b"multipart/form-data", L, &mut d).is_err());
         let mut d = TxData::default();
-        assert!(parse(b"junk\r\n--xx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--xx--\r\n", b"multipart/form-data; boundary=xx", 10, 10, &mut d).is_ok());
+        assert!(parse(b"junk\r\n--xx\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--xx--\r\n", b"multipart/form-data; boundary=xx", L, &mut d).is_ok());
         assert!(d.multipart.data_before);
     }
 }

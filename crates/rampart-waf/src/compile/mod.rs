@@ -256,7 +256,7 @@ impl Builder {
                 None => return Err(arity(d, "a rule to chain to")),
             }
         } else {
-            if new.id == 0 {
+            if new.id == 0 && rule.is_some() {
                 return Err(LoadError::Action {
                     location: location.clone(),
                     action: "id".into(),

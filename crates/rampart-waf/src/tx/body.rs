@@ -46,7 +46,8 @@ impl Transaction {
             BodyProcessorKind::Xml => xml::parse(&body, cfg.depth_limit, &mut self.data),
             BodyProcessorKind::Multipart => {
                 let ct = self.data.request_headers.get("content-type").unwrap_or_default().to_vec();
-                multipart::parse(&body, &ct, cfg.parts_limit, cfg.arguments_limit, &mut self.data)
+                let limits = multipart::Limits { parts: cfg.parts_limit, arguments: cfg.arguments_limit, no_files: cfg.no_files_limit };
+                multipart::parse(&body, &ct, limits, &mut self.data)
             }
         };
         // As ModSecurity v2 and Coraza: REQUEST_BODY is filled for URL-encoded bodies (and

@@ -122,6 +122,7 @@ pub struct TxData {
     pub query_string: Vec<u8>,
     pub filename: Vec<u8>,
     pub basename: Vec<u8>,
+    pub path_info: Vec<u8>,
     pub request_body: Vec<u8>,
     pub request_body_length: usize,
     pub response_status: Option<u16>,

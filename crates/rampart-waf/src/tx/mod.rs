@@ -83,6 +83,7 @@ impl Transaction {
             Some(p) => filename[p + 1..].to_vec(),
             None => filename.clone(),
         };
+        self.data.path_info = filename.clone();
         self.data.filename = filename;
         self.data.basename = basename;
         let cfg = &self.engine.config;

@@ -276,7 +276,7 @@ pub fn single(data: &TxData, v: Variable) -> Option<Cow<'_, [u8]>> {
             let scheme = a.split(|c| *c == b' ').next().unwrap_or_default();
             Cow::Borrowed(scheme)
         }),
-        PathInfo => b(b""),
+        PathInfo => b(&data.path_info),
         MscPcreLimitsExceeded => flag(false),
         _ => None,
     }

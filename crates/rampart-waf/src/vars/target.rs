@@ -66,9 +66,21 @@ pub struct Exclusion {
 }
 
 impl Exclusion {
-    /// Whether a value with `key` from `variable` is excluded.
+    /// Whether a value with `key` from `variable` is excluded. As in ModSecurity v3, an
+    /// exclusion on `ARGS` also covers `ARGS_GET`/`ARGS_POST` and the `*_NAMES` variables, and
+    /// one on `REQUEST_COOKIES` / `REQUEST_HEADERS` covers their `*_NAMES`.
     pub fn excludes(&self, variable: Variable, key: &str) -> bool {
-        self.variable == variable && match &self.selector { Some(s) => s.matches(key), None => true }
+        use Variable::*;
+        let covers = self.variable == variable
+            || match self.variable {
+                Args => matches!(variable, ArgsGet | ArgsPost | ArgsNames | ArgsGetNames | ArgsPostNames),
+                ArgsGet => variable == ArgsGetNames,
+                ArgsPost => variable == ArgsPostNames,
+                RequestCookies => variable == RequestCookiesNames,
+                RequestHeaders => variable == RequestHeadersNames,
+                _ => false,
+            };
+        covers && match &self.selector { Some(s) => s.matches(key), None => true }
     }
 }
 
