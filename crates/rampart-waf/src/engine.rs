@@ -32,8 +32,14 @@ impl Engine {
         let mut rule_count = 0;
         for item in items {
             match item {
-                Item::Rule(rule) => {
+                Item::Rule(mut rule) => {
                     rule_count += 1;
+                    let m = &rule.metadata;
+                    rule.text = Arc::new(crate::rule::RuleText {
+                        msg: m.msg_raw.clone().unwrap_or_default(),
+                        rev: m.rev.clone().unwrap_or_default(),
+                        ver: m.ver.clone().unwrap_or_default(),
+                    });
                     let index = usize::from(rule.phase.clamp(1, 5) - 1);
                     phases[index].push(Item::Rule(rule));
                 }

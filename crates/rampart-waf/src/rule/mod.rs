@@ -4,6 +4,7 @@
 pub mod metadata;
 
 use std::fmt;
+use std::sync::Arc;
 
 pub use metadata::{Metadata, Severity};
 
@@ -85,6 +86,19 @@ pub struct Rule {
     pub actions: Vec<Action>,
     /// The next link, for `chain`.
     pub chain: Option<Box<Rule>>,
+    /// msg / rev / ver as plain text for `RULE.*`, filled when the engine is built.
+    pub text: Arc<RuleText>,
+}
+
+/// A rule's descriptive text as `RULE.msg`, `RULE.rev`, `RULE.ver` report it.
+#[derive(Debug, Clone, Default)]
+pub struct RuleText {
+    /// `msg` as written (macros not expanded).
+    pub msg: String,
+    /// `rev`.
+    pub rev: String,
+    /// `ver`.
+    pub ver: String,
 }
 
 impl Rule {
@@ -109,6 +123,7 @@ impl Rule {
             skip_after: None,
             actions: Vec::new(),
             chain: None,
+            text: Arc::default(),
         }
     }
 

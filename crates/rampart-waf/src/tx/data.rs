@@ -84,10 +84,9 @@ impl MultipartFlags {
 pub struct CurrentRule {
     pub(crate) id: u64,
     pub(crate) phase: u8,
-    pub(crate) msg: String,
     pub(crate) severity: Option<u8>,
-    pub(crate) rev: String,
-    pub(crate) ver: String,
+    /// msg, rev, ver of the rule (shared with the rule: no copy per evaluation).
+    pub(crate) text: std::sync::Arc<crate::rule::RuleText>,
     pub(crate) logdata: String,
 }
 

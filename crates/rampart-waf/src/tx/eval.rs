@@ -94,10 +94,8 @@ impl Transaction {
         self.data.rule = super::data::CurrentRule {
             id: rule.id,
             phase,
-            msg: rule.metadata.msg_raw.clone().unwrap_or_default(),
             severity: rule.metadata.severity.map(|s| s.0),
-            rev: rule.metadata.rev.clone().unwrap_or_default(),
-            ver: rule.metadata.ver.clone().unwrap_or_default(),
+            text: rule.text.clone(),
             logdata: String::new(),
         };
         let mut matched = Vec::new();

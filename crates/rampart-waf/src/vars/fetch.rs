@@ -104,10 +104,10 @@ fn values<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &st
             let fields: [(&'static str, String); 7] = [
                 ("id", r.id.to_string()),
                 ("phase", r.phase.to_string()),
-                ("msg", r.msg.clone()),
+                ("msg", r.text.msg.clone()),
                 ("severity", r.severity.map(|s| s.to_string()).unwrap_or_default()),
-                ("rev", r.rev.clone()),
-                ("ver", r.ver.clone()),
+                ("rev", r.text.rev.clone()),
+                ("ver", r.text.ver.clone()),
                 ("logdata", r.logdata.clone()),
             ];
             for (k, val) in fields {
@@ -158,7 +158,8 @@ fn map<'a>(
     out: &mut Vec<Value<'a>>,
 ) {
     if let Some(key) = target.selector.as_ref().and_then(|s| s.key()) {
-        if let Some((k, val)) = m.get_key_value(&key.to_ascii_lowercase()) {
+        // Literal selectors are stored lower-cased, as the keys of these maps are.
+        if let Some((k, val)) = m.get_key_value(key) {
             if !excluded(v, k) {
                 out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
             }
