@@ -28,3 +28,39 @@ fn crs_loads_without_errors() {
     assert_eq!(engine.rule_count(), count);
     assert!(count > 500, "only {count} rules");
 }
+
+#[test]
+fn crs_loads_through_include_globs() {
+    let shared = crs::shared_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
+    let crs_dir = shared.join("crs").canonicalize().expect("CRS directory");
+    let dir = std::env::temp_dir().join(format!("rampart-waf-include-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let main = dir.join("main.conf");
+    let text = format!(
+        "# main configuration\nSecRuleEngine DetectionOnly\nInclude \"{crs}/crs-setup.conf.example\"\nInclude {crs}/rules/*.conf\n",
+        crs = crs_dir.display()
+    );
+    std::fs::write(&main, text).expect("write main.conf");
+    let engine = rampart_waf::Engine::from_file(&main).expect("loads");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut direct = Builder::new();
+    for f in crs::crs_files(&crs_dir).expect("files") {
+        direct.load_file(&f).expect("loads");
+    }
+    assert_eq!(engine.rule_count(), direct.rule_count());
+    assert_eq!(engine.config().rule_engine, rampart_waf::EngineMode::DetectionOnly);
+}
+
+#[test]
+fn load_errors_carry_file_line_and_column() {
+    let err = rampart_waf::Engine::from_str("SecRuleEngine On\n\nSecRule ARGS \"@rx a\" \"id:1,phase:2,bogus\"\n", None).unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("<inline>:3:1:"), "{text}");
+    assert!(text.contains("bogus"), "{text}");
+    let err = rampart_waf::Engine::from_str("SecRule NOPE \"@rx a\" \"id:1\"", None).unwrap_err();
+    assert!(err.to_string().contains("unknown variable"), "{err}");
+    let err = rampart_waf::Engine::from_str("SecRule ARGS \"@rx a\" \"id:1,t:nosuchthing\"", None).unwrap_err();
+    assert!(err.to_string().contains("t:nosuchthing"), "{err}");
+    let err = rampart_waf::Engine::from_str("SecFoo On", None).unwrap_err();
+    assert!(err.to_string().contains("unknown directive"), "{err}");
+}

@@ -104,7 +104,8 @@ fn handle_line(
     out: &mut Vec<Directive>,
 ) -> Result<(), LoadError> {
     let (name, args) = split_directive(line, &location)?;
-    if name.eq_ignore_ascii_case("Include") {
+    let optional = name.eq_ignore_ascii_case("IncludeOptional");
+    if name.eq_ignore_ascii_case("Include") || optional {
         let pattern = args.first().ok_or_else(|| LoadError::Syntax {
             location: location.clone(),
             expected: "a file or glob after `Include`".into(),
@@ -114,12 +115,20 @@ fn handle_line(
             Some(dir) if !Path::new(pattern).is_absolute() => dir.join(pattern),
             _ => PathBuf::from(pattern),
         };
-        let files = glob::expand(&full).map_err(|source| LoadError::Io {
+        let files = match glob::expand(&full) {
+            Err(_) if optional => Vec::new(),
+            other => other,
+        };
+        let files = files.map_err(|source| LoadError::Io {
             location: location.clone(),
             path: full.clone(),
             source,
         })?;
         for file in files {
+            // `IncludeOptional` (Apache's spelling) skips files that do not exist.
+            if optional && !file.exists() {
+                continue;
+            }
             read_file_into(&file, &location, depth + 1, out)?;
         }
         return Ok(());
