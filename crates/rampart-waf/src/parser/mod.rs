@@ -116,7 +116,7 @@ fn handle_line(
             _ => PathBuf::from(pattern),
         };
         let files = match glob::expand(&full) {
-            Err(_) if optional => Vec::new(),
+            Err(_) if optional => Ok(Vec::new()),
             other => other,
         };
         let files = files.map_err(|source| LoadError::Io {
