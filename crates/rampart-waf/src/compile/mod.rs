@@ -66,6 +66,13 @@ impl Builder {
         Builder::default()
     }
 
+    /// The settings so far, to change limits that have no directive (JSON/XML depth,
+    /// multipart parts) or to override directives from the service's own configuration.
+    /// Directives loaded afterwards still apply on top.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
     /// Register an operator (`@name`) that takes precedence over the built-in ones.
     pub fn register_operator(&mut self, name: &str, factory: OperatorFactory) -> &mut Self {
         self.registry.operators.insert(name.to_ascii_lowercase(), factory);

@@ -74,10 +74,10 @@ impl TxState {
     }
 
     /// Exclusions added at run time that apply to `rule`.
-    pub(crate) fn removed_targets_for(&self, rule: &Rule) -> Vec<Exclusion> {
+    pub(crate) fn removed_targets_for(&self, rule: &Rule) -> Vec<&Exclusion> {
         if self.removed_targets.is_empty() {
             return Vec::new();
         }
-        self.removed_targets.iter().filter(|(sel, _)| sel.matches(rule)).map(|(_, e)| e.clone()).collect()
+        self.removed_targets.iter().filter(|(sel, _)| sel.matches(rule)).map(|(_, e)| e).collect()
     }
 }
