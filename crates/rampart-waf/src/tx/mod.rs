@@ -149,7 +149,9 @@ impl Transaction {
         self.interruption().cloned()
     }
 
-    /// Parse the buffered body with the chosen body processor and run phase 2.
+    /// Parse the buffered body with the chosen body processor and run phase 2. Call it for
+    /// every request, with or without a body: CRS decides on blocking (949110) in phase 2.
+    /// Runs phase 1 first if [`Transaction::process_request_headers`] was not called.
     pub fn process_request_body(&mut self) -> Option<Intervention> {
         if self.state.phases_run[1] {
             return self.interruption().cloned();
@@ -169,8 +171,15 @@ impl Transaction {
         self.data.response_headers.add(name, value.as_ref());
     }
 
-    /// Record the response status and protocol and run phase 3.
+    /// Record the response status and protocol and run phase 3. Runs phases 1–2 first if
+    /// they have not run (so a forgotten [`Transaction::process_request_body`] cannot skip
+    /// the request-side blocking decision).
     pub fn process_response_headers(&mut self, status: u16, protocol: &str) -> Option<Intervention> {
+        if !self.state.phases_run[1] {
+            if let Some(i) = self.process_request_body() {
+                return Some(i);
+            }
+        }
         self.data.response_status = Some(status);
         self.data.response_protocol = protocol.as_bytes().to_vec();
         self.run_once(3);
