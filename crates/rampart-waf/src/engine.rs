@@ -1,6 +1,7 @@
 //! [`Engine`]: a compiled rule set and its settings, immutable, `Send + Sync`, shared by `Arc`
 //! between all transactions.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -30,10 +31,12 @@ impl Engine {
     pub(crate) fn new(config: Config, items: Vec<Item>) -> Engine {
         let mut phases: [Vec<Item>; 5] = Default::default();
         let mut rule_count = 0;
+        let mut chains: HashMap<Vec<usize>, u32> = HashMap::new();
         for item in items {
             match item {
                 Item::Rule(mut rule) => {
                     rule_count += 1;
+                    number_chains(&mut rule, &mut chains);
                     let m = &rule.metadata;
                     rule.text = Arc::new(crate::rule::RuleText {
                         msg: m.msg_raw.clone().unwrap_or_default(),
@@ -54,6 +57,7 @@ impl Engine {
     }
 
     /// Compile SecLang text (a convenience over [`Builder`]).
+    #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str, base_dir: Option<&Path>) -> Result<Engine, LoadError> {
         let mut b = Builder::new();
         b.load_str(text, base_dir)?;
@@ -95,6 +99,19 @@ impl Engine {
     /// Start a transaction.
     pub fn transaction(self: &Arc<Self>) -> Transaction {
         Transaction::new(self.clone())
+    }
+}
+
+/// Give every link the id of its transformation chain (equal chains, equal ids).
+fn number_chains(rule: &mut Rule, chains: &mut HashMap<Vec<usize>, u32>) {
+    let mut link = Some(rule);
+    while let Some(r) = link {
+        if !r.transforms.is_empty() {
+            let key: Vec<usize> = r.transforms.iter().map(|t| t.function as usize).collect();
+            let next = u32::try_from(chains.len() + 1).unwrap_or(u32::MAX);
+            r.chain_id = *chains.entry(key).or_insert(next);
+        }
+        link = r.chain.as_deref_mut();
     }
 }
 

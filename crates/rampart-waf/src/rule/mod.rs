@@ -62,6 +62,9 @@ pub struct Rule {
     pub operator: Option<RuleOperator>,
     /// Transformations applied in order to each value.
     pub transforms: Vec<Transformation>,
+    /// Identifies the transformation chain for the transaction's cache (0: no chain), set
+    /// when the engine is built.
+    pub chain_id: u32,
     /// `multiMatch`: run the operator after each transformation too.
     pub multi_match: bool,
     /// `capture`: store regex groups as `TX.0`..`TX.9`.
@@ -111,6 +114,7 @@ impl Rule {
             targets: TargetList::default(),
             operator: None,
             transforms: Vec::new(),
+            chain_id: 0,
             multi_match: false,
             capture: false,
             log: true,

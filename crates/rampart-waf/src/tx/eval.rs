@@ -2,6 +2,9 @@
 //! operators, and what happens when a rule matches.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::cache::{Cached, TransformCache};
 
 use super::expand::{expand_string, EvalContext};
 use super::outcome::{Intervention, MatchedRule, MatchedValue};
@@ -34,6 +37,7 @@ impl Transaction {
             return;
         }
         let engine = self.engine.clone();
+        self.cache.clear();
         let mut skip_after: Option<&str> = None;
         let mut skip = 0u32;
         for item in &engine.phases[usize::from(phase - 1)] {
@@ -134,7 +138,26 @@ impl Transaction {
                 fetch(data, target, &excluded, &mut values);
             }
             let mut ctx = EvalContext { data, capture: link.capture, captures: Vec::new() };
+            let cache = &mut self.cache;
             for value in &values {
+                let use_cache = !link.multi_match && link.chain_id != 0 && cacheable(value.variable) && TransformCache::accepts(&value.value);
+                if use_cache {
+                    let result: Cached = match cache.get(link.chain_id, &value.value) {
+                        Some(r) => r.clone(),
+                        None => {
+                            let r = transform(link, &value.value);
+                            cache.put(link.chain_id, &value.value, r.clone());
+                            r
+                        }
+                    };
+                    let input: &[u8] = result.as_deref().unwrap_or(&value.value);
+                    if test(op, &mut ctx, input) {
+                        hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: std::mem::take(&mut ctx.captures) });
+                    } else {
+                        ctx.captures.clear();
+                    }
+                    continue;
+                }
                 let mut current: Cow<'_, [u8]> = Cow::Borrowed(value.value.as_ref());
                 let mut hit = false;
                 if link.multi_match && test(op, &mut ctx, &current) {
@@ -236,6 +259,44 @@ impl Transaction {
             Disruptive::Allow(scope) => self.state.allow = Some((*scope, phase)),
         }
     }
+}
+
+/// Run a link's transformation chain; `None` when nothing changed.
+fn transform(link: &Rule, value: &[u8]) -> Cached {
+    let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
+    for t in &link.transforms {
+        let changed = match (t.function)(&current) {
+            Cow::Owned(v) => Some(v),
+            Cow::Borrowed(b) if b.len() != current.len() || b.as_ptr() != current.as_ptr() => Some(b.to_vec()),
+            Cow::Borrowed(_) => None,
+        };
+        if let Some(v) = changed {
+            current = Cow::Owned(v);
+        }
+    }
+    match current {
+        Cow::Owned(v) => Some(Arc::from(v)),
+        Cow::Borrowed(_) => None,
+    }
+}
+
+/// Variables whose values cannot change within a phase (collections set by rules excluded,
+/// though the cache is keyed by bytes anyway).
+fn cacheable(v: Variable) -> bool {
+    !matches!(
+        v,
+        Variable::Tx
+            | Variable::Ip
+            | Variable::Global
+            | Variable::Session
+            | Variable::User
+            | Variable::Resource
+            | Variable::MatchedVar
+            | Variable::MatchedVars
+            | Variable::MatchedVarName
+            | Variable::MatchedVarsNames
+            | Variable::Rule
+    )
 }
 
 fn test(op: &crate::rule::RuleOperator, ctx: &mut EvalContext<'_>, input: &[u8]) -> bool {

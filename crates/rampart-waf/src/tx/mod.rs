@@ -7,6 +7,7 @@
 //! [`Transaction::matched_rules`] but nothing is interrupted.
 
 mod body;
+mod cache;
 pub mod data;
 mod eval;
 pub mod expand;
@@ -32,6 +33,7 @@ pub struct Transaction {
     engine: Arc<Engine>,
     pub(crate) data: TxData,
     pub(crate) state: TxState,
+    pub(crate) cache: cache::TransformCache,
 }
 
 impl std::fmt::Debug for Transaction {
@@ -51,7 +53,7 @@ impl Transaction {
             started: Some(std::time::Instant::now()),
             ..TxData::default()
         };
-        Transaction { engine, data, state }
+        Transaction { engine, data, state, cache: cache::TransformCache::default() }
     }
 
     /// Override the generated `UNIQUE_ID` (e.g. with the proxy's request id).
