@@ -4,12 +4,13 @@
 //! inspection), with an emulated backend (go-ftw's `albedo`: `/reflect` answers what the
 //! request's JSON body asks for).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use super::judge::{judge, Observed};
+use super::judge::Observed;
 use super::model::{Stage, Test, TestFile};
 use super::overrides::Overrides;
+pub use super::suite::{run_test_with, test_files, TestOutcome, TestResult};
 use super::request::{self, RawRequest};
 use crate::compile::Builder;
 use crate::engine::Engine;
@@ -61,32 +62,6 @@ pub fn regression_engine(crs_dir: &Path) -> Result<(Builder, Vec<LoadError>), Lo
         errors.extend(b.load_file_collect(&f));
     }
     Ok((b, errors))
-}
-
-/// The result of one test.
-#[derive(Debug, Clone)]
-pub struct TestOutcome {
-    /// The rule the test file targets.
-    pub rule_id: u64,
-    /// The test's number.
-    pub test_id: u32,
-    /// The directory of the YAML file (the CRS rule file it belongs to).
-    pub group: String,
-    /// Pass, failure reasons, or skipped with a reason.
-    pub result: TestResult,
-    /// Whether an override replaced the expected output.
-    pub overridden: bool,
-}
-
-/// Outcome of a test.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TestResult {
-    /// Every stage met its expectation.
-    Passed,
-    /// Why it failed.
-    Failed(String),
-    /// Not run, and why.
-    Skipped(String),
 }
 
 /// Run one stage: parse the request, drive a transaction, emulate the backend.
@@ -177,48 +152,13 @@ fn backend(req: &RawRequest) -> (u16, Vec<(String, String)>, String) {
     (200, vec![("Content-Type".into(), "text/plain; charset=utf-8".into())], String::new())
 }
 
-/// Run every test of a file.
+/// Run every test of a file in process.
 pub fn run_file(engine: &Arc<Engine>, file: &TestFile, group: &str, overrides: &Overrides) -> Vec<TestOutcome> {
-    file.tests.iter().map(|t| run_test(engine, file.rule_id, t, group, overrides)).collect()
+    let mut exec = |stage: &Stage| run_stage(engine, stage);
+    file.tests.iter().map(|t| run_test_with(&mut exec, file.rule_id, t, group, overrides)).collect()
 }
 
-/// Run one test (all its stages).
+/// Run one test in process (all its stages).
 pub fn run_test(engine: &Arc<Engine>, rule_id: u64, test: &Test, group: &str, overrides: &Overrides) -> TestOutcome {
-    let over = overrides.find(rule_id, test.test_id);
-    let result = match over {
-        Some(o) if o.output.is_none() => TestResult::Skipped(o.reason.clone()),
-        _ => {
-            let mut result = TestResult::Passed;
-            for (i, stage) in test.stages.iter().enumerate() {
-                let observed = run_stage(engine, stage);
-                let expected = over.and_then(|o| o.output.as_ref()).unwrap_or(&stage.output);
-                if let Err(why) = judge(expected, &observed) {
-                    result = TestResult::Failed(format!("stage {}: {why} (logged {:?})", i + 1, observed.logged_ids));
-                    break;
-                }
-            }
-            result
-        }
-    };
-    let overridden = over.is_some_and(|o| o.output.is_some());
-    TestOutcome { rule_id, test_id: test.test_id, group: group.to_string(), result, overridden }
-}
-
-/// Every `*.yaml` under `dir`, sorted.
-pub fn test_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    run_test_with(&mut |stage: &Stage| run_stage(engine, stage), rule_id, test, group, overrides)
 }
