@@ -2,10 +2,12 @@
 //! the embedded example configuration and nothing to install.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use rampart_shield::{Waf, WafSettings};
 use rampart_testbed::TestbedOptions;
 use tokio::net::TcpListener;
 
@@ -19,10 +21,52 @@ pub const DEMO_CONFIG: &str = include_str!("../examples/demo.toml");
 
 const ADMIN_ADDRESS: &str = "127.0.0.1:9090";
 
-/// Parse and build the embedded configuration.
+/// The project's own baseline rules, for when no OWASP CRS is installed.
+pub const BASELINE_RULES: &str = include_str!("../rules/baseline.conf");
+
+/// Where Debian's `modsecurity-crs` package puts the CRS.
+const DEBIAN_CRS_SETUP: &str = "/etc/modsecurity/crs/crs-setup.conf";
+const DEBIAN_CRS_RULES: &str = "/usr/share/modsecurity-crs/rules";
+
+/// Parse and build the embedded configuration, with a WAF: the configured one, else the CRS
+/// when Debian's package is installed, else the baseline rules.
 pub fn embedded_plan(text: &str) -> Result<Plan, LoadErrors> {
     let config = rampart_config::parse(text, Path::new("examples/demo.toml")).map_err(LoadErrors::Config)?;
-    crate::wiring::from_config(config)
+    let mut plan = crate::wiring::from_config(config)?;
+    if plan.config.waf.is_none() {
+        let (stage, which) = demo_waf().map_err(|e| LoadErrors::Build(vec![e]))?;
+        plan.notes.push(format!("WAF: {which}, {} rules", stage.rule_count()));
+        plan.stages.push(Arc::new(stage));
+    }
+    Ok(plan)
+}
+
+fn demo_waf() -> Result<(Waf, String), String> {
+    let settings = |files: Vec<PathBuf>, paranoia| WafSettings {
+        rule_files: files,
+        rule_text: None,
+        prelude: String::new(),
+        paranoia,
+        inspect_response_body: false,
+        mode: rampart_core::StageMode::Enforce,
+        on_error: rampart_core::OnError::Closed,
+    };
+    let rules = Path::new(DEBIAN_CRS_RULES);
+    if Path::new(DEBIAN_CRS_SETUP).is_file() && rules.is_dir() {
+        let mut files = vec![PathBuf::from(DEBIAN_CRS_SETUP)];
+        let mut conf: Vec<PathBuf> = std::fs::read_dir(rules)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "conf")).collect())
+            .unwrap_or_default();
+        conf.sort();
+        files.extend(conf);
+        match Waf::load(settings(files, Some(1))) {
+            Ok(w) => return Ok((w, format!("OWASP CRS from {DEBIAN_CRS_RULES} (paranoia 1)"))),
+            Err(e) => tracing::warn!(target: "rampart::config", error = %e, "the installed CRS did not load; using the baseline rules"),
+        }
+    }
+    let baseline = WafSettings { rule_text: Some(BASELINE_RULES.to_string()), ..settings(Vec::new(), None) };
+    let waf = Waf::load(baseline).map_err(|e| format!("baseline rules: {e}"))?;
+    Ok((waf, "Rampart baseline rules (no OWASP CRS installed; see rules/baseline.conf)".to_string()))
 }
 
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
@@ -51,6 +95,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let token = format!("{:032x}", rand_token());
     let admin = AdminSettings { address: ADMIN_ADDRESS.parse()?, token: Some(token.clone()) };
     let stages = plan.stage_names().join(", ");
+    let notes = plan.notes.clone();
     let (started, wait) = crate::run::start(plan, source, Some(admin)).await?;
     let shield = started.proxy_addrs.first().copied().context("no listener")?;
     let admin_addr = started.admin_addr.context("no admin listener")?;
@@ -62,6 +107,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     println!("  admin     http://{admin_addr}/metrics  /healthz  /readyz");
     println!("  admin API curl -H 'Authorization: Bearer {token}' http://{admin_addr}/api/status");
     println!("  stages    {stages}");
+    for note in &notes {
+        println!("  {note}");
+    }
     println!("  Ctrl-C to stop.");
     println!();
     let result = wait.await;

@@ -87,6 +87,9 @@ pub async fn start(
     for warning in plan.warnings() {
         tracing::warn!(target: "rampart::config", "{warning}");
     }
+    for note in &plan.notes {
+        tracing::info!(target: "rampart::config", "{note}");
+    }
     let proxy = Proxy::new(plan.runtime()?, Arc::new(LogSink));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();

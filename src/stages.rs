@@ -1,15 +1,16 @@
 //! The stages, in the order a request meets them, built from the configuration.
 //!
 //! Order: access lists first (an allow-listed staff network skips everything; a denied network
-//! costs nothing more), then bans, then rate limits. Cheapest and most decisive first.
+//! costs nothing more), then bans, then rate limits, then the WAF. Cheapest and most decisive
+//! first: a flood refused by a rate limit never costs a rule-set evaluation.
 
 use std::sync::Arc;
 
-use rampart_config::{Config, RateAction, RateScope};
-use rampart_core::Stage;
+use rampart_config::{BodyLimitAction, Config, RateAction, RateScope};
+use rampart_core::{EventSink, Stage};
 use rampart_shield::{
     AccessList, AccessListSettings, BanPolicy, Bans, BansSettings, LimitAction, RateKey, RateLimit, RateLimitSettings,
-    RouteScope,
+    RouteScope, Waf, WafSettings,
 };
 use rampart_state::{BanList, Clock, SystemClock};
 
@@ -18,7 +19,7 @@ use rampart_state::{BanList, Clock, SystemClock};
 const BAN_CAPACITY: usize = 100_000;
 
 /// Build the configured stages. Errors are full lines (`file: message`).
-pub fn build(config: &Config) -> Result<Vec<Arc<dyn Stage>>, Vec<String>> {
+pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn Stage>>, Vec<String>> {
     let file = config.source.display().to_string();
     let mut errors = Vec::new();
     let mut stages: Vec<Arc<dyn Stage>> = Vec::new();
@@ -77,8 +78,18 @@ pub fn build(config: &Config) -> Result<Vec<Arc<dyn Stage>>, Vec<String>> {
         settings.mode = rl.mode;
         settings.on_error = rl.on_error;
         match RateLimit::new(settings, Arc::clone(&bans), Arc::clone(&clock)) {
-            Ok(limit) => stages.push(Arc::new(limit)),
+            Ok(limit) => stages.push(Arc::new(limit.with_events(Arc::clone(&events)))),
             Err(e) => errors.push(format!("{file}: rate_limit `{}`: {e}", rl.name)),
+        }
+    }
+
+    if let Some(waf) = &config.waf {
+        match Waf::load(waf_settings(waf)) {
+            Ok(stage) => {
+                tracing::info!(target: "rampart::config", rules = stage.rule_count(), files = waf.rules.len(), "WAF rules loaded");
+                stages.push(Arc::new(stage));
+            }
+            Err(e) => errors.push(format!("[waf] rules: {e}")),
         }
     }
 
@@ -86,6 +97,35 @@ pub fn build(config: &Config) -> Result<Vec<Arc<dyn Stage>>, Vec<String>> {
         Ok(stages)
     } else {
         Err(errors)
+    }
+}
+
+/// The engine settings `[waf]` implies, as directives applied before the rule files.
+pub fn waf_settings(waf: &rampart_config::Waf) -> WafSettings {
+    let mut prelude = format!(
+        "SecRequestBodyLimit {}\nSecRequestBodyNoFilesLimit {}\nSecRequestBodyLimitAction {}\n",
+        waf.request_body_limit,
+        waf.request_body_no_files_limit,
+        match waf.request_body_limit_action {
+            BodyLimitAction::Reject => "Reject",
+            BodyLimitAction::ProcessPartial => "ProcessPartial",
+        }
+    );
+    if waf.inspect_response_body {
+        prelude.push_str(&format!(
+            "SecResponseBodyAccess On\nSecResponseBodyLimit {}\nSecResponseBodyMimeType {}\n",
+            waf.response_body_limit,
+            waf.response_body_mime_types.join(" ")
+        ));
+    }
+    WafSettings {
+        rule_files: waf.rules.clone(),
+        rule_text: None,
+        prelude,
+        paranoia: Some(waf.paranoia),
+        inspect_response_body: waf.inspect_response_body,
+        mode: waf.mode,
+        on_error: waf.on_error,
     }
 }
 

@@ -41,6 +41,8 @@ impl std::error::Error for LoadErrors {}
 pub struct Plan {
     pub config: Config,
     pub stages: Vec<Arc<dyn Stage>>,
+    /// Facts worth saying at start (which rule set the WAF runs).
+    pub notes: Vec<String>,
     upstreams: Vec<UpstreamSettings>,
 }
 
@@ -54,7 +56,7 @@ pub fn load(path: &Path) -> Result<Plan, LoadErrors> {
 pub fn from_config(config: Config) -> Result<Plan, LoadErrors> {
     let mut errors = Vec::new();
     let upstreams = upstream_settings(&config, &mut errors);
-    let stages = match stages::build(&config) {
+    let stages = match stages::build(&config, Arc::new(crate::run::LogSink)) {
         Ok(s) => s,
         Err(mut e) => {
             errors.append(&mut e);
@@ -64,7 +66,7 @@ pub fn from_config(config: Config) -> Result<Plan, LoadErrors> {
     if !errors.is_empty() {
         return Err(LoadErrors::Build(errors));
     }
-    Ok(Plan { config, stages, upstreams })
+    Ok(Plan { config, stages, notes: Vec::new(), upstreams })
 }
 
 impl Plan {

@@ -60,6 +60,8 @@ pub struct RequestContext {
     pub started: Instant,
     pub wall_clock: SystemTime,
     pub peer: SocketAddr,
+    /// The local address the request arrived on.
+    pub local: SocketAddr,
     /// The client's address after trusted-proxy resolution (`X-Forwarded-For`, `Forwarded`,
     /// PROXY protocol); the socket peer when the peer is not trusted.
     pub client: IpAddr,
@@ -75,6 +77,9 @@ pub struct RequestContext {
     pub tags: Vec<Tag>,
     /// Every decision taken so far, enforced or not.
     pub decisions: Vec<Decision>,
+    /// Per-request state a stage carries from one phase to the next (the WAF's transaction),
+    /// keyed by type. Empty unless a stage puts something in.
+    pub extensions: http::Extensions,
 }
 
 impl RequestContext {
@@ -113,6 +118,7 @@ impl RequestContext {
             started: Instant::now(),
             wall_clock: SystemTime::now(),
             peer,
+            local: SocketAddr::new(client, 80),
             client,
             method,
             uri: uri.parse().unwrap_or_else(|_| Uri::from_static("/")),
@@ -123,6 +129,7 @@ impl RequestContext {
             tls: None,
             tags: Vec::new(),
             decisions: Vec::new(),
+            extensions: http::Extensions::new(),
         }
     }
 }

@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use rampart_core::{Event, Outcome, RequestContext, RequestId, ResponseFacts, TlsFacts, Verdict};
 
-use crate::body::{collect_limited, full, BodyLimitError, GuardedBody, ProxyBody};
+use crate::body::{client_body_fault, collect_limited, full, BodyLimitError, GuardedBody, ProxyBody};
 use crate::forward::{strip_hop_by_hop, upstream_parts, Forwarding};
 use crate::hygiene::check_framing;
 use crate::pages::{refusal, wants_json};
@@ -53,6 +53,14 @@ pub async fn handle(
     if target_len + parts.method.as_str().len() + 10 > rt.limits.max_request_line {
         return Ok(finish(&proxy, early(StatusCode::URI_TOO_LONG, true)));
     }
+    // hyper enforces `max_header_bytes` only down to its 8 KiB buffer floor; below it, here.
+    let head_len = target_len
+        + parts.method.as_str().len()
+        + 12
+        + parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>();
+    if head_len > rt.limits.max_header_bytes {
+        return Ok(finish(&proxy, early(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, true)));
+    }
     let declared_len = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
@@ -74,6 +82,7 @@ pub async fn handle(
         started,
         wall_clock: SystemTime::now(),
         peer: conn.peer,
+        local: conn.local,
         client,
         method: parts.method.clone(),
         uri: parts.uri.clone(),
@@ -84,6 +93,7 @@ pub async fn handle(
         tls: conn.tls.clone(),
         tags: Vec::new(),
         decisions: Vec::new(),
+        extensions: http::Extensions::new(),
     };
 
     let outcome = rt.pipeline.on_request_headers(&mut ctx);
@@ -94,9 +104,13 @@ pub async fn handle(
     // The body: buffered (bounded) when a stage inspects it, streamed with its guards otherwise.
     let limits = &rt.limits;
     let guarded = GuardedBody::new(body, limits.max_body, limits.body_min_rate, limits.header_read_timeout);
-    let upstream_body: ProxyBody = if rt.pipeline.wants_request_body() && declared_len != Some(0) {
+    // Body-phase stages run for every request, an empty body included: the WAF's phase 2
+    // inspects the arguments of a GET too.
+    let upstream_body: ProxyBody = if rt.pipeline.wants_request_body() {
         let cap = limits.max_inspected_body.min(limits.max_body as usize);
-        match collect_limited(guarded, cap).await {
+        let collected =
+            if declared_len == Some(0) { Ok(bytes::Bytes::new()) } else { collect_limited(guarded, cap).await };
+        match collected {
             Ok(bytes) => {
                 let outcome = rt.pipeline.on_request_body(&mut ctx, &bytes);
                 if let Some(resp) = enforce(&ctx, &outcome, json) {
@@ -152,14 +166,12 @@ pub async fn handle(
             resp
         }
         Ok(Err(e)) => {
-            // A body we cut (too large, too slow) surfaces here as a client error, not the
-            // upstream's fault: do not eject the server for it.
-            let ours = std::error::Error::source(&e)
-                .and_then(|s| s.downcast_ref::<BodyLimitError>())
-                .copied();
+            // A body we cut (too large, too slow) or the client broke (bad chunks, cut off)
+            // surfaces here wrapped in the client's errors: not the upstream's fault, so do not
+            // eject the server for it (or a client could eject healthy servers at will).
+            let ours = client_body_fault(&e);
             let status = match ours {
-                Some(BodyLimitError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
-                Some(BodyLimitError::TooSlow(_)) => StatusCode::REQUEST_TIMEOUT,
+                Some(status) => status,
                 None => {
                     server.record_failure(pool.settings.eject_after, pool.settings.eject_for);
                     proxy.metrics.upstream_error(&pool.settings.name);

@@ -7,6 +7,7 @@
 //! * [`RateLimit`] (`rate_limit`): per-key limits (client, prefix, route, header, cookie)
 //!   over bounded sketches from `rampart-state`, with escalation into the shared ban list.
 //! * [`Bans`] (`bans`): refuses clients on the shared [`rampart_state::BanList`].
+//! * [`Waf`] (`waf`): the SecLang engine of `rampart-waf` (the OWASP CRS) as a stage.
 //!
 //! Stages are built by the binary from validated configuration through public settings
 //! structs ([`AccessListSettings`], [`RateLimitSettings`], [`BansSettings`]), and read time
@@ -19,6 +20,7 @@ pub mod list_file;
 pub mod rate_key;
 pub mod rate_limit;
 pub mod rate_limit_settings;
+pub mod waf;
 
 pub use access_list::{AccessList, AccessListError, AccessListSettings};
 pub use bans::{Bans, BansSettings};
@@ -27,3 +29,4 @@ pub use list_file::{parse_list, read_list, ListFileError};
 pub use rate_key::{RateKey, RateKeyError};
 pub use rate_limit::RateLimit;
 pub use rate_limit_settings::{BanPolicy, LimitAction, LimitActionError, RateLimitSettings, RouteScope};
+pub use waf::{Waf, WafSettings};
