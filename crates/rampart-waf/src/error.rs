@@ -35,38 +35,86 @@ impl fmt::Display for Location {
 pub enum LoadError {
     /// The text does not follow SecLang syntax.
     #[error("{location}: syntax error: expected {expected}, found {found}")]
-    Syntax { location: Location, expected: String, found: String },
+    Syntax {
+        /// Where it happened.
+        location: Location,
+        /// What the parser expected.
+        expected: String,
+        /// What it found.
+        found: String,
+    },
     /// A directive is not known.
     #[error("{location}: unknown directive `{name}`")]
-    UnknownDirective { location: Location, name: String },
+    UnknownDirective {
+        /// Where it happened.
+        location: Location,
+        /// The name as written.
+        name: String,
+    },
     /// A directive's argument is invalid.
     #[error("{location}: `{directive}`: {why}")]
-    InvalidArgument { location: Location, directive: String, why: String },
+    InvalidArgument {
+        /// Where it happened.
+        location: Location,
+        /// The directive.
+        directive: String,
+        /// Why it is wrong.
+        why: String,
+    },
     /// An action is unknown or its value invalid.
     #[error("{location}: action `{action}`: {why}")]
-    Action { location: Location, action: String, why: String },
+    Action {
+        /// Where it happened.
+        location: Location,
+        /// The action.
+        action: String,
+        /// Why it is wrong.
+        why: String,
+    },
     /// A variable is unknown or its selector invalid.
     #[error("{location}: variable `{variable}`: {why}")]
-    Variable { location: Location, variable: String, why: String },
+    Variable {
+        /// Where it happened.
+        location: Location,
+        /// The variable.
+        variable: String,
+        /// Why it is wrong.
+        why: String,
+    },
     /// A transformation is not known.
     #[error("{location}: unknown transformation `t:{name}`")]
-    UnknownTransformation { location: Location, name: String },
+    UnknownTransformation {
+        /// Where it happened.
+        location: Location,
+        /// The name as written.
+        name: String,
+    },
     /// An operator could not be built.
     #[error("{location}: {source}")]
     Operator {
+        /// Where it happened.
         location: Location,
+        /// The underlying error.
         #[source]
         source: crate::operator::OperatorError,
     },
     /// A file could not be read.
     #[error("{location}: cannot read `{path}`: {source}")]
     Io {
+        /// Where it happened.
         location: Location,
+        /// The file.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
     /// `Include` nests too deep (probably a cycle).
     #[error("{location}: includes nest deeper than {max}")]
-    IncludeDepth { location: Location, max: usize },
+    IncludeDepth {
+        /// Where it happened.
+        location: Location,
+        /// The deepest nesting allowed.
+        max: usize,
+    },
 }

@@ -7,7 +7,12 @@ pub enum Part {
     /// Text copied as is.
     Literal(String),
     /// `%{COLLECTION.key}` or `%{VARIABLE}`: collection upper-cased, key as written.
-    Variable { collection: String, key: Option<String> },
+    Variable {
+        /// Collection or variable name, upper-cased (`TX`, `MATCHED_VAR`).
+        collection: String,
+        /// The key after `.` or `:`, if any.
+        key: Option<String>,
+    },
 }
 
 /// A compiled macro text.
