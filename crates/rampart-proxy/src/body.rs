@@ -30,6 +30,28 @@ pub enum BodyLimitError {
     TooSlow(u64),
 }
 
+/// The client's own body failed — bad chunked framing, a connection cut mid-body: its fault,
+/// answered 400, and never counted against the upstream server.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed request body: {0}")]
+pub struct ClientBodyError(#[source] pub BoxError);
+
+/// The status to answer when a request to the upstream failed because of the client's body
+/// (413 too large, 408 too slow, 400 malformed), or `None` when the upstream is to blame.
+/// Walks the whole source chain: the HTTP client wraps the body's error in its own, twice.
+pub fn client_body_fault(e: &(dyn std::error::Error + 'static)) -> Option<http::StatusCode> {
+    let mut cause = Some(e);
+    while let Some(err) = cause {
+        match err.downcast_ref::<BodyLimitError>() {
+            Some(BodyLimitError::TooLarge(_)) => return Some(http::StatusCode::PAYLOAD_TOO_LARGE),
+            Some(BodyLimitError::TooSlow(_)) => return Some(http::StatusCode::REQUEST_TIMEOUT),
+            None if err.is::<ClientBodyError>() => return Some(http::StatusCode::BAD_REQUEST),
+            None => cause = err.source(),
+        }
+    }
+    None
+}
+
 pin_project_lite::pin_project! {
     /// A request body that fails once it passes `max` bytes, or once its average rate since the
     /// grace period falls below `min_rate` bytes/s (slow POST). The failure reaches the
@@ -82,7 +104,7 @@ where
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(ClientBodyError(e.into()))))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
                 if *this.min_rate == 0 {
@@ -162,6 +184,19 @@ mod tests {
             self.0 = true;
             Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"abc")))))
         }
+    }
+
+    #[test]
+    fn client_body_faults_are_found_under_wrappers() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("wrapper")]
+        struct Wrapper(#[source] BoxError);
+        let too_large = Wrapper(Box::new(Wrapper(Box::new(BodyLimitError::TooLarge(1)))));
+        assert_eq!(client_body_fault(&too_large), Some(http::StatusCode::PAYLOAD_TOO_LARGE));
+        let malformed = Wrapper(Box::new(ClientBodyError("bad chunk".into())));
+        assert_eq!(client_body_fault(&malformed), Some(http::StatusCode::BAD_REQUEST));
+        let upstream = Wrapper(Box::new(std::io::Error::other("connection refused")));
+        assert_eq!(client_body_fault(&upstream), None);
     }
 
     #[tokio::test(start_paused = true)]
