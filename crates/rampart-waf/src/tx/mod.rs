@@ -200,19 +200,24 @@ impl Transaction {
     }
 
     /// Buffer a chunk of response body (when inspected), up to `SecResponseBodyLimit`.
+    /// With `SecResponseBodyLimitAction Reject`, the limit applies (as in ModSecurity v3) to
+    /// every response body, inspected or not; only inspected bodies are buffered.
     pub fn append_response_body(&mut self, chunk: &[u8]) -> Option<Intervention> {
         let counted = self.engine.config.response_body_limit_action == crate::config::LimitAction::Reject;
-        if !(self.response_body_inspected() || counted) || self.state.response_body_truncated {
+        let inspected = self.response_body_inspected();
+        if !(inspected || counted) || self.state.response_body_truncated {
             return self.interruption().cloned();
         }
-        let room = self.engine.config.response_body_limit.saturating_sub(self.data.response_body.len());
+        let room = self.engine.config.response_body_limit.saturating_sub(self.state.response_body_seen);
+        let take = chunk.len().min(room);
+        self.state.response_body_seen += take;
+        if inspected {
+            self.data.response_body.extend_from_slice(&chunk[..take]);
+        }
         if chunk.len() > room {
-            self.data.response_body.extend_from_slice(&chunk[..room]);
             self.state.response_body_truncated = true;
             self.data.outbound_data_error = true;
             self.body_limit_hit(self.engine.config.response_body_limit_action, 4);
-        } else {
-            self.data.response_body.extend_from_slice(chunk);
         }
         self.interruption().cloned()
     }
