@@ -1,0 +1,95 @@
+# Shared by the bench scripts: install peers, build Rampart, start/stop processes, run wrk,
+# report medians and ratios. Source it; it sets `run` (a temp dir) and a cleanup trap.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+shared=${RAMPART_SHARED:-$here/../shared}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-6s}
+CONNS=${CONNS:-32}
+run=$(mktemp -d /tmp/rampart-bench.XXXXXX)
+pids=()
+declare -A rps p99
+
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    bash "$shared/anchors/stop.sh" "$run" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# Install the peers and the load generator from Debian, build Rampart, start the anchors.
+setup() {
+    local need=()
+    for c in nginx haproxy wrk curl python3; do command -v $c >/dev/null || need+=($c); done
+    [ -f /usr/lib/nginx/modules/ngx_http_modsecurity_module.so ] || need+=(libnginx-mod-http-modsecurity)
+    if [ ${#need[@]} -gt 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+    (cd "$here" && cargo build --release --quiet)
+    bin=$here/target/release/rampart
+    bash "$shared/anchors/start.sh" "$run" >/dev/null
+}
+
+# A Rampart configuration in front of the anchors' backend: base_config PORT EXTRA_TOML
+base_config() {
+    cat <<TOML
+[[listener]]
+address = "127.0.0.1:$1"
+http2 = false
+
+[limits]
+max_connections = 20000
+max_connections_per_client = 20000
+max_connections_per_prefix = 20000
+accept_rate = "100000/s"
+
+[[upstream]]
+name = "backend"
+servers = ["127.0.0.1:9000"]
+
+[log]
+level = "warn"
+access_log = "off"
+
+$2
+TOML
+}
+
+# start_rampart NAME PORT CONFIG_FILE: run it and wait until it answers.
+start_rampart() {
+    "$bin" run --config "$3" > "$run/$1.log" 2>&1 & pids+=($!)
+    for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$2/" && return 0; sleep 0.1; done
+    echo "rampart ($1) on :$2 did not come up:"; cat "$run/$1.log"; exit 1
+}
+
+to_ms() { # wrk latency: 1.23ms / 850.00us / 1.02s
+    python3 -c "import sys,re; m=re.match(r'([0-9.]+)(us|ms|s)',sys.argv[1]); n=float(m.group(1)); print(n/1000 if m.group(2)=='us' else n*1000 if m.group(2)=='s' else n)" "$1"
+}
+
+# measure LABEL URL [wrk args...]: one wrk run, recorded under LABEL.
+measure() {
+    local label=$1 url=$2; shift 2
+    local out r l
+    out=$(wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$@" "$url")
+    r=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    l=$(echo "$out" | awk '$1=="99%" {print $2}')
+    rps[$label]+="$r "
+    p99[$label]+="$(to_ms "$l") "
+    non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    echo "  $label  ${r} req/s  p99 ${l}${non2xx:+  non-2xx: $non2xx}"
+}
+
+median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" $1; }
+
+# report BASELINE LABEL...: medians of every label, then each label's ratio to BASELINE.
+report() {
+    local base=$1; shift
+    echo
+    echo "medians over $ROUNDS rounds (wrk -t1 -c$CONNS -d$DURATION):"
+    for name in "$base" "$@"; do
+        printf '  %-24s %10.0f req/s   p99 %8.2f ms\n' "$name" "$(median "${rps[$name]}")" "$(median "${p99[$name]}")"
+    done
+    for name in "$@"; do
+        python3 -c "import sys; r=float(sys.argv[3])/float(sys.argv[4]); l=float(sys.argv[5])/float(sys.argv[6]); print(f'  ratio {sys.argv[1]:<24} / {sys.argv[2]}: throughput {r:.2f}x   p99 {l:.2f}x')" \
+            "$name" "$base" "$(median "${rps[$name]}")" "$(median "${rps[$base]}")" "$(median "${p99[$name]}")" "$(median "${p99[$base]}")"
+    done
+}

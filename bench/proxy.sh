@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Rampart against nginx and HAProxy as plain reverse proxies, side by side, same backend, same
+# load generator (wrk, small GET, keep-alive), alternating runs; prints medians and ratios.
+#
+#   bash bench/proxy.sh                       # 3 rounds of 6 s per target
+#   ROUNDS=5 DURATION=10s bash bench/proxy.sh
+#
+# Targets, all in front of the anchors' nginx backend on :9000:
+#   nginx            :8081  (../shared/anchors)
+#   haproxy          :8083  (../shared/anchors)
+#   rampart          :8090  plain proxy, access log off
+#   rampart+stages   :8091  plus an access list of 10,000 entries and a per-client rate limit
+#                           set high enough never to fire: the cost of the checks themselves
+source "$(dirname "$0")/lib.sh"
+setup
+
+# 10,000 deny entries from a benchmarking range nobody sends from.
+python3 - "$run/deny.txt" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(10000):
+        f.write(f"198.18.{i // 256 % 256}.{i % 256}/32 ; bench\n")
+PY
+base_config 8090 "" > "$run/plain.toml"
+base_config 8091 "$(printf '[access]\ndeny = ["203.0.113.0/24"]\ndeny_files = ["%s"]\n\n[[rate_limit]]\nkey = "client"\nrate = "10000000/s"\nburst = 1000000\n' "$run/deny.txt")" > "$run/stages.toml"
+start_rampart plain 8090 "$run/plain.toml"
+start_rampart stages 8091 "$run/stages.toml"
+
+for round in $(seq "$ROUNDS"); do
+    echo "round $round"
+    measure nginx http://127.0.0.1:8081/
+    measure haproxy http://127.0.0.1:8083/
+    measure rampart http://127.0.0.1:8090/
+    measure rampart+stages http://127.0.0.1:8091/
+done
+report nginx haproxy rampart rampart+stages
