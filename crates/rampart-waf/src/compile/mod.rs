@@ -58,6 +58,8 @@ pub struct Builder {
     updates: Vec<(String, Directive)>,
     /// Phases that already have a `SecDefaultAction`.
     default_set: [bool; 5],
+    /// Rule ids seen, to refuse duplicates as ModSecurity does.
+    ids: std::collections::HashSet<u64>,
 }
 
 impl Builder {
@@ -268,6 +270,13 @@ impl Builder {
                     location: location.clone(),
                     action: "id".into(),
                     why: "every rule needs an `id`".into(),
+                });
+            }
+            if new.id != 0 && !self.ids.insert(new.id) {
+                return Err(LoadError::Action {
+                    location: location.clone(),
+                    action: "id".into(),
+                    why: format!("rule id {} is duplicated", new.id),
                 });
             }
             self.items.push(Item::Rule(Box::new(new)));
