@@ -13,7 +13,7 @@ use rampart_waf::Engine;
 use serde_json::Value;
 
 /// Passing cases required (raise as the engine improves).
-const FLOOR: usize = 218;
+const FLOOR: usize = 219;
 
 enum Outcome {
     Passed,

@@ -36,6 +36,14 @@ pub fn expand_string(data: &TxData, text: &MacroText) -> String {
 /// The first value of `collection[.key]`.
 pub fn resolve<'a>(data: &'a TxData, collection: &str, key: Option<&str>) -> Option<Cow<'a, [u8]>> {
     let variable = Variable::from_name(collection)?;
+    // `%{TX:/regex/}`: the first value whose key matches (rare; compiled on use).
+    if let Some(re) = key.and_then(|k| k.strip_prefix('/')).and_then(|k| k.strip_suffix('/')) {
+        let selector = regex::Regex::new(&format!("(?i){re}")).ok().map(Selector::Regex)?;
+        let target = Target { variable, selector: Some(selector), count: false };
+        let mut out: Vec<Value<'a>> = Vec::new();
+        fetch(data, &target, &|_, _| false, &mut out);
+        return out.into_iter().next().map(|v| v.value);
+    }
     if variable == Variable::Tx {
         let key = key?.to_ascii_lowercase();
         return data.tx.get(&key).map(|v| Cow::Borrowed(v.as_slice()));
