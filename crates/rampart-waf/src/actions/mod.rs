@@ -11,7 +11,7 @@ pub mod storage;
 pub use ctl::Ctl;
 pub use disruptive::{AllowScope, Disruptive};
 pub use setvar::{SetVar, SetVarOp};
-pub use storage::{InitCol, SetEnv};
+pub use storage::{ExpireVar, InitCol, SetEnv};
 
 /// A non-disruptive action run when its rule matches.
 #[derive(Debug, Clone)]
@@ -24,4 +24,6 @@ pub enum Action {
     InitCol(InitCol),
     /// `setenv:name=value`.
     SetEnv(SetEnv),
+    /// `expirevar:ip.blocked=600`: the variable disappears after that many seconds.
+    ExpireVar(ExpireVar),
 }

@@ -50,3 +50,69 @@ impl SetEnv {
         SetEnv { name: name.trim().to_string(), value: MacroText::parse(v) }
     }
 }
+
+/// `expirevar:collection.key=seconds`.
+#[derive(Debug, Clone)]
+pub struct ExpireVar {
+    /// `TX` or a persistent collection.
+    pub collection: Variable,
+    /// The variable's key (macro-expanded at run time).
+    pub key: MacroText,
+    /// Seconds from now (macro-expanded at run time).
+    pub seconds: MacroText,
+}
+
+impl ExpireVar {
+    /// Parse `collection.key=seconds`.
+    pub fn parse(value: &str) -> Result<ExpireVar, String> {
+        let (target, seconds) = value.split_once('=').ok_or("expected `collection.key=seconds`")?;
+        let (collection, key) = target.trim().split_once('.').ok_or("expected `collection.key`")?;
+        let collection = match collection.to_ascii_uppercase().as_str() {
+            "TX" => Variable::Tx,
+            other => persistent_collection(other).ok_or_else(|| format!("`{collection}` is not a collection"))?,
+        };
+        Ok(ExpireVar { collection, key: MacroText::parse(key), seconds: MacroText::parse(seconds.trim()) })
+    }
+}
+
+/// The key under which a variable's expiry time (seconds since the epoch) is kept in its
+/// record, as ModSecurity does (`__expire_<key>`).
+pub fn expiry_key(key: &str) -> String {
+    format!("__expire_{key}")
+}
+
+/// Drop the variables of `record` whose expiry time is at or before `now` (seconds since
+/// the epoch), and their expiry entries.
+pub fn purge_expired(record: &mut std::collections::BTreeMap<String, Vec<u8>>, now: u64) {
+    let expired: Vec<String> = record
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("__expire_")?;
+            let at: u64 = String::from_utf8_lossy(v).trim().parse().ok()?;
+            (at <= now).then(|| name.to_string())
+        })
+        .collect();
+    for name in expired {
+        record.remove(&expiry_key(&name));
+        record.remove(&name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry() {
+        let mut r = std::collections::BTreeMap::new();
+        r.insert("a".to_string(), b"1".to_vec());
+        r.insert(expiry_key("a"), b"100".to_vec());
+        r.insert("b".to_string(), b"1".to_vec());
+        purge_expired(&mut r, 99);
+        assert!(r.contains_key("a"));
+        purge_expired(&mut r, 100);
+        assert!(!r.contains_key("a") && r.contains_key("b") && r.len() == 1);
+        assert!(ExpireVar::parse("ip.blocked=600").is_ok());
+        assert!(ExpireVar::parse("nope").is_err());
+    }
+}

@@ -132,7 +132,10 @@ pub fn apply(rule: &mut Rule, actions: &[RawAction], location: &Location, regist
                     return Err(action_error(location, name, "expected `prefix=href`"));
                 }
             }
-            "expirevar" | "deprecatevar" | "setrsc" | "sanitisearg" | "sanitisematched" | "sanitisematchedbytes"
+            "expirevar" => rule.actions.push(Action::ExpireVar(
+                crate::actions::ExpireVar::parse(need("collection.key=seconds")?).map_err(|w| action_error(location, name, w))?,
+            )),
+            "deprecatevar" | "setrsc" | "sanitisearg" | "sanitisematched" | "sanitisematchedbytes"
             | "sanitiserequestheader" | "sanitiseresponseheader" | "append" | "prepend" | "exec" | "pause" => {}
             _ => return Err(action_error(location, name, "unknown action")),
         }

@@ -11,6 +11,10 @@ use crate::vars::Variable;
 /// that rules fed with attacker-chosen keys cannot grow memory without bound.
 const MAX_VARIABLES: usize = 10_000;
 
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
 impl Transaction {
     pub(crate) fn run_action(&mut self, action: &Action) {
         match action {
@@ -19,8 +23,22 @@ impl Transaction {
             Action::InitCol(init) => {
                 let key = expand_string(&self.data, &init.key);
                 let name = init.collection.name();
-                let record = self.engine.store.load(name, &key).unwrap_or_default();
+                let mut record = self.engine.store.load(name, &key).unwrap_or_default();
+                crate::actions::storage::purge_expired(&mut record, now());
                 self.data.persistent.insert(name, (key, record));
+            }
+            Action::ExpireVar(e) => {
+                let key = expand_string(&self.data, &e.key).to_ascii_lowercase();
+                let seconds: u64 = expand_string(&self.data, &e.seconds).trim().parse().unwrap_or(0);
+                let at = (now() + seconds).to_string().into_bytes();
+                let map = match e.collection {
+                    Variable::Tx => &mut self.data.tx,
+                    other => match self.data.persistent.get_mut(other.name()) {
+                        Some((_, record)) => record,
+                        None => return,
+                    },
+                };
+                map.insert(crate::actions::storage::expiry_key(&key), at);
             }
             Action::SetEnv(e) => {
                 let value = expand(&self.data, &e.value);
