@@ -315,3 +315,185 @@ pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
     std::fs::write(&p, contents).expect("write file");
     p
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the routing, TLS, identity, stage, reload and admin tests.
+
+/// An address on which nothing listens: a port bound and released at once. Connecting to it is
+/// refused (for a dead server in a pool).
+pub fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    drop(l);
+    addr
+}
+
+/// Poll `check` until it returns `Some`, or panic with `what` after `timeout`.
+pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The admin token the tests use.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// Write the admin token file into `dir` and return an `[admin]` section on `127.0.0.2:0`.
+///
+/// Not `127.0.0.1:0`: the configuration checker refuses an admin address equal to a listener's
+/// even when both ask for an ephemeral port (`tests/check_config.rs` holds that case).
+pub fn admin_section(dir: &Path) -> String {
+    write_file(dir, "admin.token", &format!("{ADMIN_TOKEN}\n"));
+    "[admin]\naddress = \"127.0.0.2:0\"\ntoken_file = \"admin.token\"\n".to_string()
+}
+
+/// One HTTP/1.1 response read off a connection that stays open.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header names lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// Read one response (Content-Length or chunked framing) from `s`; `None` if the peer closed
+/// the connection (or `timeout` passed) before a whole response head arrived.
+pub fn read_response(s: &mut TcpStream, timeout: Duration) -> Option<RawResponse> {
+    s.set_read_timeout(Some(timeout)).expect("read timeout");
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let find = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let mut body = Vec::new();
+    if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut line = Vec::new();
+            while !line.ends_with(b"\r\n") {
+                s.read_exact(&mut byte).ok()?;
+                line.push(byte[0]);
+            }
+            let size = usize::from_str_radix(String::from_utf8_lossy(&line).trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0u8; size + 2];
+            s.read_exact(&mut chunk).ok()?;
+            body.extend_from_slice(&chunk[..size]);
+            if size == 0 {
+                break;
+            }
+        }
+    } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body = vec![0u8; len];
+        s.read_exact(&mut body).ok()?;
+    }
+    Some(RawResponse { status, headers, body })
+}
+
+/// A keep-alive `GET path` with extra header lines (each `Name: value`).
+pub fn get_request(path: &str, extra_headers: &[&str]) -> Vec<u8> {
+    let mut r = format!("GET {path} HTTP/1.1\r\nHost: rampart.test\r\n");
+    for h in extra_headers {
+        r.push_str(h);
+        r.push_str("\r\n");
+    }
+    r.push_str("\r\n");
+    r.into_bytes()
+}
+
+/// A std-only upstream that answers every request with `size` bytes (`i % 251` for byte `i`),
+/// written in 64 KiB pieces, then closes. For large-response streaming tests.
+pub struct BulkBackend {
+    pub addr: SocketAddr,
+}
+
+impl BulkBackend {
+    pub fn start(size: usize) -> BulkBackend {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind bulk backend");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match s.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let header = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n"
+                    );
+                    if s.write_all(header.as_bytes()).is_err() {
+                        return;
+                    }
+                    let mut sent = 0;
+                    while sent < size {
+                        let n = (size - sent).min(64 * 1024);
+                        let piece: Vec<u8> = (sent..sent + n).map(|i| (i % 251) as u8).collect();
+                        if s.write_all(&piece).is_err() {
+                            return;
+                        }
+                        sent += n;
+                    }
+                });
+            }
+        });
+        BulkBackend { addr }
+    }
+}
+
+/// The admin `/metrics` text.
+pub fn metrics_text(rampart: &Rampart) -> String {
+    client().get(rampart.admin_url("/metrics")).send().expect("metrics").text().expect("metrics text")
+}
+
+/// The JSON log lines of `target` once `ready` holds for them (the lines are read from the
+/// process's pipes by another thread, so they may trail the responses a little); panics with
+/// every line after `timeout`.
+pub fn wait_json_logs(
+    rampart: &Rampart,
+    target: &str,
+    timeout: Duration,
+    ready: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let lines = rampart.json_logs(target);
+        if ready(&lines) {
+            return lines;
+        }
+        if Instant::now() > deadline {
+            panic!("the `{target}` log lines never got there within {timeout:?}:\n{}", rampart.logs().join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,97 @@
+//! `rampart demo`: the testbed app behind the shield on the fixed ports 127.0.0.1:8080 (shield),
+//! 9090 (admin) and 9100 (testbed). The only test that uses those ports.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::eventually;
+
+const SHIELD: &str = "http://127.0.0.1:8080";
+
+/// Kills the demo if the test fails half-way.
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn demo_serves_the_testbed_through_the_shield_and_stops_on_sigterm() {
+    for port in [8080, 9090, 9100] {
+        if let Err(e) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            panic!("`rampart demo` needs 127.0.0.1:{port}, which is taken ({e}); stop whatever uses it and run again");
+        }
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .arg("demo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rampart demo");
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+    ] {
+        let lines = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for l in BufReader::new(stream).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(l);
+            }
+        });
+    }
+    let mut demo = Demo(child);
+    let logs = || lines.lock().unwrap().join("\n");
+    eventually(Duration::from_secs(20), "the demo banner", || {
+        if let Ok(Some(status)) = demo.0.try_wait() {
+            panic!("rampart demo exited with {status}:\n{}", logs());
+        }
+        logs().contains("Rampart demo").then_some(())
+    });
+
+    let c = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let home = c.get(format!("{SHIELD}/")).send().unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(home.headers().contains_key("x-request-id"), "not answered through the shield");
+    assert_eq!(c.get(format!("{SHIELD}/contacts")).send().unwrap().status(), 401);
+
+    let form = format!(
+        "username={}&password={}",
+        rampart_testbed::DEMO_USERNAME.replace('@', "%40"),
+        rampart_testbed::DEMO_PASSWORD
+    );
+    let login = c
+        .post(format!("{SHIELD}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    assert_eq!(login.headers()["location"], "/contacts");
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(cookie.starts_with("session="), "{cookie}");
+    let contacts = c.get(format!("{SHIELD}/contacts")).header("cookie", &cookie).send().unwrap();
+    assert_eq!(contacts.status(), 200);
+    assert!(contacts.text().unwrap().contains("/contacts/"), "no contact links on the page");
+
+    // The admin listener is up as announced.
+    assert_eq!(c.get("http://127.0.0.1:9090/healthz").send().unwrap().status(), 200);
+
+    let pid = demo.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let code = eventually(Duration::from_secs(30), "the demo to exit after SIGTERM", || demo.0.try_wait().ok().flatten());
+    assert_eq!(code.code(), Some(0), "{}", logs());
+    assert!(std::net::TcpStream::connect("127.0.0.1:8080").is_err(), "the shield still listens after stopping");
+}
