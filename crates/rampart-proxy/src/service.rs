@@ -43,15 +43,22 @@ pub async fn handle(
     let json = wants_json(req.headers());
     let (mut parts, body) = req.into_parts();
 
-    let early = |status: StatusCode, close: bool| refusal(status, &id, json, None, close);
+    // Refusals before routing get their access-log line too: an operator searching for the
+    // request id printed on a 400 or 404 page must find it.
+    let early = |status: StatusCode, close: bool, reason: &str, parts: &http::request::Parts| {
+        if rt.access_log {
+            log_early(&rt, &conn, &id, parts, status, reason, started);
+        }
+        finish(&proxy, refusal(status, &id, json, None, close))
+    };
     if let Err(e) = check_framing(parts.version, &parts.headers) {
         proxy.metrics.framing_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(target: "rampart::decision", request_id = %id, client = %conn.client, reason = e.reason(), "ambiguous framing refused");
-        return Ok(finish(&proxy, early(StatusCode::BAD_REQUEST, true)));
+        return Ok(early(StatusCode::BAD_REQUEST, true, e.reason(), &parts));
     }
     let target_len = parts.uri.path_and_query().map(|p| p.as_str().len()).unwrap_or(1);
     if target_len + parts.method.as_str().len() + 10 > rt.limits.max_request_line {
-        return Ok(finish(&proxy, early(StatusCode::URI_TOO_LONG, true)));
+        return Ok(early(StatusCode::URI_TOO_LONG, true, "request line too long", &parts));
     }
     // hyper enforces `max_header_bytes` only down to its 8 KiB buffer floor; below it, here.
     let head_len = target_len
@@ -59,7 +66,7 @@ pub async fn handle(
         + 12
         + parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum::<usize>();
     if head_len > rt.limits.max_header_bytes {
-        return Ok(finish(&proxy, early(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, true)));
+        return Ok(early(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, true, "request head too large", &parts));
     }
     let declared_len = parts
         .headers
@@ -67,14 +74,14 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_len.is_some_and(|n| n > rt.limits.max_body) {
-        return Ok(finish(&proxy, early(StatusCode::PAYLOAD_TOO_LARGE, true)));
+        return Ok(early(StatusCode::PAYLOAD_TOO_LARGE, true, "declared body too large", &parts));
     }
 
     let peer_trusted = rt.identity.is_trusted(conn.peer.ip());
     let client = rt.identity.resolve(conn.client, &parts.headers);
     let host = request_host(&parts);
     let Some(route) = rt.router.find(host.as_deref(), parts.uri.path()).cloned() else {
-        return Ok(finish(&proxy, early(StatusCode::NOT_FOUND, false)));
+        return Ok(early(StatusCode::NOT_FOUND, false, "no route", &parts));
     };
 
     let mut ctx = RequestContext {
@@ -260,6 +267,36 @@ fn enforce(ctx: &RequestContext, outcome: &Outcome, json: bool) -> Option<Respon
             false,
         )),
     }
+}
+
+/// The access-log line of a request refused before routing (framing, size limits, no route):
+/// no stage ran, so the verdict is the proxy's own.
+fn log_early(
+    rt: &Runtime,
+    conn: &ConnMeta,
+    id: &str,
+    parts: &http::request::Parts,
+    status: StatusCode,
+    reason: &str,
+    started: Instant,
+) {
+    let no_route = status == StatusCode::NOT_FOUND;
+    tracing::info!(
+        target: "rampart::access",
+        request_id = %id,
+        client = %rt.identity.resolve(conn.client, &parts.headers),
+        peer = %conn.peer,
+        method = %parts.method,
+        host = request_host(parts).as_deref().unwrap_or(""),
+        path = parts.uri.path(),
+        route = "",
+        status = status.as_u16(),
+        verdict = if no_route { "continue" } else { "block" },
+        enforced = true,
+        stage = if no_route { "" } else { "hygiene" },
+        reason,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+    );
 }
 
 /// Count, log and emit events for a finished exchange, then run the logging phase.
