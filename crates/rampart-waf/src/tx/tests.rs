@@ -105,3 +105,53 @@ fn persistent_ip_collection_counts_across_transactions() {
     other.process_uri("/", "GET", "HTTP/1.1");
     assert!(other.process_request_headers().is_none());
 }
+
+fn post(e: &Arc<crate::Engine>, content_type: &str, body: &[u8]) -> crate::Transaction {
+    let mut tx = e.transaction();
+    tx.process_uri("/submit?from=query", "POST", "HTTP/1.1");
+    tx.add_request_header("Content-Type", content_type);
+    tx.process_request_headers();
+    tx.append_request_body(body);
+    tx.process_request_body();
+    tx
+}
+
+fn matched_names(tx: &crate::Transaction) -> Vec<String> {
+    tx.matched_rules().iter().flat_map(|r| r.matched.iter().map(|m| m.name.clone())).collect()
+}
+
+#[test]
+fn body_processors_feed_args_and_xml() {
+    let rules = "SecArgumentSeparator ;\n\
+         SecRule REQUEST_HEADERS:Content-Type \"@streq application/json\" \"id:1,phase:1,pass,ctl:requestBodyProcessor=JSON\"\n\
+         SecRule REQUEST_HEADERS:Content-Type \"@streq text/xml\" \"id:2,phase:1,pass,ctl:requestBodyProcessor=XML\"\n\
+         SecRule ARGS_POST|XML:/* \"@streq hit\" \"id:10,phase:2,pass\"\n\
+         SecRule REQBODY_PROCESSOR \"@streq JSON\" \"id:11,phase:2,pass\"";
+    let e = engine(rules);
+    let tx = post(&e, "application/x-www-form-urlencoded", b"a=miss;b=hit");
+    assert_eq!(matched_names(&tx), vec!["ARGS_POST:b"]);
+    let tx = post(&e, "application/json", br#"{"user":{"name":"hit"},"list":["x","hit"]}"#);
+    assert_eq!(
+        matched_names(&tx),
+        vec!["REQUEST_HEADERS:Content-Type", "ARGS_POST:json.user.name", "ARGS_POST:json.list.1", "REQBODY_PROCESSOR"]
+    );
+    let tx = post(&e, "text/xml", b"<a><b>hit</b></a>");
+    assert_eq!(matched_names(&tx), vec!["REQUEST_HEADERS:Content-Type", "XML:/*"]);
+}
+
+#[test]
+fn redirect_and_allow() {
+    let e = engine(
+        "SecRule ARGS:go \"@streq away\" \"id:1,phase:1,redirect:https://example.org/%{ARGS.go}\"\n\
+         SecRule ARGS:ok \"@streq yes\" \"id:2,phase:1,allow\"\n\
+         SecRule ARGS \"@streq yes\" \"id:3,phase:2,deny\"",
+    );
+    let mut tx = e.transaction();
+    tx.process_uri("/?go=away", "GET", "HTTP/1.1");
+    let i = tx.process_request_headers().expect("redirected");
+    assert_eq!((i.status, i.redirect.as_deref()), (302, Some("https://example.org/away")));
+    let mut tx = e.transaction();
+    tx.process_uri("/?ok=yes", "GET", "HTTP/1.1");
+    assert!(tx.process_request_headers().is_none());
+    assert!(tx.process_request_body().is_none(), "allow skips phase 2");
+}
