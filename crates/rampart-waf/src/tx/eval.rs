@@ -87,9 +87,10 @@ impl Transaction {
 
     fn is_removed(&self, rule: &Rule) -> bool {
         let s = &self.state;
-        in_ranges(&s.removed_ids, rule.id)
-            || rule.metadata.tags.iter().any(|t| s.removed_tags.iter().any(|r| r == t))
-            || rule.metadata.msg_raw.as_ref().is_some_and(|m| s.removed_msgs.iter().any(|r| r == m))
+        (!s.removed_ids.is_empty() && in_ranges(&s.removed_ids, rule.id))
+            || (!s.removed_tags.is_empty() && rule.metadata.tags.iter().any(|t| s.removed_tags.iter().any(|r| r == t)))
+            || (!s.removed_msgs.is_empty()
+                && rule.metadata.msg_raw.as_ref().is_some_and(|m| s.removed_msgs.iter().any(|r| r == m)))
     }
 
     /// Evaluate a rule with its chain; on a match run its actions. Returns whether it matched.
