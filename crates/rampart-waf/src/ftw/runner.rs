@@ -1,4 +1,4 @@
-//! Running go-ftw tests in process: each stage becomes a [`Transaction`] on an engine
+//! Running go-ftw tests in process: each stage becomes a [`crate::Transaction`] on an engine
 //! configured as CRS's own CI configures ModSecurity (`tests/docker-compose.yml`:
 //! `DetectionOnly`, blocking paranoia level 4, argument and file limits, response body
 //! inspection), with an emulated backend (go-ftw's `albedo`: `/reflect` answers what the
