@@ -5,6 +5,10 @@
 //! * Write: a write that has been blocked `write` without progress fails — a slow-read client
 //!   that keeps its receive window shut cannot hold a response (and its upstream) hostage.
 //!
+//! A write that makes progress also restarts the idle clock: a client downloading a large
+//! response has nothing to send meanwhile, and is not idle (nginx's `keepalive_timeout`, too,
+//! applies only between requests).
+//!
 //! hyper's own `header_read_timeout` bounds the time to a complete request head; the body
 //! minimum rate is enforced on the body (see `body.rs`).
 
@@ -41,6 +45,14 @@ fn expired(timer: &mut Option<Pin<Box<Sleep>>>, after: Duration, cx: &mut Contex
     sleep.as_mut().poll(cx).is_ready()
 }
 
+/// Push a running timer's deadline to `after` from now. Reset in place rather than dropped, so
+/// that a task waiting on it (a reader, while another task writes) is still woken.
+fn restart(timer: &mut Option<Pin<Box<Sleep>>>, after: Duration) {
+    if let Some(sleep) = timer.as_mut() {
+        sleep.as_mut().reset(Instant::now() + after);
+    }
+}
+
 use std::future::Future;
 
 impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
@@ -67,6 +79,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
         match Pin::new(&mut this.inner).poll_write(cx, data) {
             Poll::Ready(r) => {
                 this.write_timer = None;
+                if matches!(r, Ok(n) if n > 0) {
+                    restart(&mut this.read_timer, this.idle);
+                }
                 Poll::Ready(r)
             }
             Poll::Pending => {
@@ -87,6 +102,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
         match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
             Poll::Ready(r) => {
                 this.write_timer = None;
+                if matches!(r, Ok(n) if n > 0) {
+                    restart(&mut this.read_timer, this.idle);
+                }
                 Poll::Ready(r)
             }
             Poll::Pending => {
@@ -143,6 +161,33 @@ mod tests {
         let mut io = GuardedIo::new(a, Duration::from_secs(60), Duration::from_secs(3));
         let err = io.write_all(&[0u8; 1024]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reader_of_a_long_response_is_not_idle() {
+        let (a, mut b) = tokio::io::duplex(1024);
+        let io = GuardedIo::new(a, Duration::from_secs(2), Duration::from_secs(5));
+        // The peer reads 1 KiB a second for 10 s and sends nothing; meanwhile we also wait
+        // for its next request, as hyper does.
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                b.read_exact(&mut buf).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+        let (mut r, mut w) = tokio::io::split(io);
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 1];
+            let started = tokio::time::Instant::now();
+            let err = r.read(&mut buf).await.unwrap_err();
+            (err.kind(), started.elapsed())
+        });
+        w.write_all(&[0u8; 10 * 1024]).await.unwrap();
+        let (kind, after) = reader.await.unwrap();
+        assert_eq!(kind, io::ErrorKind::TimedOut);
+        assert!(after >= Duration::from_secs(10), "idle timeout fired during the download, after {after:?}");
     }
 
     #[tokio::test(start_paused = true)]
