@@ -195,9 +195,9 @@ fn a_dead_server_is_ejected_and_the_live_one_serves() {
     let c = client();
     let statuses: Vec<u16> = (0..30).map(|_| c.get(r.url("/")).send().unwrap().status().as_u16()).collect();
     let ok = statuses.iter().filter(|s| **s == 200).count();
-    // Round-robin sends every other request to the dead server until it is ejected after three
-    // failed connects; everything after that goes to the live one.
-    assert!(ok >= 27, "{ok} of 30 succeeded: {statuses:?}");
+    // A refused connect costs a request at most until the dead server is ejected; a client
+    // should (nearly) never see a 502 while a live server is in the pool.
+    assert!(ok >= 28, "{ok} of 30 succeeded with a live server in the pool: {statuses:?}");
     assert!(statuses[6..].iter().all(|s| *s == 200), "failures after the ejection: {statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200 || *s == 502), "{statuses:?}");
     assert_eq!(live.hits(), ok);
