@@ -55,7 +55,7 @@ fn crs_loads_through_include_globs() {
 fn load_errors_carry_file_line_and_column() {
     let err = rampart_waf::Engine::from_str("SecRuleEngine On\n\nSecRule ARGS \"@rx a\" \"id:1,phase:2,bogus\"\n", None).unwrap_err();
     let text = err.to_string();
-    assert!(text.starts_with("<inline>:3:1:"), "{text}");
+    assert!(text.starts_with("<inline>:3:22:"), "{text}");
     assert!(text.contains("bogus"), "{text}");
     let err = rampart_waf::Engine::from_str("SecRule NOPE \"@rx a\" \"id:1\"", None).unwrap_err();
     assert!(err.to_string().contains("unknown variable"), "{err}");
@@ -63,4 +63,13 @@ fn load_errors_carry_file_line_and_column() {
     assert!(err.to_string().contains("t:nosuchthing"), "{err}");
     let err = rampart_waf::Engine::from_str("SecFoo On", None).unwrap_err();
     assert!(err.to_string().contains("unknown directive"), "{err}");
+}
+
+#[test]
+fn errors_in_continued_rules_point_at_the_physical_line() {
+    let text = "SecRule ARGS \\\n    \"@rx a\" \\\n    \"id:1,\\\n    phase:2,\\\n    nosuchaction\"\n";
+    let err = rampart_waf::Engine::from_str(text, None).unwrap_err().to_string();
+    assert!(err.starts_with("<inline>:3:5:"), "{err}");
+    let err = rampart_waf::Engine::from_str("SecRule ARGS \\\n  \"@nosuchop a\" \"id:1\"", None).unwrap_err().to_string();
+    assert!(err.starts_with("<inline>:2:3:"), "{err}");
 }

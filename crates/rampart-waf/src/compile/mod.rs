@@ -181,9 +181,9 @@ impl Builder {
             },
             "secdefaultaction" => match d.args.as_slice() {
                 [a] => {
-                    let actions = raw_actions::parse(a, &d.location)?;
-                    let phase = rule_actions::phase_of(&actions, &d.location)?.unwrap_or(2);
-                    rule_actions::check_default_actions(&actions, &d.location)?;
+                    let actions = raw_actions::parse(a, &d.arg_location(0))?;
+                    let phase = rule_actions::phase_of(&actions, &d.arg_location(0))?.unwrap_or(2);
+                    rule_actions::check_default_actions(&actions, &d.arg_location(0))?;
                     let index = usize::from(phase - 1);
                     if self.default_set[index] {
                         return Err(LoadError::InvalidArgument {
@@ -204,7 +204,9 @@ impl Builder {
     }
 
     fn add_rule(&mut self, d: &Directive, rule: Option<(&String, &String)>, actions: Option<&str>) -> Result<(), LoadError> {
-        let location = &d.location;
+        // Errors point at the argument they are about: variables, operator or actions.
+        let actions_location = d.arg_location(if rule.is_some() { 2 } else { 0 });
+        let location = &actions_location;
         let raw = match actions {
             Some(a) => raw_actions::parse(a, location)?,
             None => Vec::new(),
@@ -215,7 +217,7 @@ impl Builder {
         } else {
             rule_actions::phase_of(&raw, location)?.unwrap_or(2)
         };
-        let mut new = Rule::new(location.clone(), phase);
+        let mut new = Rule::new(d.location.clone(), phase);
         let defaults = self.defaults[usize::from(phase - 1)].clone();
         let mut default_disruptive = Disruptive::Pass;
         let mut default_status = None;
@@ -241,13 +243,14 @@ impl Builder {
             }
         }
         if let Some((vars, op)) = rule {
-            let raw_vars = variables::parse(vars, location)?;
-            new.targets.extend(&raw_vars, location)?;
+            let vars_location = d.arg_location(0);
+            let raw_vars = variables::parse(vars, &vars_location)?;
+            new.targets.extend(&raw_vars, &vars_location)?;
             let raw_op = raw_operator::parse(op);
             let operator = self
                 .registry
                 .operator(&raw_op.name, &raw_op.param, d.base_dir.as_deref())
-                .map_err(|source| LoadError::Operator { location: location.clone(), source })?;
+                .map_err(|source| LoadError::Operator { location: d.arg_location(1), source })?;
             new.operator = Some(RuleOperator { negated: raw_op.negated, name: raw_op.name, param: raw_op.param, operator });
         }
         if is_link {

@@ -5,7 +5,7 @@ use crate::error::LoadError;
 use crate::parser::Directive;
 
 fn invalid(d: &Directive, why: impl Into<String>) -> LoadError {
-    LoadError::InvalidArgument { location: d.location.clone(), directive: d.name.clone(), why: why.into() }
+    LoadError::InvalidArgument { location: d.arg_location(0), directive: d.name.clone(), why: why.into() }
 }
 
 fn one(d: &Directive) -> Result<&str, LoadError> {

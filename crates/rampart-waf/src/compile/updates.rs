@@ -26,7 +26,7 @@ pub fn handles(name: &str) -> bool {
 }
 
 fn invalid(d: &Directive, why: impl Into<String>) -> LoadError {
-    LoadError::InvalidArgument { location: d.location.clone(), directive: d.name.clone(), why: why.into() }
+    LoadError::InvalidArgument { location: d.arg_location(0), directive: d.name.clone(), why: why.into() }
 }
 
 /// How a directive picks rules.
@@ -77,10 +77,10 @@ pub fn defer(b: &mut Builder, name: &str, d: &Directive) -> Result<(), LoadError
         };
         pick(d, by, selector)?;
         if name.starts_with("secruleupdatetarget") {
-            let raw = variables::parse(arg, &d.location)?;
-            crate::vars::target::TargetList::default().extend(&raw, &d.location)?;
+            let raw = variables::parse(arg, &d.arg_location(1))?;
+            crate::vars::target::TargetList::default().extend(&raw, &d.arg_location(1))?;
         } else {
-            raw_actions::parse(arg, &d.location)?;
+            raw_actions::parse(arg, &d.arg_location(1))?;
         }
     }
     b.updates.push((name.to_string(), d.clone()));
@@ -111,22 +111,22 @@ pub fn apply(b: &mut Builder, name: &str, d: &Directive) -> Result<(), LoadError
     };
     let p = pick(d, by, selector)?;
     if name.starts_with("secruleupdatetarget") {
-        let raw = variables::parse(arg, &d.location)?;
+        let raw = variables::parse(arg, &d.arg_location(1))?;
         for item in b.items.iter_mut() {
             if let Item::Rule(r) = item {
                 if p.matches(r) {
-                    r.targets.extend(&raw, &d.location)?;
+                    r.targets.extend(&raw, &d.arg_location(1))?;
                 }
             }
         }
     } else {
-        let raw = raw_actions::parse(arg, &d.location)?;
+        let raw = raw_actions::parse(arg, &d.arg_location(1))?;
         let registry = std::mem::take(&mut b.registry);
         let mut result = Ok(());
         for item in b.items.iter_mut() {
             if let Item::Rule(r) = item {
                 if p.matches(r) {
-                    if let Err(e) = rule_actions::apply(r, &raw, &d.location, &registry) {
+                    if let Err(e) = rule_actions::apply(r, &raw, &d.arg_location(1), &registry) {
                         result = Err(e);
                         break;
                     }

@@ -29,8 +29,35 @@ pub struct Directive {
     pub args: Vec<String>,
     /// Where the directive starts.
     pub location: Location,
+    /// Where each argument starts (file, physical line, column), for precise errors.
+    pub arg_locations: Vec<Location>,
     /// Directory of the file the directive is in (data files resolve against it).
     pub base_dir: Option<PathBuf>,
+}
+
+impl Directive {
+    /// Where argument `index` starts (the directive's start if unknown).
+    pub fn arg_location(&self, index: usize) -> Location {
+        self.arg_locations.get(index).cloned().unwrap_or_else(|| self.location.clone())
+    }
+}
+
+/// Where a piece of a logical (continued) line came from: its offset in the logical line, and
+/// the physical line and column of its first byte.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    offset: usize,
+    line: usize,
+    column: usize,
+}
+
+/// Map an offset in a logical line to a physical location.
+fn locate(segments: &[Segment], file: &Arc<PathBuf>, offset: usize) -> Location {
+    let seg = segments.iter().rev().find(|s| s.offset <= offset).or(segments.first());
+    match seg {
+        Some(s) => Location { file: file.clone(), line: s.line, column: s.column + (offset - s.offset.min(offset)) },
+        None => Location::new(file.clone(), 0),
+    }
 }
 
 /// Read a file and every file it includes.
@@ -71,39 +98,42 @@ fn parse_text(
     out: &mut Vec<Directive>,
 ) -> Result<(), LoadError> {
     let mut buffer = String::new();
-    let mut start_line = 0usize;
+    let mut segments: Vec<Segment> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if buffer.is_empty() {
-            start_line = index + 1;
+            segments.clear();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
         }
+        let column = raw.len() - raw.trim_start().len() + 1;
+        segments.push(Segment { offset: buffer.len(), line: index + 1, column });
         if let Some(stripped) = line.strip_suffix('\\') {
             buffer.push_str(stripped);
             continue;
         }
         buffer.push_str(line);
         let logical = std::mem::take(&mut buffer);
-        let location = Location::new(file.clone(), start_line);
-        handle_line(&logical, location, &base_dir, depth, out)?;
+        handle_line(&logical, &segments, &file, &base_dir, depth, out)?;
     }
     if !buffer.is_empty() {
-        let location = Location::new(file.clone(), start_line);
-        handle_line(&buffer, location, &base_dir, depth, out)?;
+        handle_line(&buffer, &segments, &file, &base_dir, depth, out)?;
     }
     Ok(())
 }
 
 fn handle_line(
     line: &str,
-    location: Location,
+    segments: &[Segment],
+    file: &Arc<PathBuf>,
     base_dir: &Option<PathBuf>,
     depth: usize,
     out: &mut Vec<Directive>,
 ) -> Result<(), LoadError> {
-    let (name, args) = split_directive(line, &location)?;
+    let location = locate(segments, file, 0);
+    let (name, args, offsets) = split_directive(line, &location)?;
+    let arg_locations = offsets.iter().map(|&o| locate(segments, file, o)).collect();
     let optional = name.eq_ignore_ascii_case("IncludeOptional");
     if name.eq_ignore_ascii_case("Include") || optional {
         let pattern = args.first().ok_or_else(|| LoadError::Syntax {
@@ -133,14 +163,15 @@ fn handle_line(
         }
         return Ok(());
     }
-    out.push(Directive { name, args, location, base_dir: base_dir.clone() });
+    out.push(Directive { name, args, location, arg_locations, base_dir: base_dir.clone() });
     Ok(())
 }
 
-/// Split a logical line into a directive name and its arguments.
-fn split_directive(line: &str, location: &Location) -> Result<(String, Vec<String>), LoadError> {
+/// Split a logical line into a directive name, its arguments and where each argument starts.
+fn split_directive(line: &str, location: &Location) -> Result<(String, Vec<String>, Vec<usize>), LoadError> {
     let bytes = line.as_bytes();
     let mut args = Vec::new();
+    let mut offsets = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         while i < bytes.len() && bytes[i].is_ascii_whitespace() {
@@ -149,9 +180,9 @@ fn split_directive(line: &str, location: &Location) -> Result<(String, Vec<Strin
         if i >= bytes.len() {
             break;
         }
+        offsets.push(i);
         let quote = bytes[i];
         if quote == b'"' || (quote == b'\'' && !args.is_empty()) {
-            let column = i + 1;
             i += 1;
             let mut value = Vec::new();
             let mut closed = false;
@@ -173,7 +204,7 @@ fn split_directive(line: &str, location: &Location) -> Result<(String, Vec<Strin
             // ModSecurity v3 takes an argument left open at the end of the directive as
             // ending there (issue 1960's configuration relies on it); an open quote before
             // further arguments cannot happen, as the quote runs to the end.
-            let _ = (closed, column);
+            let _ = closed;
             args.push(String::from_utf8_lossy(&value).into_owned());
         } else {
             let start = i;
@@ -191,7 +222,8 @@ fn split_directive(line: &str, location: &Location) -> Result<(String, Vec<Strin
         });
     }
     let name = args.remove(0);
-    Ok((name, args))
+    offsets.remove(0);
+    Ok((name, args, offsets))
 }
 
 #[cfg(test)]
@@ -206,6 +238,8 @@ mod tests {
         assert_eq!(d[0].name, "SecRule");
         assert_eq!(d[0].args, vec!["ARGS", "@rx a\"b", "id:1,phase:2"]);
         assert_eq!(d[0].location.line, 2);
+        assert_eq!((d[0].arg_location(2).line, d[0].arg_location(2).column), (3, 5));
+        assert_eq!((d[0].arg_location(1).line, d[0].arg_location(1).column), (2, 14));
         assert_eq!(d[1].args, vec!["On"]);
     }
 
