@@ -110,7 +110,7 @@ fn admin_reload_needs_the_token_and_reports_errors() {
 
 #[test]
 fn sigterm_lets_the_request_in_flight_finish_then_exits_zero() {
-    let app = Backend::start_with_delay("slow", Duration::from_millis(1500));
+    let app = Backend::start_with_delay("slow", Duration::from_secs(3));
     let mut r = Rampart::start(&config_for(&app, ""));
     let url = r.url("/slow");
     let in_flight = std::thread::spawn(move || {
