@@ -18,6 +18,13 @@ use rampart_state::{BanList, Clock, SystemClock};
 /// soonest-expiring bans rather than growing memory.
 const BAN_CAPACITY: usize = 100_000;
 
+/// The ban list, one per process. A reload rebuilds every stage, but must not lift the bans in
+/// force: an operator reloading to add a deny list would otherwise release every banned client.
+fn shared_bans() -> Arc<BanList> {
+    static BANS: std::sync::OnceLock<Arc<BanList>> = std::sync::OnceLock::new();
+    Arc::clone(BANS.get_or_init(|| Arc::new(BanList::new(BAN_CAPACITY))))
+}
+
 /// Build the configured stages. Errors are full lines (`file: message`).
 pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn Stage>>, Vec<String>> {
     let file = config.source.display().to_string();
@@ -40,7 +47,7 @@ pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn 
         }
     }
 
-    let bans = Arc::new(BanList::new(BAN_CAPACITY));
+    let bans = shared_bans();
     let any_ban_policy = config.rate_limits.iter().any(|r| r.ban.is_some());
     if any_ban_policy {
         let settings = BansSettings { mode: config.mode, on_error: rampart_core::OnError::Open };

@@ -199,3 +199,21 @@ fn per_stage_detect_mode_leaves_the_other_stages_enforcing() {
     assert_eq!(access.len(), 1);
     assert_eq!(access[0]["enforced"], true);
 }
+
+#[test]
+fn a_ban_survives_a_configuration_reload() {
+    let app = Backend::start("app");
+    let extra = format!(
+        "{TRUST_XFF}\n[[rate_limit]]\nrate = \"1/m\"\nburst = 1\npath = \"/api\"\nban = {{ after = 3, duration = \"1m\" }}\n"
+    );
+    let r = Rampart::start(&config_for(&app, &extra));
+    let offender = "203.0.113.60";
+    let banned = (0..8).map(|_| status_as(&r, "/api", offender)).any(|s| s == 403) && status_as(&r, "/free", offender) == 403;
+    assert!(banned, "the offender was never banned");
+    // An operator reloads (say, to add a deny list): the running bans must not be lifted.
+    std::fs::write(r.config_path(), config_for(&app, &format!("{extra}\n[access]\ndeny = [\"192.0.2.1\"]\n"))).unwrap();
+    r.signal("HUP");
+    r.wait_for_log(Duration::from_secs(10), |l| l.contains("configuration reloaded"));
+    assert_eq!(status_as(&r, "/free", offender), 403, "a reload lifted the ban");
+    assert_eq!(status_as(&r, "/free", "203.0.113.61"), 200);
+}
