@@ -124,3 +124,20 @@ fn a_request_refused_before_routing_is_logged_too() {
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!((v["status"].as_u64(), v["path"].as_str(), v["route"].as_str()), (Some(404), Some("/nowhere"), Some("")));
 }
+
+#[test]
+fn the_open_connections_gauge_falls_back_when_clients_leave() {
+    let app = Backend::start("app");
+    let r = start_with_admin(&app, "");
+    let open = || sample(&metrics_text(&r), "rampart_connections_open").expect("rampart_connections_open");
+    let mut conns: Vec<std::net::TcpStream> = Vec::new();
+    for _ in 0..3 {
+        let mut s = std::net::TcpStream::connect(r.addrs[0]).unwrap();
+        std::io::Write::write_all(&mut s, &common::get_request("/", &[])).unwrap();
+        assert_eq!(common::read_response(&mut s, Duration::from_secs(5)).unwrap().status, 200);
+        conns.push(s);
+    }
+    assert_eq!(open(), 3.0);
+    drop(conns);
+    common::eventually(Duration::from_secs(10), "the gauge back at 0", || (open() == 0.0).then_some(()));
+}
