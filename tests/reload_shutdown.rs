@@ -127,3 +127,23 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_zero() {
     assert!(logs.iter().any(|l| l.contains("draining")), "{logs:?}");
     assert!(logs.iter().any(|l| l.contains("\"stopped\"")), "{logs:?}");
 }
+
+#[test]
+fn a_reload_moves_new_requests_and_lets_the_one_in_flight_finish() {
+    let old = Backend::start_with_delay("old", Duration::from_secs(2));
+    let new = Backend::start("new");
+    let r = Rampart::start(&config_for(&old, ""));
+    let url = r.url("/in-flight");
+    let in_flight = std::thread::spawn(move || {
+        let resp = client().get(url).send().expect("the in-flight request");
+        (resp.status().as_u16(), resp.headers().get("x-backend").map(|v| v.to_str().unwrap().to_string()))
+    });
+    eventually(Duration::from_secs(5), "the request to reach the old upstream", || (old.hits() == 1).then_some(()));
+    std::fs::write(r.config_path(), config_for(&new, "")).unwrap();
+    r.signal("HUP");
+    wait_for_lines(&r, "configuration reloaded", 1);
+    let resp = client().get(r.url("/after")).send().unwrap();
+    assert_eq!(resp.headers()["x-backend"], "new");
+    assert_eq!(in_flight.join().unwrap(), (200, Some("old".to_string())));
+    assert_eq!((old.hits(), new.hits()), (1, 1));
+}
