@@ -119,6 +119,12 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_zero() {
     });
     eventually(Duration::from_secs(5), "the request to reach the backend", || (app.hits() == 1).then_some(()));
     r.signal("TERM");
+    // While draining, new connections are refused at once (a load balancer fails over) rather
+    // than left waiting in the listen queue until the process exits.
+    let addr = r.addrs[0];
+    eventually(Duration::from_secs(2), "new connections refused while draining", || {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err().then_some(())
+    });
     let (status, echo) = in_flight.join().unwrap();
     assert_eq!(status, 200);
     assert_eq!(echo.expect("the whole body")["target"], "/slow");

@@ -62,6 +62,9 @@ pub async fn serve(
             }
         });
     }
+    // Close the socket before draining: new connections are refused at once (a load balancer
+    // fails over) instead of waiting in the listen queue until the process exits.
+    drop(listener);
     tracing::info!(listener = %local, "listener draining");
     tokio::select! {
         _ = graceful.shutdown() => {}
