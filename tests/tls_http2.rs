@@ -207,3 +207,22 @@ fn an_ipv6_listener_serves() {
     let access = common::wait_json_logs(&r, "rampart::access", Duration::from_secs(5), |l| !l.is_empty());
     assert!(access.iter().any(|l| l["client"] == "::1" && l["path"] == "/six"), "{access:?}");
 }
+
+#[test]
+fn a_large_body_streams_both_ways_over_http2() {
+    let app = Backend::start("app");
+    let dir = temp_dir();
+    let certs = make_certs(dir.path());
+    let config = format!(
+        "[[listener]]\naddress = \"127.0.0.1:0\"\n{TLS_LISTENER}\n[limits]\nmax_body = \"8MiB\"\n\n[[upstream]]\nname = \"app\"\nservers = [\"{}\"]\n",
+        app.addr
+    );
+    let r = Rampart::start_in(dir, &config);
+    let c = tls_client(&certs.ca_pem, r.addrs[0]);
+    let body: Vec<u8> = (0..3 * 1024 * 1024).map(|i| (i % 241) as u8).collect();
+    let resp = c.post(format!("https://b.test:{}/upload", r.addrs[0].port())).body(body).send().unwrap();
+    assert_eq!((resp.status().as_u16(), resp.version()), (200, reqwest::Version::HTTP_2));
+    let echo: serde_json::Value = resp.json().unwrap();
+    assert_eq!(echo["body_len"], 3 * 1024 * 1024);
+    assert_eq!(echo["method"], "POST");
+}
