@@ -217,3 +217,18 @@ fn a_ban_survives_a_configuration_reload() {
     assert_eq!(status_as(&r, "/free", offender), 403, "a reload lifted the ban");
     assert_eq!(status_as(&r, "/free", "203.0.113.61"), 200);
 }
+
+#[test]
+fn a_broken_list_file_on_reload_keeps_the_running_lists() {
+    let app = Backend::start("app");
+    let dir = temp_dir();
+    let list = write_file(dir.path(), "deny.txt", "203.0.113.1\n");
+    let extra = format!("{TRUST_XFF}\n[access]\ndeny_files = [\"deny.txt\"]\n");
+    let r = Rampart::start_in(dir, &config_for(&app, &extra));
+    std::fs::write(&list, "203.0.113.2\nnot-an-address\n").unwrap();
+    r.signal("HUP");
+    let refused = r.wait_for_log(Duration::from_secs(10), |l| l.contains("reload refused"));
+    assert!(refused.contains("deny.txt:2:") && refused.contains("not-an-address"), "{refused}");
+    assert_eq!(status_as(&r, "/", "203.0.113.1"), 403);
+    assert_eq!(status_as(&r, "/", "203.0.113.2"), 200);
+}
