@@ -31,6 +31,34 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the testbed app alone (for drills and benchmarks).
     Testbed(TestbedArgs),
+    /// WAF tools.
+    Waf {
+        #[command(subcommand)]
+        command: WafCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WafCommand {
+    /// Run the CRS regression suite (go-ftw YAML) through the real proxy, in process, against
+    /// an albedo-like backend. Prints failures, then `N passed, M failed`; exit 1 if any failed.
+    Ftw(FtwArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FtwArgs {
+    /// The CRS directory (`crs-setup.conf.example` and `rules/`).
+    #[arg(long)]
+    pub rules: PathBuf,
+    /// The directory of go-ftw test files (`tests/regression/tests`), searched recursively.
+    #[arg(long)]
+    pub tests: PathBuf,
+    /// Known divergences (go-ftw overrides format; every entry has a reason).
+    #[arg(long)]
+    pub overrides: Option<PathBuf>,
+    /// Only test files whose path contains this (a rule id such as 920100, or a file name).
+    #[arg(long)]
+    pub filter: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod admin;
 mod check;
 mod cli;
 mod demo;
+mod ftw;
 mod logging;
 mod run;
 mod stages;
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         cli::Command::Run { config } => run_async(run::run(config)),
         cli::Command::Demo(args) => run_async(demo::demo(args)),
         cli::Command::Testbed(args) => run_async(demo::testbed(args)),
+        cli::Command::Waf { command: cli::WafCommand::Ftw(args) } => ftw::ftw(args),
     }
 }
 

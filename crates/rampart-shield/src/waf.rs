@@ -75,6 +75,13 @@ impl Waf {
         Ok(Waf { engine, settings })
     }
 
+    /// Wrap an engine compiled elsewhere (the CRS regression runner builds one configured as
+    /// CRS's CI does). Only `mode`, `on_error` and `inspect_response_body` of `settings`
+    /// apply: the rule-loading fields are ignored, and the engine keeps its own `SecRuleEngine`.
+    pub fn from_engine(engine: Arc<Engine>, settings: WafSettings) -> Waf {
+        Waf { engine, settings }
+    }
+
     /// Rules loaded (a chain counts once).
     pub fn rule_count(&self) -> usize {
         self.engine.rule_count()

@@ -1,0 +1,138 @@
+//! `rampart waf ftw`: the CRS regression suite (go-ftw YAML) through the real proxy.
+//!
+//! In process: an albedo-like backend ([`backend`]), the shield in front of it with the WAF
+//! stage running the CRS as CRS's CI configures it ([`shield`]), and a `tracing` layer that
+//! keeps what the WAF logged per request id ([`capture`]). Each test stage's request goes out
+//! as raw bytes over TCP ([`client`]); the status, the `x-request-id` and the rule ids logged
+//! for that id make the stage's [`Observed`], judged by `rampart_waf::ftw` as the in-process
+//! runner's is. Differences from the in-process figure are the proxy path's: what hyper refuses
+//! before any stage runs, and what forwarding changes on the way.
+
+mod backend;
+mod capture;
+mod client;
+mod shield;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use rampart_waf::ftw::judge::Observed;
+use rampart_waf::ftw::model::Stage;
+use rampart_waf::ftw::overrides::Overrides;
+use rampart_waf::ftw::suite::{run_suite, Summary};
+use tracing_subscriber::filter::{filter_fn, LevelFilter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+use crate::cli::FtwArgs;
+use capture::WafLog;
+
+/// How long one exchange may take: go-ftw's default read timeout. A request the proxy waits
+/// on forever (a body shorter than its Content-Length) ends with the proxy's own timeout first.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Run the command: exit 0 when every test passed, 1 when any failed or the run could not start.
+pub fn ftw(args: FtwArgs) -> ExitCode {
+    match run(&args) {
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("rampart: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &FtwArgs) -> anyhow::Result<Summary> {
+    check_dir(&args.rules.join("rules"), "--rules: not a CRS directory (no rules/)")?;
+    check_dir(&args.tests, "--tests")?;
+    let overrides = match &args.overrides {
+        Some(path) => Overrides::read(path).map_err(|e| anyhow::anyhow!("--overrides: {e}"))?,
+        None => Overrides::default(),
+    };
+    let waf_log = install_logging()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let shield = runtime.block_on(async {
+        let backend = backend::start().await?;
+        shield::start(&args.rules, backend).await
+    })?;
+    for e in &shield.load_errors {
+        eprintln!("load error (rule left out): {e}");
+    }
+    eprintln!("ftw: {} rules loaded, proxy on {}", shield.rules, shield.addr);
+
+    // The suite runs on this thread with blocking sockets; the proxy and the backend run on the
+    // runtime's workers. Test stages go out one at a time, as go-ftw sends them.
+    let started = Instant::now();
+    let mut stages = 0usize;
+    let mut execute = |stage: &Stage| {
+        stages += 1;
+        observe(shield.addr, stage, &waf_log)
+    };
+    let summary = run_suite(&args.tests, &overrides, args.filter.as_deref(), &mut execute);
+    let elapsed = started.elapsed();
+
+    for failure in &summary.failures {
+        println!("FAIL {failure}");
+    }
+    eprintln!("ftw: {stages} stages in {:.1} s", elapsed.as_secs_f64());
+    println!("skipped: {}, overridden: {}", summary.skipped, summary.overridden);
+    println!("{} passed, {} failed", summary.passed, summary.failed);
+    drop(shield);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(summary)
+}
+
+/// Send one stage's request through the proxy and gather what the client and the WAF saw.
+fn observe(addr: std::net::SocketAddr, stage: &Stage, waf_log: &WafLog) -> Observed {
+    waf_log.clear();
+    // The test's `dest_addr` and `port` are ignored on purpose: every request goes to our own
+    // listener on 127.0.0.1, whatever a test file names.
+    let bytes = match rampart_waf::ftw::request::build(&stage.input) {
+        Ok(b) => b,
+        Err(e) => return Observed { error: true, log: format!("request not built: {e}"), ..Observed::default() },
+    };
+    match client::exchange(addr, &bytes, EXCHANGE_TIMEOUT) {
+        Ok(resp) => {
+            let rules = resp.request_id.as_deref().map(|id| waf_log.take(id)).unwrap_or_default();
+            Observed {
+                logged_ids: rules.iter().map(|r| r.id).collect(),
+                log: rules.iter().map(capture::LoggedRule::log_line).collect::<Vec<_>>().join("\n"),
+                status: resp.status,
+                error: false,
+                response_body: String::from_utf8_lossy(&resp.body).into_owned(),
+            }
+        }
+        // No response at all (the connection closed or timed out): go-ftw's "HTTP-level error".
+        Err(e) => Observed { error: true, log: format!("exchange failed: {e}"), ..Observed::default() },
+    }
+}
+
+/// The capture layer for the WAF's events, and warnings from everything else on stderr (stdout
+/// carries the failures and the summary).
+fn install_logging() -> anyhow::Result<WafLog> {
+    let waf_log = WafLog::default();
+    let warnings = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_filter(filter_fn(|m| *m.level() <= LevelFilter::WARN && m.target() != capture::WAF_TARGET));
+    tracing_subscriber::registry()
+        .with(waf_log.clone().with_filter(filter_fn(|m| m.target() == capture::WAF_TARGET)))
+        .with(warnings)
+        .try_init()
+        .context("cannot install the log capture")?;
+    Ok(waf_log)
+}
+
+fn check_dir(path: &Path, what: &str) -> anyhow::Result<PathBuf> {
+    if !path.is_dir() {
+        bail!("{what}: {} is not a directory", path.display());
+    }
+    Ok(path.to_path_buf())
+}
