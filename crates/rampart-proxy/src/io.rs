@@ -21,17 +21,67 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
 /// `T` with idle-read and stalled-write timeouts.
+///
+/// The hot path must not touch the timer wheel per request: each direction keeps one `Sleep`
+/// for the connection's life and the time of its last progress. A read or write that makes
+/// progress only stores `Instant::now()`; when the `Sleep` fires, the deadline is recomputed
+/// from the last progress and the timer re-armed if the peer has moved since.
 pub struct GuardedIo<T> {
     inner: T,
-    idle: Duration,
-    write: Duration,
-    read_timer: Option<Pin<Box<Sleep>>>,
-    write_timer: Option<Pin<Box<Sleep>>>,
+    read: Watchdog,
+    write: Watchdog,
+}
+
+/// One direction's timeout: armed while an operation is pending, measured from its last
+/// progress.
+struct Watchdog {
+    limit: Duration,
+    /// When the current wait began (the last progress, or the first pending poll after it).
+    since: Option<Instant>,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl Watchdog {
+    fn new(limit: Duration) -> Watchdog {
+        Watchdog { limit, since: None, timer: None }
+    }
+
+    /// The operation made progress: the next wait starts afresh.
+    fn progress(&mut self) {
+        self.since = None;
+    }
+
+    /// The connection made progress the other way: a wait in progress starts over now. The
+    /// timer is not touched; when it fires, [`Watchdog::expired`] re-arms it from here.
+    fn restart(&mut self) {
+        if self.since.is_some() {
+            self.since = Some(Instant::now());
+        }
+    }
+
+    /// The operation is pending: true once it has waited `limit` without progress.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        let deadline = since + self.limit;
+        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline && timer.deadline() < deadline {
+            // Armed for an earlier wait: move it out to this wait's deadline.
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            if Instant::now() >= deadline {
+                return true;
+            }
+            timer.as_mut().reset(deadline);
+            let _ = timer.as_mut().poll(cx);
+        }
+        false
+    }
 }
 
 impl<T> GuardedIo<T> {
     pub fn new(inner: T, idle: Duration, write: Duration) -> GuardedIo<T> {
-        GuardedIo { inner, idle, write, read_timer: None, write_timer: None }
+        GuardedIo { inner, read: Watchdog::new(idle), write: Watchdog::new(write) }
     }
 
     pub fn get_ref(&self) -> &T {
@@ -39,36 +89,35 @@ impl<T> GuardedIo<T> {
     }
 }
 
-/// Arm `timer` if it is not running and report whether it has fired.
-fn expired(timer: &mut Option<Pin<Box<Sleep>>>, after: Duration, cx: &mut Context<'_>) -> bool {
-    let sleep = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + after)));
-    sleep.as_mut().poll(cx).is_ready()
-}
-
-/// Push a running timer's deadline to `after` from now. Reset in place rather than dropped, so
-/// that a task waiting on it (a reader, while another task writes) is still woken.
-fn restart(timer: &mut Option<Pin<Box<Sleep>>>, after: Duration) {
-    if let Some(sleep) = timer.as_mut() {
-        sleep.as_mut().reset(Instant::now() + after);
-    }
-}
-
 use std::future::Future;
+
+fn timed_out(what: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, what)
+}
 
 impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(r) => {
-                this.read_timer = None;
+                this.read.progress();
                 Poll::Ready(r)
             }
-            Poll::Pending => {
-                if expired(&mut this.read_timer, this.idle, cx) {
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout")));
-                }
-                Poll::Pending
+            Poll::Pending if this.read.expired(cx) => Poll::Ready(Err(timed_out("idle timeout"))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> GuardedIo<T> {
+    fn guard_write<R>(&mut self, cx: &mut Context<'_>, result: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+        match result {
+            Poll::Ready(r) => {
+                self.write.progress();
+                Poll::Ready(r)
             }
+            Poll::Pending if self.write.expired(cx) => Poll::Ready(Err(timed_out("write timeout"))),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -76,21 +125,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
 impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_write(cx, data) {
-            Poll::Ready(r) => {
-                this.write_timer = None;
-                if matches!(r, Ok(n) if n > 0) {
-                    restart(&mut this.read_timer, this.idle);
-                }
-                Poll::Ready(r)
-            }
-            Poll::Pending => {
-                if expired(&mut this.write_timer, this.write, cx) {
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "write timeout")));
-                }
-                Poll::Pending
-            }
+        let r = Pin::new(&mut this.inner).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            this.read.restart();
         }
+        this.guard_write(cx, r)
     }
 
     fn poll_write_vectored(
@@ -99,21 +138,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(r) => {
-                this.write_timer = None;
-                if matches!(r, Ok(n) if n > 0) {
-                    restart(&mut this.read_timer, this.idle);
-                }
-                Poll::Ready(r)
-            }
-            Poll::Pending => {
-                if expired(&mut this.write_timer, this.write, cx) {
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "write timeout")));
-                }
-                Poll::Pending
-            }
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            this.read.restart();
         }
+        this.guard_write(cx, r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -122,18 +151,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_flush(cx) {
-            Poll::Ready(r) => {
-                this.write_timer = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => {
-                if expired(&mut this.write_timer, this.write, cx) {
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "write timeout")));
-                }
-                Poll::Pending
-            }
-        }
+        let r = Pin::new(&mut this.inner).poll_flush(cx);
+        this.guard_write(cx, r)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

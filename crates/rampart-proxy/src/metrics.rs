@@ -22,12 +22,12 @@ struct Histogram {
 }
 
 impl Histogram {
+    /// One increment in the first bucket that holds `d` (buckets are made cumulative when
+    /// rendered, not on the request path).
     fn observe(&self, d: Duration) {
         let secs = d.as_secs_f64();
-        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                self.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|le| secs <= *le) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
@@ -112,12 +112,10 @@ impl Metrics {
         let _ = writeln!(out, "# HELP rampart_upstream_latency_seconds Time to the upstream's response head.");
         let _ = writeln!(out, "# TYPE rampart_upstream_latency_seconds histogram");
         for (name, h) in self.upstream_latency.read().iter() {
+            let mut cumulative = 0;
             for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "rampart_upstream_latency_seconds_bucket{{upstream=\"{name}\",le=\"{le}\"}} {}",
-                    h.buckets[i].load(Ordering::Relaxed)
-                );
+                cumulative += h.buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(out, "rampart_upstream_latency_seconds_bucket{{upstream=\"{name}\",le=\"{le}\"}} {cumulative}");
             }
             let count = h.count.load(Ordering::Relaxed);
             let _ = writeln!(out, "rampart_upstream_latency_seconds_bucket{{upstream=\"{name}\",le=\"+Inf\"}} {count}");
@@ -171,10 +169,13 @@ mod tests {
         m.response(429);
         m.verdict("rate_limit", "throttle", true);
         m.upstream_latency("app", Duration::from_millis(3));
+        m.upstream_latency("app", Duration::from_millis(30));
         let text = m.render(7, &[("rampart_state_bytes".into(), "Bytes.".into(), 42.0)]);
         assert!(text.contains("rampart_responses_total{class=\"2xx\"} 1"));
         assert!(text.contains("rampart_verdicts_total{stage=\"rate_limit\",verdict=\"throttle\",enforced=\"true\"} 1"));
         assert!(text.contains("rampart_upstream_latency_seconds_bucket{upstream=\"app\",le=\"0.005\"} 1"));
+        assert!(text.contains("rampart_upstream_latency_seconds_bucket{upstream=\"app\",le=\"0.05\"} 2"));
+        assert!(text.contains("rampart_upstream_latency_seconds_count{upstream=\"app\"} 2"));
         assert!(text.contains("rampart_connections_open 7"));
         assert!(text.contains("rampart_state_bytes 42"));
     }
