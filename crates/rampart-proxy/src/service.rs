@@ -161,11 +161,28 @@ pub async fn handle(
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     }
 
-    let in_flight = server.begin();
+    // A request without a body can be sent again: when the chosen server refuses the
+    // connection, it goes to another server of the pool once instead of failing.
+    let spare = (pool.servers.len() > 1 && is_bodyless(&parts)).then(|| RequestHead::of(&parts));
     let sent = Instant::now();
-    let result =
-        tokio::time::timeout(pool.settings.read_timeout, pool.client.request(Request::from_parts(parts, upstream_body)))
-            .await;
+    let mut server = server;
+    let mut in_flight = server.begin();
+    let mut result = send(&pool, Request::from_parts(parts, upstream_body)).await;
+    if let (Ok(Err(e)), Some(head)) = (&result, spare) {
+        if e.is_connect() {
+            // A refused connect is certain: take the server out now, not after N requests.
+            server.record_failure(1, pool.settings.eject_for);
+            proxy.metrics.upstream_error(&pool.settings.name);
+            if let Some(other) = pool.pick().filter(|s| s.addr != server.addr) {
+                if let Ok(req) = head.to(other.addr) {
+                    tracing::info!(request_id = %id, upstream = %pool.settings.name, refused = %server.addr, retry = %other.addr, "upstream connect refused; retrying on another server");
+                    server = other;
+                    in_flight = server.begin();
+                    result = send(&pool, req).await;
+                }
+            }
+        }
+    }
     let upstream_resp = match result {
         Ok(Ok(resp)) => {
             server.record_success();
@@ -180,7 +197,8 @@ pub async fn handle(
             let status = match ours {
                 Some(status) => status,
                 None => {
-                    server.record_failure(pool.settings.eject_after, pool.settings.eject_for);
+                    let after = if e.is_connect() { 1 } else { pool.settings.eject_after };
+                    server.record_failure(after, pool.settings.eject_for);
                     proxy.metrics.upstream_error(&pool.settings.name);
                     tracing::warn!(request_id = %id, upstream = %pool.settings.name, server = %server.addr, error = %e, "upstream request failed");
                     StatusCode::BAD_GATEWAY
@@ -199,7 +217,9 @@ pub async fn handle(
 
     let (mut resp_parts, resp_body) = upstream_resp.into_parts();
     strip_hop_by_hop(&mut resp_parts.headers);
-    let facts = ResponseFacts { status: resp_parts.status, headers: resp_parts.headers.clone() };
+    // The headers move into the facts the stages see and move back into the response at the
+    // end: no copy per request.
+    let facts = ResponseFacts { status: resp_parts.status, headers: std::mem::take(&mut resp_parts.headers) };
     let outcome = rt.pipeline.on_response_headers(&mut ctx, &facts);
     if let Some(resp) = enforce(&ctx, &outcome, json) {
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
@@ -222,11 +242,51 @@ pub async fn handle(
         // The in-flight count (least-connections) lasts until the body has been sent.
         resp_body.map_frame(move |f| { let _keep = &in_flight; f }).map_err(Into::into).boxed()
     };
+    let mut resp = log_and_finish(&proxy, &rt, &ctx, Response::from_parts(resp_parts, body), Some(&facts));
+    *resp.headers_mut() = facts.headers;
     if let Ok(v) = http::HeaderValue::from_str(&id) {
-        resp_parts.headers.insert("x-request-id", v);
+        resp.headers_mut().insert("x-request-id", v);
     }
-    let resp = Response::from_parts(resp_parts, body);
-    Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)))
+    Ok(resp)
+}
+
+type Sent = Result<Result<Response<Incoming>, hyper_util::client::legacy::Error>, tokio::time::error::Elapsed>;
+
+/// One attempt at the upstream, bounded by the pool's read timeout.
+async fn send(pool: &crate::upstream::Pool, req: Request<ProxyBody>) -> Sent {
+    tokio::time::timeout(pool.settings.read_timeout, pool.client.request(req)).await
+}
+
+/// No body now and none to come: safe to send twice.
+fn is_bodyless(parts: &http::request::Parts) -> bool {
+    let declared = parts.headers.get(http::header::CONTENT_LENGTH);
+    !parts.headers.contains_key(http::header::TRANSFER_ENCODING) && declared.is_none_or(|v| v.as_bytes() == b"0")
+}
+
+/// What it takes to send a bodyless request again, to another server.
+struct RequestHead {
+    method: http::Method,
+    path_and_query: String,
+    headers: http::HeaderMap,
+}
+
+impl RequestHead {
+    fn of(parts: &http::request::Parts) -> RequestHead {
+        RequestHead {
+            method: parts.method.clone(),
+            path_and_query: parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
+            headers: parts.headers.clone(),
+        }
+    }
+
+    fn to(self, server: SocketAddr) -> Result<Request<ProxyBody>, http::Error> {
+        let mut req = Request::builder()
+            .method(self.method)
+            .uri(format!("http://{server}{}", self.path_and_query))
+            .body(full(bytes::Bytes::new()))?;
+        *req.headers_mut() = self.headers;
+        Ok(req)
+    }
 }
 
 /// The host the request named, lowercase, without port.

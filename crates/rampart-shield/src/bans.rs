@@ -51,6 +51,11 @@ impl Stage for Bans {
         "bans"
     }
 
+    /// The shared ban list's fixed allocation (counted here once, not by each rate limit).
+    fn memory_bytes(&self) -> usize {
+        self.list.memory_bytes()
+    }
+
     fn mode(&self) -> StageMode {
         self.settings.mode
     }

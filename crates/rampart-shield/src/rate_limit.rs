@@ -105,6 +105,10 @@ impl Stage for RateLimit {
         "rate_limit"
     }
 
+    fn memory_bytes(&self) -> usize {
+        RateLimit::memory_bytes(self)
+    }
+
     fn mode(&self) -> StageMode {
         self.settings.mode
     }

@@ -83,7 +83,7 @@ pub(crate) fn admin(ctx: &mut Ctx<'_>, raw: Option<&RawAdmin>, listeners: &[Sock
                 format!("admin `address` {address} is not a loopback address: the admin API would be reachable from the network; use \"127.0.0.1:9090\" or set `allow_remote = true`"),
             );
         }
-        if listeners.contains(&address) {
+        if address.port() != 0 && listeners.contains(&address) {
             ctx.error(Some(&a.span()), ErrorKind::Duplicate, format!("admin `address` {address} is also a [[listener]] address"));
         }
     }

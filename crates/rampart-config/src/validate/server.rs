@@ -50,7 +50,8 @@ pub(crate) fn listeners(ctx: &mut Ctx<'_>, raw: &[RawListener], complete: bool) 
     for l in raw {
         let addr_raw = &l.address;
         let address = socket_addr(ctx, "address", addr_raw);
-        if let Some(a) = address {
+        // Port 0 asks the system for a free port: two such listeners never collide.
+        if let Some(a) = address.filter(|a| a.port() != 0) {
             if let Some(first) = seen.insert(a, addr_raw.span()) {
                 let (line, _) = ctx.position(first.start);
                 ctx.error(Some(&addr_raw.span()), ErrorKind::Duplicate, format!("listener address {a} is already used by the listener on line {line}"));
