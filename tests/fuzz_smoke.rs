@@ -79,7 +79,7 @@ impl Mutator {
                     // Overwrite a run with one byte: long digits, long names, spaces.
                     let b = [b'9', b'a', b' ', b'\xff', b'-'][self.below(5)];
                     let n = 1 + self.below(64);
-                    out.splice(at..at, std::iter::repeat(b).take(n));
+                    out.splice(at..at, vec![b; n]);
                 }
             }
         }
@@ -91,7 +91,10 @@ fn read_dir(dir: &Path, ext: Option<&str>) -> Vec<Vec<u8>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
-        .filter(|p| ext.map_or(true, |x| p.extension().is_some_and(|e| e == x)))
+        .filter(|p| match ext {
+            Some(x) => p.extension().is_some_and(|e| e == x),
+            None => true,
+        })
         .collect();
     paths.sort();
     let seeds: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).expect("seed")).collect();
