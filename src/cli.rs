@@ -59,6 +59,9 @@ pub struct FtwArgs {
     /// Only test files whose path contains this (a rule id such as 920100, or a file name).
     #[arg(long)]
     pub filter: Option<String>,
+    /// Print every exchange (request, status, request id) and the WAF's log lines on stderr.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(Debug, Args)]

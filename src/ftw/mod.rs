@@ -34,6 +34,9 @@ use capture::WafLog;
 /// on forever (a body shorter than its Content-Length) ends with the proxy's own timeout first.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How much of each request `--trace` shows.
+const TRACE_BYTES: usize = 300;
+
 /// Run the command: exit 0 when every test passed, 1 when any failed or the run could not start.
 pub fn ftw(args: FtwArgs) -> ExitCode {
     match run(&args) {
@@ -73,7 +76,7 @@ fn run(args: &FtwArgs) -> anyhow::Result<Summary> {
     let mut stages = 0usize;
     let mut execute = |stage: &Stage| {
         stages += 1;
-        observe(shield.addr, stage, &waf_log)
+        observe(shield.addr, stage, &waf_log, args.trace)
     };
     let summary = run_suite(&args.tests, &overrides, args.filter.as_deref(), &mut execute);
     let elapsed = started.elapsed();
@@ -90,7 +93,7 @@ fn run(args: &FtwArgs) -> anyhow::Result<Summary> {
 }
 
 /// Send one stage's request through the proxy and gather what the client and the WAF saw.
-fn observe(addr: std::net::SocketAddr, stage: &Stage, waf_log: &WafLog) -> Observed {
+fn observe(addr: std::net::SocketAddr, stage: &Stage, waf_log: &WafLog, trace: bool) -> Observed {
     waf_log.clear();
     // The test's `dest_addr` and `port` are ignored on purpose: every request goes to our own
     // listener on 127.0.0.1, whatever a test file names.
@@ -98,12 +101,24 @@ fn observe(addr: std::net::SocketAddr, stage: &Stage, waf_log: &WafLog) -> Obser
         Ok(b) => b,
         Err(e) => return Observed { error: true, log: format!("request not built: {e}"), ..Observed::default() },
     };
-    match client::exchange(addr, &bytes, EXCHANGE_TIMEOUT) {
+    let result = client::exchange(addr, &bytes, EXCHANGE_TIMEOUT);
+    if trace {
+        let sent = String::from_utf8_lossy(&bytes[..bytes.len().min(TRACE_BYTES)]);
+        match &result {
+            Ok(r) => eprintln!("trace: {sent:?} -> {} (x-request-id {:?})", r.status, r.request_id),
+            Err(e) => eprintln!("trace: {sent:?} -> {e}"),
+        }
+    }
+    match result {
         Ok(resp) => {
             let rules = resp.request_id.as_deref().map(|id| waf_log.take(id)).unwrap_or_default();
+            let log: Vec<String> = rules.iter().map(capture::LoggedRule::log_line).collect();
+            if trace {
+                log.iter().for_each(|line| eprintln!("trace:   {line}"));
+            }
             Observed {
                 logged_ids: rules.iter().map(|r| r.id).collect(),
-                log: rules.iter().map(capture::LoggedRule::log_line).collect::<Vec<_>>().join("\n"),
+                log: log.join("\n"),
                 status: resp.status,
                 error: false,
                 response_body: String::from_utf8_lossy(&resp.body).into_owned(),
