@@ -12,6 +12,7 @@ mod backend;
 mod capture;
 mod client;
 mod shield;
+mod suite;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use anyhow::{bail, Context};
 use rampart_waf::ftw::judge::Observed;
 use rampart_waf::ftw::model::Stage;
 use rampart_waf::ftw::overrides::Overrides;
-use rampart_waf::ftw::suite::{run_suite, Summary};
+use rampart_waf::ftw::suite::Summary;
 use tracing_subscriber::filter::{filter_fn, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -78,7 +79,7 @@ fn run(args: &FtwArgs) -> anyhow::Result<Summary> {
         stages += 1;
         observe(shield.addr, stage, &waf_log, args.trace)
     };
-    let summary = run_suite(&args.tests, &overrides, args.filter.as_deref(), &mut execute);
+    let summary = suite::run(&args.tests, &overrides, args.filter.as_deref(), &mut execute);
     let elapsed = started.elapsed();
 
     for failure in &summary.failures {
@@ -92,14 +93,15 @@ fn run(args: &FtwArgs) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// Send one stage's request through the proxy and gather what the client and the WAF saw.
-fn observe(addr: std::net::SocketAddr, stage: &Stage, waf_log: &WafLog, trace: bool) -> Observed {
+/// Send one stage's request through the proxy and gather what the client and the WAF saw, with
+/// a note when the request could not be built or got no response.
+fn observe(addr: std::net::SocketAddr, stage: &Stage, waf_log: &WafLog, trace: bool) -> suite::Exchange {
     waf_log.clear();
     // The test's `dest_addr` and `port` are ignored on purpose: every request goes to our own
     // listener on 127.0.0.1, whatever a test file names.
     let bytes = match rampart_waf::ftw::request::build(&stage.input) {
         Ok(b) => b,
-        Err(e) => return Observed { error: true, log: format!("request not built: {e}"), ..Observed::default() },
+        Err(e) => return (Observed { error: true, ..Observed::default() }, Some(format!("request not built: {e}"))),
     };
     let result = client::exchange(addr, &bytes, EXCHANGE_TIMEOUT);
     if trace {
@@ -116,16 +118,17 @@ fn observe(addr: std::net::SocketAddr, stage: &Stage, waf_log: &WafLog, trace: b
             if trace {
                 log.iter().for_each(|line| eprintln!("trace:   {line}"));
             }
-            Observed {
+            let observed = Observed {
                 logged_ids: rules.iter().map(|r| r.id).collect(),
                 log: log.join("\n"),
                 status: resp.status,
                 error: false,
                 response_body: String::from_utf8_lossy(&resp.body).into_owned(),
-            }
+            };
+            (observed, None)
         }
         // No response at all (the connection closed or timed out): go-ftw's "HTTP-level error".
-        Err(e) => Observed { error: true, log: format!("exchange failed: {e}"), ..Observed::default() },
+        Err(e) => (Observed { error: true, ..Observed::default() }, Some(format!("no response: {e}"))),
     }
 }
 
