@@ -5,8 +5,17 @@
 //! keeps what the WAF logged per request id ([`capture`]). Each test stage's request goes out
 //! as raw bytes over TCP ([`client`]); the status, the `x-request-id` and the rule ids logged
 //! for that id make the stage's [`Observed`], judged by `rampart_waf::ftw` as the in-process
-//! runner's is. Differences from the in-process figure are the proxy path's: what hyper refuses
-//! before any stage runs, and what forwarding changes on the way.
+//! runner's is.
+//!
+//! Differences from the in-process figure are the proxy path's, and worth knowing:
+//! * hyper answers 400 before any stage runs for a request target with a raw `<` or `>`, a `"`
+//!   in the query or a backtick in the path (the `http` crate's URI grammar), for a target that
+//!   is a backslash, for versions other than HTTP/1.0 and 1.1 (HTTP/0.9, HTTP/4.0) and for a
+//!   bare CR in a header value. A test that expects the WAF to log such a request fails; one
+//!   that expects httpd's 400 passes;
+//! * the WAF sees the request as hyper parsed it: no `#fragment`, an absolute-form or
+//!   authority-form target reduced to its path, header names in lower case;
+//! * the stage logs matched rules only, not body-processor errors (`Multipart parsing error`).
 
 mod backend;
 mod capture;
@@ -14,7 +23,7 @@ mod client;
 mod shield;
 mod suite;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -31,8 +40,9 @@ use tracing_subscriber::Layer;
 use crate::cli::FtwArgs;
 use capture::WafLog;
 
-/// How long one exchange may take: go-ftw's default read timeout. A request the proxy waits
-/// on forever (a body shorter than its Content-Length) ends with the proxy's own timeout first.
+/// How long one exchange may take. Longer than the proxy's own header and body timeouts, so
+/// that a request the proxy waits on (a body shorter than its Content-Length) gets the proxy's
+/// answer rather than a client-side timeout.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much of each request `--trace` shows.
@@ -148,9 +158,9 @@ fn install_logging() -> anyhow::Result<WafLog> {
     Ok(waf_log)
 }
 
-fn check_dir(path: &Path, what: &str) -> anyhow::Result<PathBuf> {
+fn check_dir(path: &Path, what: &str) -> anyhow::Result<()> {
     if !path.is_dir() {
         bail!("{what}: {} is not a directory", path.display());
     }
-    Ok(path.to_path_buf())
+    Ok(())
 }
