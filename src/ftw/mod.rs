@@ -13,6 +13,8 @@
 //!   is a backslash, for versions other than HTTP/1.0 and 1.1 (HTTP/0.9, HTTP/4.0) and for a
 //!   bare CR in a header value. A test that expects the WAF to log such a request fails; one
 //!   that expects httpd's 400 passes;
+//! * the proxy refuses a request with both `Content-Length` and `Transfer-Encoding` (the
+//!   smuggling shape) with 400, where httpd drops the `Content-Length` and CRS logs 920181;
 //! * the WAF sees the request as hyper parsed it: no `#fragment`, an absolute-form or
 //!   authority-form target reduced to its path, header names in lower case;
 //! * the stage logs matched rules only, not body-processor errors (`Multipart parsing error`).
