@@ -9,6 +9,8 @@
 //! * [`forward`]: the request toward the upstream (forwarding headers, hop-by-hop removal) and
 //!   the response back.
 //! * [`upstream`]: pools, balancing, health checks, passive ejection.
+//! * [`sniff`]: reads HTTP/1 request framing off the wire before hyper, to refuse a
+//!   `Content-Length` + `Transfer-Encoding` head that hyper would silently normalise.
 //! * [`guard`], [`hygiene`], [`client_ip`], [`proxy_protocol`], [`tls`], [`pages`],
 //!   [`metrics`], [`body`], [`route`]: the pieces those use.
 //!
@@ -28,6 +30,7 @@ pub mod pages;
 pub mod proxy_protocol;
 pub mod route;
 pub mod service;
+pub mod sniff;
 pub mod settings;
 pub mod tls;
 pub mod upstream;

@@ -21,6 +21,7 @@ use crate::io::GuardedIo;
 use crate::proxy_protocol::{self, ProxyHeader};
 use crate::runtime::Proxy;
 use crate::service::{handle, ConnMeta};
+use crate::sniff::SniffedIo;
 use crate::settings::{ClientAddressSource, Limits, ListenerSettings};
 
 /// hyper refuses a read buffer smaller than this.
@@ -155,7 +156,7 @@ async fn serve_connection(
         None => {
             let meta = Arc::new(meta);
             let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
-            let conn = builder(&limits, http2).serve_connection(TokioIo::new(io), svc).into_owned();
+            let conn = builder(&limits, http2).serve_connection(TokioIo::new(SniffedIo::new(io)), svc).into_owned();
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
@@ -182,10 +183,17 @@ async fn serve_connection(
             });
             let meta = Arc::new(meta);
             let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
-            let b = if alpn.as_deref() == Some("h2") { builder(&limits, true).http2_only() } else { builder(&limits, false) };
-            let conn = b.serve_connection(TokioIo::new(tls_stream), svc).into_owned();
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(error = %e, "TLS connection ended with an error");
+            if alpn.as_deref() == Some("h2") {
+                let conn = builder(&limits, true).http2_only().serve_connection(TokioIo::new(tls_stream), svc).into_owned();
+                if let Err(e) = watcher.watch(conn).await {
+                    tracing::debug!(error = %e, "TLS connection ended with an error");
+                }
+            } else {
+                let io = TokioIo::new(SniffedIo::new(tls_stream));
+                let conn = builder(&limits, false).serve_connection(io, svc).into_owned();
+                if let Err(e) = watcher.watch(conn).await {
+                    tracing::debug!(error = %e, "TLS connection ended with an error");
+                }
             }
         }
     }

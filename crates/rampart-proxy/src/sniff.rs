@@ -1,0 +1,318 @@
+//! A framing sniffer: reads the HTTP/1 byte stream as it arrives, before hyper does, to catch
+//! the one ambiguity hyper hides from us.
+//!
+//! A request with both `Content-Length` and `Transfer-Encoding` is the classic smuggling shape.
+//! hyper accepts it, deletes the `Content-Length` and reads the body as chunked (RFC 9112
+//! allows that), so by the time the request reaches the service the evidence is gone and
+//! `hygiene::check_framing` cannot see it. We want it refused, as the RFC also allows, and as
+//! an upstream or a second proxy may read it the other way.
+//!
+//! The sniffer follows request boundaries (head, then a body framed by `Content-Length` or
+//! chunked coding) and counts the framing fields of each head. When a head carries both, the
+//! last byte of its terminating empty line is replaced by a NUL before hyper reads it: hyper
+//! then fails to parse that head, answers 400 and closes the connection, and nothing reaches
+//! an upstream. Everything else passes through byte for byte.
+//!
+//! It stops (passes everything through) on what it cannot follow: the HTTP/2 preface, an
+//! oversized line, a malformed chunk size — hyper refuses those itself.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Longest line the sniffer follows; longer lines mean hyper will refuse the head anyway.
+const MAX_LINE: usize = 16 * 1024;
+/// Bytes of a header line kept: its name and, for `Content-Length`, the value.
+const NAME_BYTES: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading a request head.
+    Head,
+    /// Skipping `n` body bytes.
+    Body(u64),
+    /// Reading a chunk-size line.
+    ChunkSize,
+    /// Skipping `n` bytes of chunk data.
+    ChunkData(u64),
+    /// Skipping the CRLF after chunk data.
+    ChunkEnd,
+    /// Reading trailer lines after the last chunk.
+    Trailers,
+    /// Not following this connection any more.
+    Off,
+}
+
+/// Per-connection sniffer state.
+#[derive(Debug)]
+pub struct FramingSniffer {
+    state: State,
+    /// The start of the current line (up to `NAME_BYTES`), and its full length so far.
+    line: Vec<u8>,
+    line_len: usize,
+    /// Lines of the current head so far (the request line is the first).
+    head_lines: usize,
+    content_length: Option<u64>,
+    content_length_fields: usize,
+    transfer_encoding_fields: usize,
+    /// Heads refused so far (for tests and metrics).
+    pub refused: u64,
+}
+
+impl Default for FramingSniffer {
+    fn default() -> FramingSniffer {
+        FramingSniffer {
+            state: State::Head,
+            line: Vec::with_capacity(NAME_BYTES),
+            line_len: 0,
+            head_lines: 0,
+            content_length: None,
+            content_length_fields: 0,
+            transfer_encoding_fields: 0,
+            refused: 0,
+        }
+    }
+}
+
+impl FramingSniffer {
+    /// Whether the sniffer still follows the stream.
+    pub fn active(&self) -> bool {
+        self.state != State::Off
+    }
+
+    /// Look at (and, for an ambiguous head, alter) bytes just read from the client.
+    pub fn inspect(&mut self, bytes: &mut [u8]) {
+        let mut i = 0;
+        while i < bytes.len() {
+            match self.state {
+                State::Off => return,
+                State::Body(n) | State::ChunkData(n) => {
+                    let take = (n as usize).min(bytes.len() - i) as u64;
+                    i += take as usize;
+                    let left = n - take;
+                    self.state = match (self.state, left) {
+                        (State::Body(_), 0) => State::Head,
+                        (State::Body(_), l) => State::Body(l),
+                        (_, 0) => State::ChunkEnd,
+                        (_, l) => State::ChunkData(l),
+                    };
+                }
+                State::Head | State::ChunkSize | State::ChunkEnd | State::Trailers => {
+                    let b = bytes[i];
+                    if b == b'\n' {
+                        self.end_of_line(bytes, i);
+                    } else {
+                        if self.line.len() < NAME_BYTES {
+                            self.line.push(b);
+                        }
+                        self.line_len += 1;
+                        if self.line_len > MAX_LINE {
+                            self.state = State::Off;
+                        }
+                    }
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    fn end_of_line(&mut self, bytes: &mut [u8], at: usize) {
+        let line = std::mem::take(&mut self.line);
+        let empty = self.line_len == 0 || (self.line_len == 1 && line.first() == Some(&b'\r'));
+        self.line_len = 0;
+        match self.state {
+            State::Head if empty && self.head_lines == 0 => {} // leading empty lines are ignored
+            State::Head if empty => self.end_of_head(bytes, at),
+            State::Head => {
+                if self.head_lines == 0 && line.starts_with(b"PRI * HTTP/2") {
+                    self.state = State::Off; // the HTTP/2 preface: not ours to follow
+                    return;
+                }
+                if self.head_lines > 0 {
+                    self.header_line(&line);
+                }
+                self.head_lines += 1;
+            }
+            State::ChunkSize => {
+                let digits: Vec<u8> = line.iter().copied().take_while(u8::is_ascii_hexdigit).collect();
+                let size = std::str::from_utf8(&digits).ok().and_then(|d| u64::from_str_radix(d, 16).ok());
+                self.state = match size {
+                    Some(0) => State::Trailers,
+                    Some(n) => State::ChunkData(n),
+                    None => State::Off,
+                };
+            }
+            State::ChunkEnd => self.state = State::ChunkSize,
+            State::Trailers if empty => self.state = State::Head,
+            _ => {}
+        }
+        self.line = line;
+        self.line.clear();
+    }
+
+    fn header_line(&mut self, line: &[u8]) {
+        let name_end = line.iter().position(|&c| c == b':').unwrap_or(line.len());
+        let name = &line[..name_end];
+        if name.eq_ignore_ascii_case(b"content-length") {
+            self.content_length_fields += 1;
+            // Only the first bytes of the line are kept: enough for any sane length.
+            let value = std::str::from_utf8(&line[(name_end + 1).min(line.len())..]).unwrap_or("");
+            self.content_length = value.trim().parse().ok();
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            self.transfer_encoding_fields += 1;
+        }
+    }
+
+    fn end_of_head(&mut self, bytes: &mut [u8], at: usize) {
+        let ambiguous = self.content_length_fields > 0 && self.transfer_encoding_fields > 0;
+        self.state = if ambiguous {
+            // Make the head unparseable: hyper answers 400 and closes; nothing more to follow.
+            bytes[at] = 0;
+            self.refused += 1;
+            State::Off
+        } else if self.transfer_encoding_fields > 0 {
+            State::ChunkSize
+        } else {
+            match self.content_length {
+                Some(0) | None if self.content_length_fields == 0 => State::Head,
+                Some(0) => State::Head,
+                Some(n) => State::Body(n),
+                // Unreadable length (or cut by NAME_BYTES): hyper decides; stop following.
+                None => State::Off,
+            }
+        };
+        self.head_lines = 0;
+        self.content_length = None;
+        self.content_length_fields = 0;
+        self.transfer_encoding_fields = 0;
+    }
+}
+
+/// `T` with a [`FramingSniffer`] on the bytes read from it. Writes pass straight through.
+pub struct SniffedIo<T> {
+    inner: T,
+    sniffer: FramingSniffer,
+}
+
+impl<T> SniffedIo<T> {
+    pub fn new(inner: T) -> SniffedIo<T> {
+        SniffedIo { inner, sniffer: FramingSniffer::default() }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for SniffedIo<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && this.sniffer.active() {
+            this.sniffer.inspect(&mut buf.filled_mut()[before..]);
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for SniffedIo<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(chunks: &[&[u8]]) -> (FramingSniffer, Vec<u8>) {
+        let mut s = FramingSniffer::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            let mut c = c.to_vec();
+            s.inspect(&mut c);
+            out.extend_from_slice(&c);
+        }
+        (s, out)
+    }
+
+    #[test]
+    fn clean_keep_alive_stream_passes_untouched() {
+        let stream: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nPOST /f HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPOST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\nGET /last HTTP/1.1\r\n\r\n";
+        for split in [1usize, 3, 7, 64, stream.len()] {
+            let chunks: Vec<&[u8]> = stream.chunks(split).collect();
+            let (s, out) = run(&chunks);
+            assert_eq!(out, stream, "split {split}");
+            assert_eq!(s.refused, 0);
+            assert_eq!(s.state, State::Head, "split {split}");
+        }
+    }
+
+    #[test]
+    fn cl_with_te_is_broken_at_its_last_byte() {
+        let req: &[u8] = b"POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        for split in [1usize, 5, req.len()] {
+            let chunks: Vec<&[u8]> = req.chunks(split).collect();
+            let (s, out) = run(&chunks);
+            assert_eq!(s.refused, 1);
+            let end = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 3;
+            assert_eq!(out[end], 0);
+            assert_eq!(&out[..end], &req[..end]);
+        }
+        // The same shape after a clean request on the same connection.
+        let (s, _) = run(&[b"GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n"]);
+        assert_eq!(s.refused, 1);
+    }
+
+    #[test]
+    fn body_bytes_are_never_read_as_heads() {
+        // A well-framed body that looks like an ambiguous request stays a body.
+        let inner = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut req = format!("POST /outer HTTP/1.1\r\nContent-Length: {}\r\n\r\n", inner.len()).into_bytes();
+        req.extend_from_slice(inner);
+        let (s, out) = run(&[&req]);
+        assert_eq!(s.refused, 0);
+        assert_eq!(out, req);
+    }
+
+    #[test]
+    fn http2_preface_turns_it_off() {
+        let (s, _) = run(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00"]);
+        assert!(!s.active());
+    }
+
+    #[test]
+    fn never_panics_on_garbage() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut s = FramingSniffer::default();
+        for _ in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut chunk: Vec<u8> = (0..(x % 40) as usize).map(|i| [b'\r', b'\n', b'a', b':', b'0', b'f', b' '][(x >> (i % 60)) as usize % 7]).collect();
+            s.inspect(&mut chunk);
+            if !s.active() {
+                s = FramingSniffer::default();
+            }
+        }
+    }
+}
