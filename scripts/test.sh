@@ -12,10 +12,12 @@ as_root() {
         echo "scripts/test.sh: need root (or sudo) to install: $*" >&2; exit 1; fi
 }
 
-# Debian packages the tests use: slowhttptest (slow-attack tests).
+# Debian packages the tests use: slowhttptest (slow-attack tests), modsecurity-crs.
 need=()
 command -v slowhttptest >/dev/null || need+=(slowhttptest)
 command -v curl >/dev/null || need+=(curl)
+# modsecurity-crs (CRS 3.3.x, crates/rampart-waf/tests/debian_crs.rs) provides no command.
+[ -f /usr/share/modsecurity-crs/rules/REQUEST-901-INITIALIZATION.conf ] || need+=(modsecurity-crs)
 if [ ${#need[@]} -gt 0 ]; then
     echo "==> installing Debian packages: ${need[*]}"
     as_root apt-get update -qq
