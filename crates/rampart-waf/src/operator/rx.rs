@@ -202,9 +202,14 @@ impl Operator for Rx {
         if !ctx.capturing() {
             return self.pattern.with(&*ctx, |re| re.is_match(input)).unwrap_or(false);
         }
+        // Most values do not match: answer that with the lazy DFA (`is_match`) and pay for the
+        // capture engine only on a match. CRS rules nearly all ask for `capture`.
         let groups: Option<Vec<(usize, Vec<u8>)>> = self
             .pattern
             .with(&*ctx, |re| {
+                if !re.is_match(input) {
+                    return None;
+                }
                 re.captures(input).map(|caps| {
                     caps.iter()
                         .take(10)
