@@ -42,16 +42,18 @@ pub fn embedded_plan(text: &str) -> Result<Plan, LoadErrors> {
 }
 
 fn demo_waf() -> Result<(Waf, String), String> {
-    let settings = |files: Vec<PathBuf>, paranoia| WafSettings {
+    let settings = |files: Vec<PathBuf>, paranoia, skip_refused_rules| WafSettings {
         rule_files: files,
         rule_text: None,
         prelude: String::new(),
         paranoia,
         inspect_response_body: false,
+        skip_refused_rules,
         mode: rampart_core::StageMode::Enforce,
         on_error: rampart_core::OnError::Closed,
     };
     let rules = Path::new(DEBIAN_CRS_RULES);
+    let mut why_not = "no OWASP CRS installed".to_string();
     if Path::new(DEBIAN_CRS_SETUP).is_file() && rules.is_dir() {
         let mut files = vec![PathBuf::from(DEBIAN_CRS_SETUP)];
         let mut conf: Vec<PathBuf> = std::fs::read_dir(rules)
@@ -59,14 +61,25 @@ fn demo_waf() -> Result<(Waf, String), String> {
             .unwrap_or_default();
         conf.sort();
         files.extend(conf);
-        match Waf::load(settings(files, Some(1))) {
-            Ok(w) => return Ok((w, format!("OWASP CRS from {DEBIAN_CRS_RULES} (paranoia 1)"))),
-            Err(e) => tracing::warn!(target: "rampart::config", error = %e, "the installed CRS did not load; using the baseline rules"),
+        // Debian ships CRS 3.3, written for PCRE: a few of its patterns use lookaround,
+        // backreferences or possessive quantifiers, which a linear-time engine refuses. The
+        // demo runs the rest and says how many were left out (`rampart check-config` on a
+        // [waf] section with the same files lists each one).
+        match Waf::load(settings(files, Some(1), true)) {
+            Ok(w) if w.rule_count() > 0 => {
+                let which = format!(
+                    "OWASP CRS from {DEBIAN_CRS_RULES} (paranoia 1; {} rule(s) refused: PCRE-only regex syntax or network look-ups)",
+                    w.refused().len()
+                );
+                return Ok((w, which));
+            }
+            Ok(_) => why_not = format!("the CRS in {DEBIAN_CRS_RULES} yielded no rule"),
+            Err(e) => why_not = format!("the CRS in {DEBIAN_CRS_RULES} did not load: {e}"),
         }
     }
-    let baseline = WafSettings { rule_text: Some(BASELINE_RULES.to_string()), ..settings(Vec::new(), None) };
+    let baseline = WafSettings { rule_text: Some(BASELINE_RULES.to_string()), ..settings(Vec::new(), None, false) };
     let waf = Waf::load(baseline).map_err(|e| format!("baseline rules: {e}"))?;
-    Ok((waf, "Rampart baseline rules (no OWASP CRS installed; see rules/baseline.conf)".to_string()))
+    Ok((waf, format!("Rampart baseline rules, rules/baseline.conf ({why_not})")))
 }
 
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {

@@ -131,6 +131,7 @@ pub fn waf_settings(waf: &rampart_config::Waf) -> WafSettings {
         prelude,
         paranoia: Some(waf.paranoia),
         inspect_response_body: waf.inspect_response_body,
+        skip_refused_rules: false,
         mode: waf.mode,
         on_error: waf.on_error,
     }

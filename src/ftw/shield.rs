@@ -47,6 +47,7 @@ pub async fn start(crs_dir: &Path, backend: SocketAddr) -> anyhow::Result<Shield
             prelude: String::new(),
             paranoia: None,
             inspect_response_body: true,
+            skip_refused_rules: false,
             mode: StageMode::Detect,
             on_error: OnError::Closed,
         },

@@ -34,6 +34,10 @@ pub struct WafSettings {
     pub paranoia: Option<u8>,
     /// Run phase 4 on response bodies. Default false (costs buffering every response).
     pub inspect_response_body: bool,
+    /// Load past rules the engine refuses (PCRE-only patterns, network look-ups), keeping the
+    /// rest and listing the refusals in [`Waf::refused`]. Default false: a rule set loads whole
+    /// or not at all. Used for rule sets written for PCRE (Debian's CRS 3.3).
+    pub skip_refused_rules: bool,
     pub mode: StageMode,
     pub on_error: OnError,
 }
@@ -42,6 +46,7 @@ pub struct WafSettings {
 pub struct Waf {
     engine: Arc<Engine>,
     settings: WafSettings,
+    refused: Vec<String>,
 }
 
 /// The per-request transaction, kept in [`RequestContext::extensions`].
@@ -65,21 +70,32 @@ impl Waf {
             );
             builder.load_str(&set, None)?;
         }
+        let mut refused = Vec::new();
         for file in &settings.rule_files {
-            builder.load_file(file)?;
+            if settings.skip_refused_rules {
+                refused.extend(builder.load_file_collect(file).into_iter().map(|e| e.to_string()));
+            } else {
+                builder.load_file(file)?;
+            }
         }
         if let Some(text) = &settings.rule_text {
             builder.load_str(text, None)?;
         }
         let engine = Arc::new(builder.build()?);
-        Ok(Waf { engine, settings })
+        Ok(Waf { engine, settings, refused })
     }
 
     /// Wrap an engine compiled elsewhere (the CRS regression runner builds one configured as
     /// CRS's CI does). Only `mode`, `on_error` and `inspect_response_body` of `settings`
     /// apply: the rule-loading fields are ignored, and the engine keeps its own `SecRuleEngine`.
     pub fn from_engine(engine: Arc<Engine>, settings: WafSettings) -> Waf {
-        Waf { engine, settings }
+        Waf { engine, settings, refused: Vec::new() }
+    }
+
+    /// The load errors of rules left out under [`WafSettings::skip_refused_rules`], each with
+    /// its file:line:column and reason.
+    pub fn refused(&self) -> &[String] {
+        &self.refused
     }
 
     /// Rules loaded (a chain counts once).
@@ -232,6 +248,7 @@ mod tests {
             prelude: String::new(),
             paranoia: None,
             inspect_response_body: false,
+            skip_refused_rules: false,
             mode,
             on_error: OnError::Closed,
         })
