@@ -57,7 +57,13 @@ pub fn init(log: &Log) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    // The per-layer filters above are closures, which give tracing no maximum level: every
+    // callsite (hyper's and h2's `trace!`s on the request path included) would be checked at
+    // run time. A global level filter states the most verbose level anything here wants, so
+    // callsites below it are switched off once, statically.
+    let ceiling = if max > LevelFilter::WARN { max } else { LevelFilter::WARN };
     let _ = tracing_subscriber::registry()
+        .with(ceiling)
         .with(main.with_filter(main_filter).with_filter(targets))
         .with(file_layer)
         .try_init();
