@@ -23,7 +23,6 @@ mod backend;
 mod capture;
 mod client;
 mod shield;
-mod suite;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -91,7 +90,7 @@ fn run(args: &FtwArgs) -> anyhow::Result<Summary> {
         stages += 1;
         observe(shield.addr, stage, &waf_log, args.trace)
     };
-    let summary = suite::run(&args.tests, &overrides, args.filter.as_deref(), &mut execute);
+    let summary = rampart_waf::ftw::suite::run_suite_noted(&args.tests, &overrides, args.filter.as_deref(), &mut execute);
     let elapsed = started.elapsed();
 
     for failure in &summary.failures {
@@ -107,7 +106,7 @@ fn run(args: &FtwArgs) -> anyhow::Result<Summary> {
 
 /// Send one stage's request through the proxy and gather what the client and the WAF saw, with
 /// a note when the request could not be built or got no response.
-fn observe(addr: std::net::SocketAddr, stage: &Stage, waf_log: &WafLog, trace: bool) -> suite::Exchange {
+fn observe(addr: std::net::SocketAddr, stage: &Stage, waf_log: &WafLog, trace: bool) -> (Observed, Option<String>) {
     waf_log.clear();
     // The test's `dest_addr` and `port` are ignored on purpose: every request goes to our own
     // listener on 127.0.0.1, whatever a test file names.

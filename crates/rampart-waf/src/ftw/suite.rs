@@ -82,6 +82,18 @@ pub struct Summary {
 
 /// Run every `*.yaml` test under `dir` (optionally only paths containing `filter`).
 pub fn run_suite(dir: &Path, overrides: &Overrides, filter: Option<&str>, execute: &mut dyn FnMut(&Stage) -> Observed) -> Summary {
+    run_suite_noted(dir, overrides, filter, &mut |stage| (execute(stage), None))
+}
+
+/// [`run_suite`] for executors that can also say what went wrong on the way (a request that
+/// could not be built from the test file, no response): each note is appended to the failure
+/// of the test it belongs to, so a broken or hostile test file says what is wrong with it.
+pub fn run_suite_noted(
+    dir: &Path,
+    overrides: &Overrides,
+    filter: Option<&str>,
+    execute: &mut dyn FnMut(&Stage) -> (Observed, Option<String>),
+) -> Summary {
     let mut summary = Summary::default();
     for path in test_files(dir) {
         if filter.is_some_and(|f| !path.to_string_lossy().contains(f)) {
@@ -97,7 +109,13 @@ pub fn run_suite(dir: &Path, overrides: &Overrides, filter: Option<&str>, execut
             }
         };
         for test in &file.tests {
-            let outcome = run_test_with(execute, file.rule_id, test, &group, overrides);
+            let mut notes: Vec<String> = Vec::new();
+            let mut observe = |stage: &Stage| {
+                let (observed, note) = execute(stage);
+                notes.extend(note);
+                observed
+            };
+            let outcome = run_test_with(&mut observe, file.rule_id, test, &group, overrides);
             let entry = summary.by_group.entry(group.clone()).or_default();
             summary.overridden += usize::from(outcome.overridden);
             match outcome.result {
@@ -108,7 +126,8 @@ pub fn run_suite(dir: &Path, overrides: &Overrides, filter: Option<&str>, execut
                 TestResult::Failed(why) => {
                     summary.failed += 1;
                     entry.1 += 1;
-                    summary.failures.push(format!("{}-{}: {why}", outcome.rule_id, outcome.test_id));
+                    let notes = if notes.is_empty() { String::new() } else { format!(" [{}]", notes.join("; ")) };
+                    summary.failures.push(format!("{}-{}: {why}{notes}", outcome.rule_id, outcome.test_id));
                 }
                 TestResult::Skipped(_) => summary.skipped += 1,
             }
