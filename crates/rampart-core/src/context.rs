@@ -77,9 +77,41 @@ pub struct RequestContext {
     pub tags: Vec<Tag>,
     /// Every decision taken so far, enforced or not.
     pub decisions: Vec<Decision>,
+    /// Who the request is, as far as the shield verified it: the priority class, a verified
+    /// subject, a clearance. Filled by the priority and challenge stages, read by later stages
+    /// (budgets per identity, login guard exemptions) and the log.
+    pub identity: Identity,
     /// Per-request state a stage carries from one phase to the next (the WAF's transaction),
     /// keyed by type. Empty unless a stage puts something in.
     pub extensions: http::Extensions,
+}
+
+/// The priority class of every request no `[[priority]]` rule matches.
+pub const PUBLIC_CLASS: &str = "public";
+
+/// What the shield knows, verified, about who sent a request.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The priority class (`"staff"`, `"public"`, ...). Starts as [`PUBLIC_CLASS`].
+    pub class: Arc<str>,
+    /// A verified subject: the `sub` of a staff session JWT whose signature checked out.
+    /// `None` when the class came from a network or an unverified marker.
+    pub subject: Option<Arc<str>>,
+    /// The id of a valid clearance token (the client passed a challenge). `None` otherwise.
+    pub clearance: Option<Arc<str>>,
+}
+
+impl Default for Identity {
+    fn default() -> Identity {
+        Identity { class: Arc::from(PUBLIC_CLASS), subject: None, clearance: None }
+    }
+}
+
+impl Identity {
+    /// True when the request is in the default class.
+    pub fn is_public(&self) -> bool {
+        &*self.class == PUBLIC_CLASS
+    }
 }
 
 impl RequestContext {
@@ -129,6 +161,7 @@ impl RequestContext {
             tls: None,
             tags: Vec::new(),
             decisions: Vec::new(),
+            identity: Identity::default(),
             extensions: http::Extensions::new(),
         }
     }

@@ -23,7 +23,7 @@ pub mod stage;
 pub mod units;
 pub mod verdict;
 
-pub use context::{ConnectionInfo, RequestContext, RequestId, ResponseFacts, RouteInfo, TlsFacts};
+pub use context::{ConnectionInfo, Identity, RequestContext, PUBLIC_CLASS, RequestId, ResponseFacts, RouteInfo, TlsFacts};
 pub use event::{Event, EventSink, NullSink};
 pub use pipeline::{Outcome, Pipeline};
 pub use stage::{OnError, Phase, Stage, StageError, StageMode};

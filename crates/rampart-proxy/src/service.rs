@@ -100,6 +100,7 @@ pub async fn handle(
         tls: conn.tls.clone(),
         tags: Vec::new(),
         decisions: Vec::new(),
+        identity: rampart_core::Identity::default(),
         extensions: http::Extensions::new(),
     };
 

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use rampart_core::{OnError, Rate, StageMode};
 
 /// The class of every request no `[[priority]]` entry matches.
-pub const PUBLIC_CLASS: &str = "public";
+pub use rampart_core::PUBLIC_CLASS;
 
 /// `[[priority]]`: a rule putting matching requests in a class. A rule matches when any of
 /// its matchers does (at least one is present).
