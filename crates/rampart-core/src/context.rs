@@ -127,14 +127,7 @@ impl RequestContext {
 
     /// A cookie's value from the `Cookie` header(s).
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
+        cookie_in(&self.headers, name)
     }
 
     /// Attach a fact for later stages and the log.
@@ -165,6 +158,18 @@ impl RequestContext {
             extensions: http::Extensions::new(),
         }
     }
+}
+
+/// A cookie's value from the `Cookie` header(s) of `headers`.
+pub fn cookie_in<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 /// The upstream's response head, as stages see it in the response phases.

@@ -10,6 +10,7 @@
 //!   [`RequestContext`] once a request head has been parsed.
 //! * [`pipeline`]: the ordered set of stages built from configuration, which runs a phase and
 //!   returns one [`Outcome`] with every [`Decision`] it took.
+//! * [`gate`]: the [`Gate`] that renders a challenge and answers the challenge endpoint.
 //! * [`event`]: what the pipeline reports to metrics, logs and (later) the audit trail.
 //! * [`units`]: sizes, durations and rates as users write them (`64KiB`, `250ms`, `20/s`).
 //!
@@ -18,13 +19,17 @@
 
 pub mod context;
 pub mod event;
+pub mod gate;
 pub mod pipeline;
 pub mod stage;
 pub mod units;
 pub mod verdict;
 
-pub use context::{ConnectionInfo, Identity, RequestContext, PUBLIC_CLASS, RequestId, ResponseFacts, RouteInfo, TlsFacts};
+pub use context::{
+    cookie_in, ConnectionInfo, Identity, RequestContext, RequestId, ResponseFacts, RouteInfo, TlsFacts, PUBLIC_CLASS,
+};
 pub use event::{Event, EventSink, NullSink};
+pub use gate::{Gate, GateRequest, Reply, GATE_MAX_BODY};
 pub use pipeline::{Outcome, Pipeline};
 pub use stage::{OnError, Phase, Stage, StageError, StageMode};
 pub use units::{parse_byte_rate, parse_byte_size, parse_duration, parse_rate, Rate, UnitError};

@@ -15,8 +15,13 @@
 
 pub mod access_list;
 pub mod bans;
+pub mod challenge;
+pub mod challenge_page;
 pub mod cidr_set;
+pub mod clearance;
 pub mod list_file;
+pub mod mitigation;
+pub mod priority;
 pub mod rate_key;
 pub mod rate_limit;
 pub mod rate_limit_settings;
@@ -24,8 +29,12 @@ pub mod waf;
 
 pub use access_list::{AccessList, AccessListError, AccessListSettings};
 pub use bans::{Bans, BansSettings};
+pub use challenge::{ChallengeGate, ChallengeSettings, ClearanceStage, Difficulty};
 pub use cidr_set::CidrSet;
+pub use clearance::Keys;
 pub use list_file::{parse_list, read_list, ListFileError};
+pub use mitigation::{Mitigation, Mode, Pin};
+pub use priority::{Marker, PriorityRule, PriorityStage};
 pub use rate_key::{RateKey, RateKeyError};
 pub use rate_limit::RateLimit;
 pub use rate_limit_settings::{BanPolicy, LimitAction, LimitActionError, RateLimitSettings, RouteScope};
