@@ -38,7 +38,30 @@ impl EventSink for LogSink {
                 tracing::info!(target: "rampart::event", kind = "connection_refused", client = %client, reason)
             }
             Event::Ban { client, reason, .. } => tracing::warn!(target: "rampart::event", kind = "ban", client = %client, reason),
-            Event::ConfigReload { ok, detail, .. } => {
+ {
+                tracing::info!(target: "rampart::event", kind = "config_reload", ok, detail)
+            }=>            Event::ConfigReload { ok, detail, .. } => {
+                tracing::info!(target: "rampart::event", kind = "config_reload", ok, detail)
+            }
+            Event::ModeChange { from, to, reason, fingerprints, .. } => tracing::warn!(
+                target: "rampart::event",
+                kind = "mode_change",
+                from,
+                to,
+                reason,
+                fingerprints = ?fingerprints,
+            ),
+            Event::Detection { stage, pattern, client, identity, route, volume, response, .. } => tracing::warn!(
+                target: "rampart::event",
+                kind = "detection",
+                stage,
+                pattern,
+                client = %client,
+                identity,
+                route,
+                volume,
+                response,
+            ),=> {
                 tracing::info!(target: "rampart::event", kind = "config_reload", ok, detail)
             }
         }

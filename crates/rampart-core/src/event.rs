@@ -18,8 +18,41 @@ pub enum Event {
     ConnectionRefused { at: SystemTime, client: IpAddr, reason: &'static str },
     /// A client was banned until `until`.
     Ban { at: SystemTime, client: IpAddr, until: SystemTime, reason: String },
+    /// The mitigation mode changed (`normal`, `elevated`, `under_attack`), by the flood
+    /// detector or an operator, with the reason and the request fingerprints that explain it.
+    ModeChange {
+        at: SystemTime,
+        from: &'static str,
+        to: &'static str,
+        reason: String,
+        fingerprints: Vec<String>,
+    },
     /// The running configuration changed (reload), or a reload was refused.
     ConfigReload { at: SystemTime, ok: bool, detail: String },
+    /// A stage recognised an attack pattern across requests (credential stuffing, password
+    /// spraying, an id enumeration) or a breach of a data budget, and how it answers.
+    /// `identity` is hashed where it is personal (user names, sessions, subjects); no field
+    /// ever holds a password.
+    Detection {
+        at: SystemTime,
+        /// The stage's name (`login_guard`, `exfiltration`).
+        stage: &'static str,
+        /// What was recognised, stable for filtering: `credential_stuffing_many_usernames`,
+        /// `credential_stuffing_one_username`, `credential_stuffing_distributed`,
+        /// `password_spraying`, `enumeration`, `enumeration_distributed`, `budget_records`, ...
+        pattern: &'static str,
+        /// The client of the request that tipped it.
+        client: IpAddr,
+        /// Who the pattern is pinned on: `client:ADDR`, `prefix:NET`, `user#HASH`,
+        /// `subject#HASH`, `cookie:NAME#HASH`, or `*` for a pattern across many sources.
+        identity: String,
+        /// The route or path concerned.
+        route: String,
+        /// How much: `"212 failures from 61 sources in 60s"`, `"5000 records in 10m"`.
+        volume: String,
+        /// The answer from now on: `throttle`, `challenge`, `block`, `alert`.
+        response: &'static str,
+    },
 }
 
 /// A consumer of events.
