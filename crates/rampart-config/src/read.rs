@@ -17,7 +17,7 @@ use crate::suggest::{did_you_mean, one_of};
 /// Every top-level key.
 pub(crate) const TOP_LEVEL: &[&str] = &[
     "mode", "server", "listener", "limits", "upstream", "route", "priority", "access", "rate_limit",
-    "flood", "login", "exfiltration", "waf", "state", "audit", "admin", "log",
+    "flood", "login", "exfiltration", "waf", "state", "audit", "admin", "log", "drill",
 ];
 
 /// Parse `ctx`'s text into the raw model. `None` when the text is not TOML (the syntax error
@@ -47,6 +47,7 @@ pub(crate) fn read_document(ctx: &mut Ctx<'_>, text: &str) -> Option<RawConfig> 
             "audit" => raw.audit = table(ctx, "audit", item, &mut raw.incomplete),
             "admin" => raw.admin = table(ctx, "admin", item, &mut raw.incomplete),
             "log" => raw.log = table(ctx, "log", item, &mut raw.incomplete),
+            "drill" => raw.drill = table(ctx, "drill", item, &mut raw.incomplete),
             "listener" => raw.listeners = array(ctx, "listener", item, &mut raw.incomplete),
             "upstream" => raw.upstreams = array(ctx, "upstream", item, &mut raw.incomplete),
             "route" => raw.routes = array(ctx, "route", item, &mut raw.incomplete),

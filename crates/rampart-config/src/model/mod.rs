@@ -59,6 +59,9 @@ pub struct Config {
     pub admin: Option<Admin>,
     /// `[log]`: diagnostics and access log. Default: `info`, JSON, access log on stdout.
     pub log: Log,
+    /// `[drill]`: which non-loopback targets `rampart drill` may rehearse against. Default:
+    /// none (loopback only).
+    pub drill: Drill,
 }
 
 impl Config {

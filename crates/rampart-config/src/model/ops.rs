@@ -120,3 +120,21 @@ pub enum AccessLog {
     /// A file path, appended to (its directory must exist).
     File(PathBuf),
 }
+
+/// `[drill]`: what `rampart drill` may be aimed at besides loopback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drill {
+    /// `targets`: host names and addresses a drill may send to although they are not loopback
+    /// (a staging deployment). Default: none — loopback targets only.
+    pub targets: Vec<DrillTarget>,
+}
+
+/// One `[drill] targets` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrillTarget {
+    /// A host name, lowercase, without a trailing dot: a URL naming exactly this host may be
+    /// drilled, whatever it resolves to.
+    Host(String),
+    /// An address: a target all of whose resolved addresses are named may be drilled.
+    Address(std::net::IpAddr),
+}

@@ -50,6 +50,7 @@ pub(crate) struct RawConfig {
     pub audit: Option<RawAudit>,
     pub admin: Option<RawAdmin>,
     pub log: Option<RawLog>,
+    pub drill: Option<RawDrill>,
     /// Top-level keys whose section (or one element of it) could not be read at all. Checks
     /// that need the complete set (is this upstream defined?) are skipped for them, so one
     /// mistake is not reported twice.

@@ -1,8 +1,8 @@
-//! Running the shield: `[state]`, `[audit]`, `[admin]`, `[log]`.
+//! Running the shield: `[state]`, `[audit]`, `[admin]`, `[log]`; rehearsing attacks: `[drill]`.
 
 use serde::Deserialize;
 
-use super::{Bool, Str};
+use super::{Bool, Str, StrList};
 
 /// `[state]`.
 #[derive(Debug, Deserialize)]
@@ -47,4 +47,11 @@ pub(crate) struct RawLog {
     pub level: Option<Str>,
     pub format: Option<Str>,
     pub access_log: Option<Str>,
+}
+
+/// `[drill]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDrill {
+    pub targets: Option<StrList>,
 }

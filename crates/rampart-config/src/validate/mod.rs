@@ -7,6 +7,7 @@
 //! (the section's own error already explains it).
 
 mod access;
+mod drill;
 mod exfiltration;
 mod flood;
 mod limits;
@@ -56,6 +57,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: RawConfig) -> Option<Config> {
     let listener_addrs: Vec<_> = listeners.iter().map(|l| l.address).collect();
     let admin = ops::admin(ctx, raw.admin.as_ref(), &listener_addrs);
     let log = ops::log(ctx, raw.log.as_ref());
+    let drill = drill::drill(ctx, raw.drill.as_ref());
     if ctx.has_errors() {
         return None;
     }
@@ -78,5 +80,6 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: RawConfig) -> Option<Config> {
         audit,
         admin,
         log,
+        drill,
     })
 }
