@@ -31,6 +31,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the testbed app alone (for drills and benchmarks).
     Testbed(TestbedArgs),
+    /// The audit trail: signing keys, verification, inclusion proofs.
+    Audit {
+        #[command(subcommand)]
+        command: crate::audit::AuditCommand,
+    },
     /// WAF tools.
     Waf {
         #[command(subcommand)]

@@ -2,6 +2,8 @@
 //! handle signals. Everything that decides anything lives in the library crates.
 
 mod admin;
+mod audit;
+mod audit_stress;
 mod check;
 mod cli;
 mod demo;
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
         cli::Command::Run { config } => run_async(run::run(config)),
         cli::Command::Demo(args) => run_async(demo::demo(args)),
         cli::Command::Testbed(args) => run_async(demo::testbed(args)),
+        cli::Command::Audit { command } => audit::main(command),
         cli::Command::Waf { command: cli::WafCommand::Ftw(args) } => ftw::ftw(args),
     }
 }

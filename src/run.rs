@@ -38,9 +38,7 @@ impl EventSink for LogSink {
                 tracing::info!(target: "rampart::event", kind = "connection_refused", client = %client, reason)
             }
             Event::Ban { client, reason, .. } => tracing::warn!(target: "rampart::event", kind = "ban", client = %client, reason),
- {
-                tracing::info!(target: "rampart::event", kind = "config_reload", ok, detail)
-            }=>            Event::ConfigReload { ok, detail, .. } => {
+            Event::ConfigReload { ok, detail, .. } => {
                 tracing::info!(target: "rampart::event", kind = "config_reload", ok, detail)
             }
             Event::ModeChange { from, to, reason, fingerprints, .. } => tracing::warn!(
@@ -61,9 +59,7 @@ impl EventSink for LogSink {
                 route,
                 volume,
                 response,
-            ),=> {
-                tracing::info!(target: "rampart::event", kind = "config_reload", ok, detail)
-            }
+            ),
         }
     }
 }
@@ -113,7 +109,7 @@ pub async fn start(
     for note in &plan.notes {
         tracing::info!(target: "rampart::config", "{note}");
     }
-    let proxy = Proxy::new(plan.runtime()?, Arc::new(LogSink));
+    let proxy = Proxy::new(plan.runtime()?, crate::audit::event_sink(&plan)?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut proxy_addrs = Vec::new();

@@ -63,6 +63,23 @@ pub fn record_of(event: &Event) -> Record {
             put("reason", Value::from(reason.as_str()));
             ("ban", at)
         }
+        Event::ModeChange { at, from, to, reason, fingerprints } => {
+            put("from", Value::from(*from));
+            put("to", Value::from(*to));
+            put("reason", Value::from(reason.as_str()));
+            put("fingerprints", Value::from(fingerprints.clone()));
+            ("mode_change", at)
+        }
+        Event::Detection { at, stage, pattern, client, identity, route, volume, response } => {
+            put("stage", Value::from(*stage));
+            put("pattern", Value::from(*pattern));
+            put("client", Value::from(client.to_string()));
+            put("identity", Value::from(identity.as_str()));
+            put("route", Value::from(route.as_str()));
+            put("volume", Value::from(volume.as_str()));
+            put("response", Value::from(*response));
+            ("detection", at)
+        }
         Event::ConfigReload { at, ok, detail } => {
             put("ok", Value::from(*ok));
             put("detail", Value::from(detail.as_str()));
