@@ -36,6 +36,10 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::audit::AuditCommand,
     },
+    /// Rehearse an attack (flood, slow, scan, stuffing, inject) against your own deployment,
+    /// with a legitimate-user probe beside it, and report what was blocked, challenged and
+    /// passed. Loopback targets only, unless `[drill] targets` in --config names the target.
+    Drill(crate::drill::DrillArgs),
     /// WAF tools.
     Waf {
         #[command(subcommand)]

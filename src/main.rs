@@ -7,6 +7,7 @@ mod audit_stress;
 mod check;
 mod cli;
 mod demo;
+mod drill;
 mod ftw;
 mod logging;
 mod run;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         cli::Command::Demo(args) => run_async(demo::demo(args)),
         cli::Command::Testbed(args) => run_async(demo::testbed(args)),
         cli::Command::Audit { command } => audit::main(command),
+        cli::Command::Drill(args) => drill::drill(args),
         cli::Command::Waf { command: cli::WafCommand::Ftw(args) } => ftw::ftw(args),
     }
 }

@@ -1,0 +1,100 @@
+//! The legitimate-user probe: a few users at a low, steady rate doing ordinary requests while
+//! the attack runs — optionally as staff (a staff-network source address, a session cookie or
+//! header) — and what they saw: success rate and latency.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderName, HeaderValue, COOKIE, HOST, USER_AGENT};
+use hyper::Request;
+
+use super::client::{Body, Connection};
+use super::tally::{Outcome, Tally};
+
+/// What the probe does.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub to: SocketAddr,
+    pub authority: String,
+    pub path: String,
+    pub source: Option<IpAddr>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The `Cookie` header, cookies joined with `; `.
+    pub cookie: Option<HeaderValue>,
+    pub users: usize,
+    /// Requests per second of each user.
+    pub rate: u32,
+    pub timeout: Duration,
+}
+
+/// A browser-like User-Agent: the probe stands for real users, not for a tool.
+const PROBE_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rampart-drill probe) Gecko/20100101 Firefox/128.0";
+
+impl Probe {
+    fn request(&self) -> Request<Body> {
+        let mut b = Request::get(self.path.as_str()).header(HOST, self.authority.as_str()).header(USER_AGENT, PROBE_AGENT);
+        for (n, v) in &self.headers {
+            b = b.header(n, v);
+        }
+        if let Some(c) = &self.cookie {
+            b = b.header(COOKIE, c);
+        }
+        b.body(Full::new(Bytes::new())).unwrap_or_else(|_| Request::new(Full::new(Bytes::new())))
+    }
+}
+
+/// Run the probe's users until `finished` is set or `deadline` passes.
+pub async fn run(probe: Probe, tally: Arc<Tally>, finished: Arc<AtomicBool>, deadline: Instant) {
+    let probe = Arc::new(probe);
+    let period = Duration::from_secs(1) / probe.rate.max(1);
+    let users: Vec<_> = (0..probe.users)
+        .map(|u| {
+            let (probe, tally, finished) = (Arc::clone(&probe), Arc::clone(&tally), Arc::clone(&finished));
+            // Users start spread over one period, not all on the same tick.
+            let offset = period * u as u32 / probe.users.max(1) as u32;
+            tokio::spawn(async move { user(&probe, &tally, &finished, deadline, period, offset).await })
+        })
+        .collect();
+    for u in users {
+        let _ = u.await;
+    }
+}
+
+async fn user(probe: &Probe, tally: &Tally, finished: &AtomicBool, deadline: Instant, period: Duration, offset: Duration) {
+    let mut ticks = tokio::time::interval_at((Instant::now() + offset).into(), period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut conn: Option<Connection> = None;
+    loop {
+        ticks.tick().await;
+        if finished.load(Ordering::Relaxed) || Instant::now() >= deadline {
+            return;
+        }
+        let started = Instant::now();
+        // A keep-alive connection the server has closed since is replaced, as a browser does.
+        if let Some(c) = conn.as_mut() {
+            if !c.ready(Duration::from_millis(1)).await {
+                conn = None;
+            }
+        }
+        if conn.is_none() {
+            match Connection::open(probe.to, probe.source, probe.timeout).await {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    tally.record(Outcome::Error(e), started.elapsed());
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let left = probe.timeout.saturating_sub(started.elapsed());
+        let (outcome, _) = c.exchange(probe.request(), left).await;
+        tally.record(outcome, started.elapsed());
+        if matches!(outcome, Outcome::Error(_)) {
+            conn = None;
+        }
+    }
+}
