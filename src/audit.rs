@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
-use rampart_audit::{AuditLog, AuditSink, InclusionProof, NoteSigner, NoteVerifier, Options};
+use rampart_audit::{AuditLog, AuditSink, InclusionProof, NoteSigner, NoteVerifier, Options, Retention};
 use rampart_core::{Event, EventSink};
 
 use crate::wiring::Plan;
@@ -98,7 +98,7 @@ fn keygen(out: &Path, name: &str) -> anyhow::Result<()> {
 
 fn verifier(dir: &Path, key: Option<&str>) -> anyhow::Result<(NoteVerifier, &'static str)> {
     let (v, from_dir) = rampart_audit::verify::resolve_key(dir, key)?;
-    Ok((v, if from_dir { "the log's own verifier-key file (pass --key to pin it)" } else { "--key" }))
+    Ok((v, if from_dir { "the log's own verifier-key file; pass --key to pin it" } else { "--key" }))
 }
 
 fn verify(dir: &Path, extra: &[PathBuf], key: Option<&str>) -> anyhow::Result<()> {
@@ -108,12 +108,16 @@ fn verify(dir: &Path, extra: &[PathBuf], key: Option<&str>) -> anyhow::Result<()
         Some(e) => format!("latest checkpoint: tree size {} ({})", e.checkpoint.size, e.path.display()),
         None => "no checkpoint".into(),
     };
+    let removed = match report.start {
+        0 => String::new(),
+        n => format!("; records 0..{n} were removed by retention (the base file stands in for them)"),
+    };
     let torn = match &report.torn {
         Some(t) => format!("; {t}, after the latest checkpoint: cut off at the next start"),
         None => String::new(),
     };
     println!(
-        "ok: {} records in {} segments, {} checkpoints signed by {} (key from {source}); {latest}{torn}",
+        "ok: {} records in {} segments, {} checkpoints signed by {} (key from {source}); {latest}{removed}{torn}",
         report.records,
         report.segments,
         report.checkpoints + extra.len(),
@@ -152,6 +156,8 @@ pub fn event_sink(plan: &Plan) -> anyhow::Result<Arc<dyn EventSink>> {
     let Some(audit) = &plan.config.audit else { return Ok(log_sink) };
     let mut options = Options::new(&audit.dir, &audit.signing_key);
     options.checkpoint_interval = audit.checkpoint_interval;
+    options.segment_max_bytes = audit.segment_size;
+    options.retention = Retention { max_bytes: audit.retention_size, max_age: audit.retention_age };
     let log = AuditLog::open(options).with_context(|| format!("opening the audit log {}", audit.dir.display()))?;
     if let Some(torn) = &log.opened().repaired {
         tracing::warn!(target: "rampart::audit", "audit log: repaired the {torn}");

@@ -14,7 +14,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::AuditError;
 use crate::merkle::{leaf_hash, Hash};
 use crate::note::{NoteError, NoteVerifier};
-use crate::proof::{inclusion_path, verify_inclusion, ProofError};
+use crate::proof::{verify_inclusion, ProofError, TreeView};
 use crate::segment;
 use crate::verify;
 
@@ -70,7 +70,7 @@ fn unb64(s: &str, what: &'static str) -> Result<Hash, CheckError> {
 pub fn prove(dir: &Path, verifier: &NoteVerifier, index: u64) -> Result<InclusionProof, AuditError> {
     let verified = verify::verify(dir, verifier, &[], true)?;
     let leaves = verified.leaves.unwrap_or_default();
-    if index >= verified.records {
+    if index >= verified.records || index < verified.start {
         return Err(AuditError::NoSuchRecord(index));
     }
     let latest = verified.latest.ok_or(AuditError::NotCheckpointed { index, size: 0 })?;
@@ -78,7 +78,9 @@ pub fn prove(dir: &Path, verifier: &NoteVerifier, index: u64) -> Result<Inclusio
     if index >= size {
         return Err(AuditError::NotCheckpointed { index, size });
     }
-    let path = inclusion_path(index, size, &leaves);
+    let removed = verified.base.as_ref().map(|b| b.ranges()).unwrap_or_default();
+    let view = TreeView { removed: &removed, start: verified.start, leaves: &leaves };
+    let path = view.inclusion_path(index, size).ok_or(AuditError::NoSuchRecord(index))?;
     let note = std::fs::read_to_string(&latest.path).map_err(AuditError::io(&latest.path))?;
     let mut record = None;
     segment::scan(dir, &mut |frame| {
@@ -91,7 +93,7 @@ pub fn prove(dir: &Path, verifier: &NoteVerifier, index: u64) -> Result<Inclusio
         leaf_index: index,
         tree_size: size,
         record: record.ok_or(AuditError::NoSuchRecord(index))?,
-        leaf_hash: b64(&leaves[index as usize]),
+        leaf_hash: b64(&leaves[(index - verified.start) as usize]),
         root: b64(&latest.checkpoint.root),
         audit_path: path.iter().map(b64).collect(),
         checkpoint: note,

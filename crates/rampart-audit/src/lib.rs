@@ -28,6 +28,7 @@
 //!
 //! One process writes a directory at a time; nothing here enforces it.
 
+pub mod base;
 pub mod checkpoint;
 mod error;
 pub mod inclusion;
@@ -37,6 +38,7 @@ pub mod note;
 pub mod proof;
 pub mod record;
 mod replay;
+mod retention;
 pub mod segment;
 mod sink;
 pub mod verify;
@@ -49,5 +51,6 @@ pub use log::{AuditLog, Opened, Options};
 pub use note::{NoteSigner, NoteVerifier};
 pub use record::{Record, StoredRecord};
 pub use replay::Expected;
+pub use retention::Retention;
 pub use sink::{record_of, AuditSink};
 pub use verify::{verify, Verified};

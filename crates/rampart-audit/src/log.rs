@@ -17,6 +17,7 @@ use crate::error::AuditError;
 use crate::note::NoteSigner;
 use crate::record::Record;
 use crate::replay::Replay;
+use crate::retention::{Retention, SegmentStart};
 use crate::segment::{self, TornTail};
 use crate::verify::{self, VERIFIER_KEY_FILE};
 use crate::writer::{Msg, Writer};
@@ -35,6 +36,8 @@ pub struct Options {
     /// Records waiting for the writer; [`AuditLog::submit`] drops (and counts) beyond it.
     /// Default 65,536.
     pub queue: usize,
+    /// When old segments are removed (checked at each checkpoint). Default: never.
+    pub retention: Retention,
 }
 
 impl Options {
@@ -46,6 +49,7 @@ impl Options {
             checkpoint_interval: Duration::from_secs(1),
             segment_max_bytes: 64 << 20,
             queue: 65_536,
+            retention: Retention::default(),
         }
     }
 }
@@ -87,7 +91,7 @@ impl AuditLog {
         // Only the latest checkpoint: every earlier one is its prefix, and `verify` checks all.
         let latest = verify::checkpoints(dir, &verifier)?.pop();
         let last_checkpoint = latest.as_ref().map(|e| e.checkpoint.size);
-        let mut replay = Replay::new(latest.into_iter().collect(), false)?;
+        let mut replay = Replay::new(latest.into_iter().collect(), false, crate::base::load(dir)?)?;
         let scanned = segment::scan(dir, &mut |frame| replay.visit(frame))?;
         replay.finish(&scanned)?;
         if let Some(torn) = &scanned.torn {
@@ -95,10 +99,14 @@ impl AuditLog {
             f.set_len(torn.offset).and_then(|_| f.sync_all()).map_err(AuditError::io(&torn.segment))?;
             tracing::warn!(target: "rampart::audit", "repaired the {torn}");
         }
+        for stale in &scanned.stale {
+            fs::remove_file(stale).map_err(AuditError::io(stale))?;
+            tracing::info!(target: "rampart::audit", "removed {}, which retention had replaced with the base file", stale.display());
+        }
         let (path, len) = match scanned.segments.last() {
             Some((_, path, len)) => (path.clone(), *len),
             None => {
-                let path = dir.join(segment::file_name(0));
+                let path = dir.join(segment::file_name(scanned.records));
                 fs::File::create(&path).map_err(AuditError::io(&path))?;
                 sync_dir(dir)?;
                 (path, 0)
@@ -108,7 +116,16 @@ impl AuditLog {
         let (tx, rx) = mpsc::sync_channel(options.queue.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
         let opened = Opened { records: scanned.records, repaired: scanned.torn };
-        let writer = Writer::new(&options, signer, replay.frontier, file, path, len, last_checkpoint, Arc::clone(&dropped));
+        let mut segments: std::collections::VecDeque<SegmentStart> = scanned
+            .segments
+            .iter()
+            .zip(replay.segment_starts.iter().map(|(_, f)| f.clone()).chain(std::iter::repeat(replay.frontier.clone())))
+            .map(|((_, path, _), frontier)| SegmentStart { path: path.clone(), frontier })
+            .collect();
+        if segments.is_empty() {
+            segments.push_back(SegmentStart { path: path.clone(), frontier: replay.frontier.clone() });
+        }
+        let writer = Writer::new(&options, signer, replay.frontier, file, path, len, last_checkpoint, Arc::clone(&dropped), segments);
         let handle = std::thread::Builder::new()
             .name("rampart-audit".into())
             .spawn(move || writer.run(rx))

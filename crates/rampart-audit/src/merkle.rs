@@ -66,9 +66,32 @@ impl Frontier {
         Frontier::default()
     }
 
+    /// A frontier from its parts: `subtrees` must hold one hash per set bit of `size`.
+    pub fn from_parts(size: u64, subtrees: Vec<Hash>) -> Option<Frontier> {
+        (subtrees.len() as u32 == size.count_ones()).then_some(Frontier { size, subtrees })
+    }
+
     /// The number of leaves.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The roots of the perfect subtrees, largest (leftmost) first.
+    pub fn subtrees(&self) -> &[Hash] {
+        &self.subtrees
+    }
+
+    /// The perfect subtrees as `(first leaf, end, root)` ranges.
+    pub fn ranges(&self) -> Vec<(u64, u64, Hash)> {
+        let mut start = 0;
+        let mut out = Vec::with_capacity(self.subtrees.len());
+        let mut bits = (0..64).rev().filter(|b| self.size & (1 << b) != 0);
+        for h in &self.subtrees {
+            let b = bits.next().expect("a set bit per subtree");
+            out.push((start, start + (1 << b), *h));
+            start += 1 << b;
+        }
+        out
     }
 
     /// Append a leaf hash, merging the perfect subtrees it completes.

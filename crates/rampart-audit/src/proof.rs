@@ -19,60 +19,113 @@ pub enum ProofError {
     RootMismatch,
 }
 
-/// The audit path of leaf `index` in the tree of the first `size` leaves (`PATH(m, D[n])`).
+/// The leaves a proof is built from: every leaf hash from `start` on, and, for the leaves
+/// before `start` that retention removed, the perfect subtrees of the tree of size `start`
+/// (the log's `base` frontier). A proof for a leaf at or after `start` only ever needs those
+/// subtrees whole, never a part of one.
+#[derive(Debug, Clone, Copy)]
+pub struct TreeView<'a> {
+    /// `(first leaf, end, root)` of each perfect subtree before `start`.
+    pub removed: &'a [(u64, u64, Hash)],
+    pub start: u64,
+    /// Leaf hashes `start..`.
+    pub leaves: &'a [Hash],
+}
+
+impl TreeView<'_> {
+    /// The number of leaves.
+    pub fn size(&self) -> u64 {
+        self.start + self.leaves.len() as u64
+    }
+
+    /// `MTH(D[lo:hi])`, or `None` when it needs a removed leaf that no kept subtree covers.
+    fn root(&self, lo: u64, hi: u64) -> Option<Hash> {
+        if lo >= self.start {
+            return Some(root_of(&self.leaves[(lo - self.start) as usize..(hi - self.start) as usize]));
+        }
+        if let Some((_, _, h)) = self.removed.iter().find(|(a, b, _)| *a == lo && *b == hi) {
+            return Some(*h);
+        }
+        if hi - lo < 2 || hi <= self.start {
+            return None;
+        }
+        let k = lo + split_point(hi - lo);
+        Some(node_hash(&self.root(lo, k)?, &self.root(k, hi)?))
+    }
+
+    /// The audit path of leaf `index` in the tree of the first `size` leaves (`PATH(m, D[n])`);
+    /// `None` when it is out of range or needs removed leaves.
+    pub fn inclusion_path(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
+        if index >= size || size > self.size() {
+            return None;
+        }
+        let mut path = Vec::new();
+        self.path_into(index, 0, size, &mut path)?;
+        Some(path)
+    }
+
+    fn path_into(&self, m: u64, lo: u64, hi: u64, out: &mut Vec<Hash>) -> Option<()> {
+        if hi - lo <= 1 {
+            return Some(());
+        }
+        let k = split_point(hi - lo);
+        if m < k {
+            self.path_into(m, lo, lo + k, out)?;
+            out.push(self.root(lo + k, hi)?);
+        } else {
+            self.path_into(m - k, lo + k, hi, out)?;
+            out.push(self.root(lo, lo + k)?);
+        }
+        Some(())
+    }
+
+    /// The consistency proof between the trees of the first `first` and `second` leaves
+    /// (`PROOF(m, D[n])`); empty when `first` is 0 or equals `second`.
+    pub fn consistency_path(&self, first: u64, second: u64) -> Option<Vec<Hash>> {
+        if first > second || second > self.size() {
+            return None;
+        }
+        let mut path = Vec::new();
+        if first > 0 && first < second {
+            self.subproof_into(first, 0, second, true, &mut path)?;
+        }
+        Some(path)
+    }
+
+    fn subproof_into(&self, m: u64, lo: u64, hi: u64, whole: bool, out: &mut Vec<Hash>) -> Option<()> {
+        let n = hi - lo;
+        if m == n {
+            if !whole {
+                out.push(self.root(lo, hi)?);
+            }
+            return Some(());
+        }
+        let k = split_point(n);
+        if m <= k {
+            self.subproof_into(m, lo, lo + k, whole, out)?;
+            out.push(self.root(lo + k, hi)?);
+        } else {
+            self.subproof_into(m - k, lo + k, hi, false, out)?;
+            out.push(self.root(lo, lo + k)?);
+        }
+        Some(())
+    }
+}
+
+/// The audit path of leaf `index` in the tree of the first `size` leaves.
 ///
 /// Panics if `index >= size` or `size > leaves.len()`: callers check against the log first.
 pub fn inclusion_path(index: u64, size: u64, leaves: &[Hash]) -> Vec<Hash> {
-    assert!(index < size && size as usize <= leaves.len(), "inclusion_path: {index} / {size}");
-    let mut path = Vec::new();
-    path_into(index as usize, &leaves[..size as usize], &mut path);
-    path
+    let view = TreeView { removed: &[], start: 0, leaves };
+    view.inclusion_path(index, size).unwrap_or_else(|| panic!("inclusion_path: {index} / {size}"))
 }
 
-fn path_into(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
-    let n = d.len();
-    if n <= 1 {
-        return;
-    }
-    let k = split_point(n as u64) as usize;
-    if m < k {
-        path_into(m, &d[..k], out);
-        out.push(root_of(&d[k..]));
-    } else {
-        path_into(m - k, &d[k..], out);
-        out.push(root_of(&d[..k]));
-    }
-}
-
-/// The consistency proof between the trees of the first `first` and `second` leaves
-/// (`PROOF(m, D[n])`). Empty when `first` is 0 or equals `second`.
+/// The consistency proof between the trees of the first `first` and `second` leaves.
 ///
 /// Panics if `first > second` or `second > leaves.len()`.
 pub fn consistency_path(first: u64, second: u64, leaves: &[Hash]) -> Vec<Hash> {
-    assert!(first <= second && second as usize <= leaves.len(), "consistency_path: {first} / {second}");
-    let mut path = Vec::new();
-    if first > 0 && first < second {
-        subproof_into(first as usize, &leaves[..second as usize], true, &mut path);
-    }
-    path
-}
-
-fn subproof_into(m: usize, d: &[Hash], whole: bool, out: &mut Vec<Hash>) {
-    let n = d.len();
-    if m == n {
-        if !whole {
-            out.push(root_of(d));
-        }
-        return;
-    }
-    let k = split_point(n as u64) as usize;
-    if m <= k {
-        subproof_into(m, &d[..k], whole, out);
-        out.push(root_of(&d[k..]));
-    } else {
-        subproof_into(m - k, &d[k..], false, out);
-        out.push(root_of(&d[..k]));
-    }
+    let view = TreeView { removed: &[], start: 0, leaves };
+    view.consistency_path(first, second).unwrap_or_else(|| panic!("consistency_path: {first} / {second}"))
 }
 
 /// Check that `leaf` is leaf `index` of the tree of `size` leaves whose head is `root`
@@ -192,6 +245,19 @@ mod tests {
                 if size > 1 {
                     let other = (index + 1) % size;
                     assert!(verify_inclusion(other, size, &leaves[index as usize], &path, &root).is_err());
+                }
+            }
+            // The same proofs from a view whose leaves before `cut` are only the frontier.
+            for cut in 0..=size {
+                let mut frontier = crate::merkle::Frontier::new();
+                leaves[..cut as usize].iter().for_each(|l| frontier.push(*l));
+                let ranges = frontier.ranges();
+                let view = TreeView { removed: &ranges, start: cut, leaves: &leaves[cut as usize..size as usize] };
+                for index in cut..size {
+                    assert_eq!(view.inclusion_path(index, size), Some(inclusion_path(index, size, &leaves)), "{index}/{size} cut {cut}");
+                }
+                for first in cut.max(1)..=size {
+                    assert_eq!(view.consistency_path(first, size), Some(consistency_path(first, size, &leaves)), "{first}->{size} cut {cut}");
                 }
             }
             for first in 0..=size {

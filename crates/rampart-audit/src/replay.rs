@@ -24,18 +24,37 @@ pub(crate) struct Replay {
     next: usize,
     /// The first record after the last matched checkpoint: where an alteration may start.
     window: Option<(u64, PathBuf, u64)>,
-    /// Every leaf hash, when proofs are wanted.
+    /// Every leaf hash from the base on, when proofs are wanted.
     pub leaves: Option<Vec<Hash>>,
+    /// The tree as it was where each segment begins (what retention writes to `base`).
+    pub segment_starts: Vec<(u64, Frontier)>,
+    last_segment: Option<PathBuf>,
 }
 
 impl Replay {
-    /// A replay against `expected` (any order); keeps every leaf hash if `keep_leaves`.
-    pub fn new(mut expected: Vec<Expected>, keep_leaves: bool) -> Result<Replay, AuditError> {
+    /// A replay against `expected` (any order) from `base` (the log's `base` frontier, if
+    /// retention removed a prefix); keeps every leaf hash if `keep_leaves`.
+    ///
+    /// Checkpoints before the base cover removed records: their signatures were checked by
+    /// whoever read them, their roots can no longer be. One exactly at the base must match it.
+    pub fn new(mut expected: Vec<Expected>, keep_leaves: bool, base: Option<Frontier>) -> Result<Replay, AuditError> {
+        let frontier = base.unwrap_or_default();
+        expected.retain(|e| e.checkpoint.size >= frontier.size());
         expected.sort_by_key(|e| e.checkpoint.size);
-        let mut r = Replay { frontier: Frontier::new(), expected, next: 0, window: None, leaves: keep_leaves.then(Vec::new) };
-        while let Some(e) = r.expected.get(r.next).filter(|e| e.checkpoint.size == 0) {
-            if e.checkpoint.root != empty_root() {
-                return Err(AuditError::CheckpointInconsistent { checkpoint: e.path.clone(), reason: "a tree of size 0 with a non-empty root".into() });
+        let mut r = Replay {
+            frontier,
+            expected,
+            next: 0,
+            window: None,
+            leaves: keep_leaves.then(Vec::new),
+            segment_starts: Vec::new(),
+            last_segment: None,
+        };
+        let root = if r.frontier.size() == 0 { empty_root() } else { r.frontier.root() };
+        while let Some(e) = r.expected.get(r.next).filter(|e| e.checkpoint.size == r.frontier.size()) {
+            if e.checkpoint.root != root {
+                let reason = format!("its root differs from the tree of size {} (the empty tree, or the base file)", r.frontier.size());
+                return Err(AuditError::CheckpointInconsistent { checkpoint: e.path.clone(), reason });
             }
             r.next += 1;
         }
@@ -57,6 +76,10 @@ impl Replay {
                     reason: "the payload is not a record".into(),
                 })
             }
+        }
+        if self.last_segment.as_deref() != Some(frame.segment) {
+            self.last_segment = Some(frame.segment.to_path_buf());
+            self.segment_starts.push((frame.index, self.frontier.clone()));
         }
         if self.window.is_none() {
             self.window = Some((frame.index, frame.segment.to_path_buf(), frame.offset));

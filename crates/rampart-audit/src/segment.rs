@@ -85,19 +85,33 @@ impl std::fmt::Display for TornTail {
 /// What a scan found.
 #[derive(Debug, Clone, Default)]
 pub struct Scanned {
-    /// Complete, intact records.
+    /// The index of the first kept record (the `base` size; 0 when nothing was removed).
+    pub start: u64,
+    /// The tree size: `start` plus the complete, intact records.
     pub records: u64,
+    /// Segments wholly before `start`, left by an interrupted retention pass.
+    pub stale: Vec<PathBuf>,
     /// The segments, with their first index and valid length in bytes.
     pub segments: Vec<(u64, PathBuf, u64)>,
     pub torn: Option<TornTail>,
 }
 
-/// Walk every frame of the log in `dir` and call `visit` for each intact one.
+/// Walk every frame of the log in `dir` (from its `base`, if retention removed a prefix) and
+/// call `visit` for each intact one.
 ///
 /// Stops at the first corruption; an error from `visit` stops the walk and is returned.
 pub fn scan(dir: &Path, visit: &mut dyn FnMut(Frame<'_>) -> Result<(), AuditError>) -> Result<Scanned, AuditError> {
-    let segments = list(dir)?;
-    let mut out = Scanned::default();
+    let start = crate::base::load(dir)?.map_or(0, |b| b.size());
+    scan_from(dir, start, visit)
+}
+
+/// [`scan`] from record `start`: segments wholly before it are skipped (and listed as stale).
+pub fn scan_from(dir: &Path, start: u64, visit: &mut dyn FnMut(Frame<'_>) -> Result<(), AuditError>) -> Result<Scanned, AuditError> {
+    let mut segments = list(dir)?;
+    let mut out = Scanned { start, records: start, ..Scanned::default() };
+    while segments.len() > 1 && segments[1].0 <= start {
+        out.stale.push(segments.remove(0).1);
+    }
     let last = segments.len().saturating_sub(1);
     for (i, (first, path)) in segments.iter().enumerate() {
         if *first != out.records {

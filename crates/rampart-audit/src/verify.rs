@@ -23,6 +23,11 @@ pub const VERIFIER_KEY_FILE: &str = "verifier-key";
 /// A verified log.
 #[derive(Debug, Clone)]
 pub struct Verified {
+    /// The first kept record: records before it were removed by retention (0: none were).
+    pub start: u64,
+    /// The `base` frontier when `start > 0`.
+    pub base: Option<crate::merkle::Frontier>,
+    /// The tree size (`start` plus the kept records).
     pub records: u64,
     pub segments: usize,
     pub checkpoints: usize,
@@ -84,16 +89,23 @@ pub fn verify(dir: &Path, verifier: &NoteVerifier, extra: &[PathBuf], keep_leave
         expected.push(Expected { path: path.clone(), checkpoint });
     }
     let latest = expected.iter().max_by_key(|e| e.checkpoint.size).cloned();
-    let mut replay = Replay::new(expected, keep_leaves)?;
+    let base = crate::base::load(dir)?;
+    let mut replay = Replay::new(expected, keep_leaves, base.clone())?;
     let scanned = segment::scan(dir, &mut |frame| replay.visit(frame))?;
     replay.finish(&scanned)?;
-    if scanned.records > 0 && latest.is_none() {
+    if let Some(stale) = scanned.stale.first() {
+        let reason = "a segment wholly before the base file's start: an interrupted retention pass (the writer removes it on start)";
+        return Err(AuditError::Corrupt { segment: stale.clone(), offset: 0, index: 0, reason: reason.into() });
+    }
+    if scanned.records > scanned.start && latest.as_ref().is_none_or(|l| l.checkpoint.size < scanned.start) {
         return Err(AuditError::CheckpointInconsistent {
             checkpoint: dir.join(checkpoint::CHECKPOINT_DIR),
             reason: format!("{} records and no signed checkpoint: nothing vouches for them", scanned.records),
         });
     }
     Ok(Verified {
+        start: scanned.start,
+        base,
         records: scanned.records,
         segments: scanned.segments.len(),
         checkpoints: own,

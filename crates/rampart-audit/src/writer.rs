@@ -23,7 +23,9 @@ use crate::log::{sync_dir, Options};
 use crate::merkle::{leaf_hash, Frontier};
 use crate::note::NoteSigner;
 use crate::record::Record;
+use crate::retention::{Retention, SegmentStart};
 use crate::segment::{self, MAX_RECORD};
+use std::collections::VecDeque;
 
 /// The most records written with one fsync.
 pub const MAX_BATCH: usize = 8192;
@@ -52,6 +54,9 @@ pub(crate) struct Writer {
     buf: Vec<u8>,
     /// Set when the log can no longer be written safely (an fsync failed).
     failed: Option<String>,
+    /// Every segment on disk with the tree where it begins, oldest first; the last is `path`.
+    segments: VecDeque<SegmentStart>,
+    retention: Retention,
 }
 
 impl Writer {
@@ -65,6 +70,7 @@ impl Writer {
         len: u64,
         last_checkpoint: Option<u64>,
         dropped: Arc<AtomicU64>,
+        segments: VecDeque<SegmentStart>,
     ) -> Writer {
         Writer {
             dir: options.dir.clone(),
@@ -80,6 +86,8 @@ impl Writer {
             dropped,
             buf: Vec::with_capacity(1 << 20),
             failed: None,
+            segments,
+            retention: options.retention,
         }
     }
 
@@ -113,7 +121,8 @@ impl Writer {
                 self.write_batch(&mut batch);
             }
             if let Some(ack) = close {
-                let _ = ack.send(self.checkpoint());
+                let result = self.checkpoint().and_then(|_| self.retention.apply(&self.dir, &mut self.segments).map(|_| ()));
+                let _ = ack.send(result);
                 return;
             }
             if self.last_checkpoint_at.elapsed() >= self.interval {
@@ -224,8 +233,9 @@ impl Writer {
         match opened.map_err(AuditError::io(&path)).and_then(|f| sync_dir(&self.dir).map(|_| f)) {
             Ok(file) => {
                 self.file = file;
-                self.path = path;
+                self.path = path.clone();
                 self.len = 0;
+                self.segments.push_back(SegmentStart { path, frontier: self.frontier.clone() });
             }
             Err(e) => tracing::warn!(target: "rampart::audit", error = %e, "cannot start a new segment; the current one grows"),
         }
@@ -245,11 +255,16 @@ impl Writer {
         Ok(())
     }
 
+    /// A checkpoint, then retention (which relies on the checkpoint covering the kept records).
     fn checkpoint_logged(&mut self) {
         if let Err(e) = self.checkpoint() {
             tracing::error!(target: "rampart::audit", error = %e, "cannot write a checkpoint");
             // Try again after another interval rather than at once in a loop.
             self.last_checkpoint_at = Instant::now();
+            return;
+        }
+        if let Err(e) = self.retention.apply(&self.dir, &mut self.segments) {
+            tracing::error!(target: "rampart::audit", error = %e, "retention failed");
         }
     }
 }

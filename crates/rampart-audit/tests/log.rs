@@ -182,3 +182,58 @@ fn the_key_must_live_outside_the_log_and_stay_the_same() {
     std::fs::write(&other, NoteSigner::generate("test.rampart/audit").unwrap().to_text()).unwrap();
     assert!(matches!(AuditLog::open(Options::new(&f.dir, &other)), Err(AuditError::KeyChanged { .. })));
 }
+
+#[test]
+fn retention_removes_old_segments_and_the_rest_still_verifies_and_proves() {
+    let f = fixture();
+    let retention = rampart_audit::Retention { max_bytes: Some(1_000), max_age: None };
+    write(&f, 60, |o| {
+        o.segment_max_bytes = 300;
+        o.retention = retention;
+    });
+    let segments = rampart_audit::segment::list(&f.dir).unwrap();
+    let on_disk: u64 = segments.iter().map(|(_, p)| std::fs::metadata(p).unwrap().len()).sum();
+    assert!(on_disk <= 1_000, "{on_disk} bytes kept");
+    let v = verify(&f.dir, &f.verifier, &[], false).unwrap();
+    assert!(v.start > 0 && v.start == segments[0].0, "{} / {segments:?}", v.start);
+    assert_eq!(v.records, 60);
+    // Checkpoints that only covered removed records are gone; the rest verify.
+    assert!(rampart_audit::verify::checkpoints(&f.dir, &f.verifier).unwrap().iter().all(|c| c.checkpoint.size >= v.start));
+
+    // Proofs of kept records still check; removed ones are gone.
+    let proof = rampart_audit::inclusion::prove(&f.dir, &f.verifier, v.start).unwrap();
+    proof.check(&f.verifier).unwrap();
+    assert!(rampart_audit::inclusion::prove(&f.dir, &f.verifier, v.start - 1).is_err());
+
+    // Writing goes on from there.
+    write(&f, 10, |o| {
+        o.segment_max_bytes = 300;
+        o.retention = retention;
+    });
+    assert_eq!(verify(&f.dir, &f.verifier, &[], false).unwrap().records, 70);
+
+    // The base file is bound by the checkpoints after it: altering it fails; losing it is a gap.
+    let base = f.dir.join("base");
+    let original = std::fs::read_to_string(&base).unwrap();
+    let last = original.trim_end().rsplit('\n').next().unwrap().to_string();
+    let altered = original.replace(&last, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    std::fs::write(&base, altered).unwrap();
+    assert!(matches!(verify(&f.dir, &f.verifier, &[], false), Err(AuditError::CheckpointMismatch { .. })));
+    std::fs::remove_file(&base).unwrap();
+    assert!(matches!(verify(&f.dir, &f.verifier, &[], false), Err(AuditError::SegmentGap { .. })));
+    std::fs::write(&base, original).unwrap();
+    verify(&f.dir, &f.verifier, &[], false).unwrap();
+}
+
+#[test]
+fn retention_by_age_keeps_only_the_segment_being_written() {
+    let f = fixture();
+    write(&f, 30, |o| {
+        o.segment_max_bytes = 300;
+        o.retention = rampart_audit::Retention { max_bytes: None, max_age: Some(Duration::ZERO) };
+    });
+    assert_eq!(rampart_audit::segment::list(&f.dir).unwrap().len(), 1);
+    let v = verify(&f.dir, &f.verifier, &[], false).unwrap();
+    assert_eq!(v.records, 30);
+    assert!(v.start > 0);
+}

@@ -50,7 +50,19 @@ pub struct Audit {
     pub signing_key: PathBuf,
     /// `checkpoint_interval`: Default `1s`; at most `1m`.
     pub checkpoint_interval: Duration,
+    /// `segment_size`: a new segment file once one reaches this size. Default `64MiB`; from
+    /// `64KiB` to `1GiB`.
+    pub segment_size: u64,
+    /// `retention_size`: the oldest segments are removed while all of them together exceed
+    /// this; at least twice `segment_size`. Default: never.
+    pub retention_size: Option<u64>,
+    /// `retention_age`: segments whose last record is older than this are removed. Default:
+    /// never.
+    pub retention_age: Option<Duration>,
 }
+
+/// `[audit] segment_size` by default.
+pub const DEFAULT_AUDIT_SEGMENT_SIZE: u64 = 64 << 20;
 
 /// The admin API's default address: loopback only.
 pub const DEFAULT_ADMIN_ADDRESS: &str = "127.0.0.1:9090";

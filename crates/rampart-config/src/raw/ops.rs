@@ -29,6 +29,9 @@ pub(crate) struct RawAudit {
     pub dir: Str,
     pub signing_key: Str,
     pub checkpoint_interval: Option<Str>,
+    pub segment_size: Option<Str>,
+    pub retention_size: Option<Str>,
+    pub retention_age: Option<Str>,
 }
 
 /// `[admin]`.

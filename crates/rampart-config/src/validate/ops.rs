@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use crate::context::Ctx;
 use crate::error::ErrorKind;
-use crate::model::{AccessLog, Admin, Audit, Log, LogFormat, LogLevel, Redis, State, StateBackend, DEFAULT_ADMIN_ADDRESS};
+use crate::model::{
+    AccessLog, Admin, Audit, Log, LogFormat, LogLevel, Redis, State, StateBackend, DEFAULT_ADMIN_ADDRESS, DEFAULT_AUDIT_SEGMENT_SIZE,
+};
 use crate::raw::{RawAdmin, RawAudit, RawLog, RawState};
 
-use super::values::{choice, duration, flag, io_reason, readable_file, size, socket_addr};
+use super::values::{choice, duration, flag, io_reason, readable_file, required_duration, required_size, size, socket_addr};
 
 /// `[state]`: `redis` backend needs `[state.redis]` with a redis URL; redis settings with the
 /// memory backend are reported (they would silently do nothing).
@@ -49,7 +51,8 @@ pub(crate) fn state(ctx: &mut Ctx<'_>, raw: Option<&RawState>) -> State {
     State { backend, memory_ceiling }
 }
 
-/// `[audit]`: the signing key is readable; `dir` is not a file; checkpoints at most a minute apart.
+/// `[audit]`: the signing key is readable; `dir` is not a file; checkpoints at most a minute apart;
+/// segments from 64 KiB to 1 GiB; retention by size keeps at least two segments.
 pub(crate) fn audit(ctx: &mut Ctx<'_>, raw: Option<&RawAudit>) -> Option<Audit> {
     let raw = raw?;
     let dir = ctx.resolve(raw.dir.get_ref());
@@ -65,7 +68,18 @@ pub(crate) fn audit(ctx: &mut Ctx<'_>, raw: Option<&RawAudit>) -> Option<Audit> 
             ctx.invalid(&v.span(), "`checkpoint_interval` must be at most \"1m\": a checkpoint commits to everything before it");
         }
     }
-    Some(Audit { dir, signing_key, checkpoint_interval })
+    let segment_size = size(ctx, "segment_size", &raw.segment_size, DEFAULT_AUDIT_SEGMENT_SIZE);
+    if let Some(v) = raw.segment_size.as_ref().filter(|_| !(64 << 10..=1 << 30).contains(&segment_size)) {
+        ctx.invalid(&v.span(), "`segment_size` must be from \"64KiB\" to \"1GiB\"");
+    }
+    let retention_size = raw.retention_size.as_ref().and_then(|v| required_size(ctx, "retention_size", v));
+    if let (Some(r), Some(v)) = (retention_size, &raw.retention_size) {
+        if r < 2 * segment_size {
+            ctx.invalid(&v.span(), format!("`retention_size` must be at least twice `segment_size` ({segment_size} bytes): retention removes whole segments"));
+        }
+    }
+    let retention_age = raw.retention_age.as_ref().and_then(|v| required_duration(ctx, "retention_age", v));
+    Some(Audit { dir, signing_key, checkpoint_interval, segment_size, retention_size, retention_age })
 }
 
 /// `[admin]`: loopback unless `allow_remote = true`; the token file is readable; the address
@@ -156,6 +170,14 @@ mod tests {
         let a = c.audit.unwrap();
         assert_eq!(a.dir, std::path::PathBuf::from("/nonexistent/audit"));
         assert_eq!(a.checkpoint_interval, Duration::from_secs(1));
+        assert_eq!((a.segment_size, a.retention_size, a.retention_age), (64 << 20, None, None));
+        let c = ok("[audit]\ndir = \"audit\"\nsigning_key = \"/dev/null\"\nsegment_size = \"1MiB\"\nretention_size = \"1GiB\"\nretention_age = \"90d\"\n");
+        let a = c.audit.unwrap();
+        assert_eq!((a.segment_size, a.retention_size, a.retention_age), (1 << 20, Some(1 << 30), Some(Duration::from_secs(90 * 86400))));
+        let e = errs("[audit]\ndir = \"audit\"\nsigning_key = \"/dev/null\"\nsegment_size = \"1KiB\"\nretention_size = \"1KiB\"\nretention_age = \"0s\"\n");
+        assert!(e[0].contains("`segment_size` must be from"), "{e:?}");
+        assert!(e[1].contains("`retention_size` must be at least twice"), "{e:?}");
+        assert!(e[2].contains("`retention_age` must be longer than zero"), "{e:?}");
         let e = errs("[audit]\ndir = \"/dev/null\"\nsigning_key = \"audit.key\"\ncheckpoint_interval = \"5m\"\n");
         assert!(e[0].contains("is a file, not a directory"), "{e:?}");
         assert!(e[1].contains("`signing_key`: cannot read"), "{e:?}");
