@@ -16,6 +16,11 @@ as_root() {
 need=()
 command -v slowhttptest >/dev/null || need+=(slowhttptest)
 command -v curl >/dev/null || need+=(curl)
+# The challenge tests: a real browser (Debian's Chromium, driven by playwright-core from npm),
+# and wrk as the scripted client that must not get through.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v wrk >/dev/null || need+=(wrk)
+command -v npm >/dev/null || need+=(nodejs npm)
 # modsecurity-crs (CRS 3.3.x, crates/rampart-waf/tests/debian_crs.rs) provides no command.
 [ -f /usr/share/modsecurity-crs/rules/REQUEST-901-INITIALIZATION.conf ] || need+=(modsecurity-crs)
 if [ ${#need[@]} -gt 0 ]; then
@@ -34,6 +39,11 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
     cargo install --locked cargo-nextest
+fi
+
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    echo "==> installing playwright-core (npm) for the browser tests"
+    (cd tests/browser && npm ci --no-audit --no-fund)
 fi
 
 echo "==> building and running the tests"

@@ -90,6 +90,41 @@ impl AdminBackend for Shield {
         self.reload_now()
     }
 
+    fn mode(&self) -> serde_json::Value {
+        let m = crate::defence::mitigation();
+        let pin = m.pin();
+        serde_json::json!({
+            "mode": m.refresh(std::time::Instant::now()).as_str(),
+            "detected": m.detected().as_str(),
+            "pinned": pin.map(|p| p.mode.as_str()),
+            "pinned_for_secs": pin.and_then(|p| p.until).map(|u| u.saturating_duration_since(std::time::Instant::now()).as_secs()),
+        })
+    }
+
+    fn set_mode(&self, mode: &str, for_secs: Option<u64>) -> Result<serde_json::Value, String> {
+        let m = crate::defence::mitigation();
+        let now = std::time::Instant::now();
+        let before = m.mode();
+        let pin = if mode == "auto" {
+            None
+        } else {
+            let mode = rampart_shield::Mode::parse(mode)
+                .ok_or_else(|| format!("unknown mode `{mode}`: expected normal, elevated, under_attack or auto"))?;
+            Some(rampart_shield::Pin { mode, until: for_secs.map(|s| now + std::time::Duration::from_secs(s)) })
+        };
+        let after = m.set_pin(pin, now);
+        if after != before {
+            self.proxy.events.emit(rampart_core::Event::ModeChange {
+                at: std::time::SystemTime::now(),
+                from: before.as_str(),
+                to: after.as_str(),
+                reason: format!("set by an operator through the admin API ({})", if pin.is_some() { "pinned" } else { "released" }),
+                fingerprints: Vec::new(),
+            });
+        }
+        Ok(self.mode())
+    }
+
     fn status(&self) -> serde_json::Value {
         let rt = self.proxy.runtime();
         let upstreams: serde_json::Map<String, serde_json::Value> = rt

@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod audit_stress;
 mod check;
+mod defence;
 mod cli;
 mod demo;
 mod drill;

@@ -32,6 +32,13 @@ pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn 
     let mut stages: Vec<Arc<dyn Stage>> = Vec::new();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
+    // Priority first: every later stage (and the proxy's lanes) reads the class.
+    match crate::defence::priority(config) {
+        Ok(Some(p)) => stages.push(Arc::new(p)),
+        Ok(None) => {}
+        Err(mut e) => errors.append(&mut e),
+    }
+
     if let Some(access) = &config.access {
         let settings = AccessListSettings {
             allow: access.allow.clone(),
@@ -48,10 +55,21 @@ pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn 
     }
 
     let bans = shared_bans();
-    let any_ban_policy = config.rate_limits.iter().any(|r| r.ban.is_some());
+    let any_ban_policy = config.rate_limits.iter().any(|r| r.ban.is_some()) || config.flood.enabled;
     if any_ban_policy {
         let settings = BansSettings { mode: config.mode, on_error: rampart_core::OnError::Open };
         stages.push(Arc::new(Bans::new(settings, Arc::clone(&bans), Arc::clone(&clock))));
+    }
+
+    // Clearance before the flood defence, which serves cleared browsers through an attack.
+    match crate::defence::gate(config) {
+        Ok(gate) => {
+            stages.push(Arc::new(crate::defence::clearance(&gate)));
+            if let Some(flood) = crate::defence::flood(config, &gate, &bans, &clock, &events) {
+                stages.push(flood);
+            }
+        }
+        Err(e) => errors.push(format!("{file}: {e}")),
     }
 
     let ceiling = config.state.memory_ceiling as usize;
@@ -155,13 +173,6 @@ fn scope(config: &Config, scope: &RateScope) -> RouteScope {
 }
 
 /// Stage-specific warnings for `check-config` and start-up.
-pub fn warnings(config: &Config) -> Vec<String> {
-    let mut w = Vec::new();
-    if config.rate_limits.iter().any(|r| matches!(r.action, RateAction::Challenge)) {
-        w.push(format!(
-            "{}: rate_limit action \"challenge\" answers 503 with Retry-After until the challenge stage lands",
-            config.source.display()
-        ));
-    }
-    w
+pub fn warnings(_config: &Config) -> Vec<String> {
+    Vec::new()
 }

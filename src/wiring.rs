@@ -84,10 +84,6 @@ impl Plan {
                 w.push(format!("{}: [{what}] is validated but not enforced yet by this version", c.source.display()));
             }
         };
-        not_yet(c.flood.enabled, "flood");
-        not_yet(!c.priorities.is_empty(), "priority");
-        not_yet(!c.logins.is_empty(), "login");
-        not_yet(!c.exfiltration.is_empty(), "exfiltration");
         not_yet(c.audit.is_some(), "audit");
         not_yet(!matches!(c.state.backend, rampart_config::StateBackend::Memory), "state.redis");
         w.extend(stages::warnings(c));
@@ -142,7 +138,9 @@ impl Plan {
         };
         let pipeline = Pipeline::new(self.stages.clone(), c.mode);
         let access_log = !matches!(c.log.access_log, rampart_config::AccessLog::Off);
-        Ok(Runtime::new(routes, self.upstreams.clone(), pipeline, self.limits(), identity, access_log)?)
+        let runtime = Runtime::new(routes, self.upstreams.clone(), pipeline, self.limits(), identity, access_log)?;
+        let gate = crate::defence::gate(c).map_err(anyhow::Error::msg)?;
+        Ok(runtime.with_gate(gate))
     }
 }
 

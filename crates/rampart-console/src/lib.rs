@@ -27,6 +27,15 @@ pub trait AdminBackend: Send + Sync + 'static {
     fn reload(&self) -> Result<String, String>;
     /// A JSON summary: version, uptime, listeners, upstream health, open connections.
     fn status(&self) -> serde_json::Value;
+    /// The mitigation mode: what the detector says, the operator's pin, the mode in force.
+    fn mode(&self) -> serde_json::Value {
+        serde_json::json!({"error": "no flood defence in this build"})
+    }
+    /// Pin the mode (`"normal"`, `"elevated"`, `"under_attack"`) for `for_secs` (or until
+    /// released), or release the pin (`"auto"`).
+    fn set_mode(&self, _mode: &str, _for_secs: Option<u64>) -> Result<serde_json::Value, String> {
+        Err("no flood defence in this build".into())
+    }
 }
 
 struct AppState {
@@ -43,6 +52,7 @@ pub fn router(backend: Arc<dyn AdminBackend>, token: Option<String>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/status", get(status))
         .route("/api/reload", post(reload))
+        .route("/api/mode", get(mode).post(set_mode))
         .with_state(state)
 }
 
@@ -115,6 +125,35 @@ async fn reload(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
                 .into_response()
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"error": e.to_string()}))).into_response(),
+    }
+}
+
+async fn mode(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&s, &headers) {
+        return r;
+    }
+    Json(s.backend.mode()).into_response()
+}
+
+/// `POST /api/mode` with `{"mode": "under_attack", "for_secs": 600}` or `{"mode": "auto"}`.
+async fn set_mode(State(s): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Err(r) = authorize(&s, &headers) {
+        return r;
+    }
+    let req: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": format!("expected JSON: {e}")}))).into_response(),
+    };
+    let Some(mode) = req.get("mode").and_then(|m| m.as_str()) else {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "`mode` is required: normal, elevated, under_attack or auto"}))).into_response();
+    };
+    let for_secs = req.get("for_secs").and_then(|v| v.as_u64());
+    match s.backend.set_mode(mode, for_secs) {
+        Ok(v) => {
+            tracing::warn!(target: "rampart::admin", action = "set_mode", mode, for_secs, "mitigation mode set through the admin API");
+            Json(v).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": e}))).into_response(),
     }
 }
 

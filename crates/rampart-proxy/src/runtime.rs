@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use rampart_core::{EventSink, Pipeline};
+use rampart_core::{EventSink, Gate, Pipeline};
 use tokio::sync::watch;
 
 use crate::guard::ConnectionGuard;
@@ -30,6 +30,9 @@ pub struct Runtime {
     pub identity: ClientIdentity,
     /// Write one JSON access-log line per request.
     pub access_log: bool,
+    /// Renders challenges and answers the challenge endpoint; without one, a challenge is a
+    /// 503 with `Retry-After`.
+    pub gate: Option<Arc<dyn Gate>>,
     health_stop: watch::Sender<bool>,
 }
 
@@ -51,7 +54,13 @@ impl Runtime {
             }
         }
         let (health_stop, _) = watch::channel(false);
-        Ok(Runtime { router: Router::new(routes), pools, pipeline, limits, identity, access_log, health_stop })
+        Ok(Runtime { router: Router::new(routes), pools, pipeline, limits, identity, access_log, gate: None, health_stop })
+    }
+
+    /// Serve challenges through `gate`.
+    pub fn with_gate(mut self, gate: Arc<dyn Gate>) -> Runtime {
+        self.gate = Some(gate);
+        self
     }
 
     fn start_health_checks(&self) {

@@ -13,7 +13,9 @@ use std::time::{Instant, SystemTime};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use rampart_core::{Event, Outcome, RequestContext, RequestId, ResponseFacts, TlsFacts, Verdict};
+use rampart_core::{
+    Event, Gate, GateRequest, Outcome, Reply, RequestContext, RequestId, ResponseFacts, TlsFacts, Verdict, GATE_MAX_BODY,
+};
 
 use crate::body::{client_body_fault, collect_limited, full, BodyLimitError, GuardedBody, ProxyBody};
 use crate::forward::{strip_hop_by_hop, upstream_parts, Forwarding};
@@ -77,6 +79,10 @@ pub async fn handle(
         return Ok(early(StatusCode::PAYLOAD_TOO_LARGE, true, "declared body too large", &parts));
     }
 
+    if let Some(gate) = rt.gate.as_ref().filter(|g| g.owns(parts.uri.path())) {
+        return Ok(answer_gate(&proxy, &rt, &conn, gate.as_ref(), &parts, body, &id, started).await);
+    }
+
     let peer_trusted = rt.identity.is_trusted(conn.peer.ip());
     let client = rt.identity.resolve(conn.client, &parts.headers);
     let host = request_host(&parts);
@@ -105,7 +111,7 @@ pub async fn handle(
     };
 
     let outcome = rt.pipeline.on_request_headers(&mut ctx);
-    if let Some(resp) = enforce(&ctx, &outcome, json) {
+    if let Some(resp) = enforce(&rt, &ctx, &outcome, json) {
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     }
 
@@ -121,7 +127,7 @@ pub async fn handle(
         match collected {
             Ok(bytes) => {
                 let outcome = rt.pipeline.on_request_body(&mut ctx, &bytes);
-                if let Some(resp) = enforce(&ctx, &outcome, json) {
+                if let Some(resp) = enforce(&rt, &ctx, &outcome, json) {
                     return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
                 }
                 full(bytes)
@@ -229,7 +235,7 @@ pub async fn handle(
         match collect_limited(resp_body, rt.limits.max_inspected_body).await {
             Ok(bytes) => {
                 let outcome = rt.pipeline.on_response_body(&mut ctx, &facts, &bytes);
-                if let Some(resp) = enforce(&ctx, &outcome, json) {
+                if let Some(resp) = enforce(&rt, &ctx, &outcome, json) {
                     return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
                 }
                 full(bytes)
@@ -249,6 +255,49 @@ pub async fn handle(
         resp.headers_mut().insert("x-request-id", v);
     }
     Ok(resp)
+}
+
+/// A request to the gate's own paths (`/.rampart/…`): read the small form body, let the gate
+/// answer, log it like any other request.
+#[allow(clippy::too_many_arguments)]
+async fn answer_gate(
+    proxy: &Proxy,
+    rt: &Runtime,
+    conn: &ConnMeta,
+    gate: &dyn Gate,
+    parts: &http::request::Parts,
+    body: Incoming,
+    id: &str,
+    started: Instant,
+) -> Response<ProxyBody> {
+    let limits = &rt.limits;
+    let guarded = GuardedBody::new(body, GATE_MAX_BODY as u64, limits.body_min_rate, limits.header_read_timeout);
+    let client = rt.identity.resolve(conn.client, &parts.headers);
+    let resp = match collect_limited(guarded, GATE_MAX_BODY).await {
+        Ok(bytes) => reply(gate.answer(&GateRequest {
+            method: &parts.method,
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &bytes,
+            client,
+            tls: conn.tls.as_ref(),
+        })),
+        Err(_) => refusal(StatusCode::PAYLOAD_TOO_LARGE, id, wants_json(&parts.headers), None, true),
+    };
+    if rt.access_log {
+        let verdict = if resp.status().is_redirection() || resp.status().is_success() { "allow" } else { "challenge" };
+        log_line(rt, conn, id, parts, resp.status(), "challenge endpoint", started, verdict, "challenge");
+    }
+    finish(proxy, resp)
+}
+
+/// A gate's reply as a response.
+fn reply(r: Reply) -> Response<ProxyBody> {
+    let mut resp = Response::new(full(bytes::Bytes::from(r.body)));
+    *resp.status_mut() = r.status;
+    *resp.headers_mut() = r.headers;
+    resp
 }
 
 type Sent = Result<Result<Response<Incoming>, hyper_util::client::legacy::Error>, tokio::time::error::Elapsed>;
@@ -307,7 +356,7 @@ fn request_host(parts: &http::request::Parts) -> Option<String> {
 
 /// Turn a phase's outcome into a refusal page, or `None` to go on. Emits one event per
 /// disruptive decision, enforced or not.
-fn enforce(ctx: &RequestContext, outcome: &Outcome, json: bool) -> Option<Response<ProxyBody>> {
+fn enforce(rt: &Runtime, ctx: &RequestContext, outcome: &Outcome, json: bool) -> Option<Response<ProxyBody>> {
     let id = ctx.id.0.as_ref();
     match &outcome.verdict {
         Verdict::Continue | Verdict::Allow => None,
@@ -318,15 +367,12 @@ fn enforce(ctx: &RequestContext, outcome: &Outcome, json: bool) -> Option<Respon
         Verdict::Throttle { retry_after, .. } => {
             Some(refusal(StatusCode::TOO_MANY_REQUESTS, id, json, Some(*retry_after), false))
         }
-        // The challenge stage is not built yet: a challenge is served as a 503 with a short
-        // Retry-After, so that clients back off and browsers retry.
-        Verdict::Challenge { .. } => Some(refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            id,
-            json,
-            Some(std::time::Duration::from_secs(5)),
-            false,
-        )),
+        Verdict::Challenge { reason } => Some(match &rt.gate {
+            Some(gate) => reply(gate.challenge(ctx, reason, json)),
+            // No gate to prove anything to: a 503 with a short Retry-After, so that clients
+            // back off and browsers retry.
+            None => refusal(StatusCode::SERVICE_UNAVAILABLE, id, json, Some(std::time::Duration::from_secs(5)), false),
+        }),
     }
 }
 
@@ -342,6 +388,23 @@ fn log_early(
     started: Instant,
 ) {
     let no_route = status == StatusCode::NOT_FOUND;
+    let (verdict, stage) = if no_route { ("continue", "") } else { ("block", "hygiene") };
+    log_line(rt, conn, id, parts, status, reason, started, verdict, stage);
+}
+
+/// The access-log line of a request that never reached the stages.
+#[allow(clippy::too_many_arguments)]
+fn log_line(
+    rt: &Runtime,
+    conn: &ConnMeta,
+    id: &str,
+    parts: &http::request::Parts,
+    status: StatusCode,
+    reason: &str,
+    started: Instant,
+    verdict: &str,
+    stage: &str,
+) {
     tracing::info!(
         target: "rampart::access",
         request_id = %id,
@@ -352,9 +415,9 @@ fn log_early(
         path = parts.uri.path(),
         route = "",
         status = status.as_u16(),
-        verdict = if no_route { "continue" } else { "block" },
+        verdict,
         enforced = true,
-        stage = if no_route { "" } else { "hygiene" },
+        stage,
         reason,
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
     );

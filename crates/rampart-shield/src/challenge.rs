@@ -289,8 +289,8 @@ impl ChallengeGate {
     }
 
     /// Redeem a posted challenge: a clearance, or why not.
-    fn redeem(&self, form: &Form<'_>, headers: &HeaderMap, now: SystemTime) -> Result<Clearance, &'static str> {
-        let c = Challenge::parse(&self.keys, form.c).ok_or("the challenge is not one we issued")?;
+    fn redeem(&self, form: &Form, headers: &HeaderMap, now: SystemTime) -> Result<Clearance, &'static str> {
+        let c = Challenge::parse(&self.keys, &form.c).ok_or("the challenge is not one we issued")?;
         if c.bind != binding(user_agent(headers)) {
             return Err("the challenge was issued to another browser");
         }
@@ -300,7 +300,7 @@ impl ChallengeGate {
                 if age > CHALLENGE_TTL.as_secs() {
                     return Err("the challenge expired");
                 }
-                if !solves(form.c, form.n, bits) {
+                if !solves(&form.c, &form.n, bits) {
                     return Err("the answer does not solve the challenge");
                 }
             }
@@ -336,7 +336,7 @@ impl Gate for ChallengeGate {
             return plain(StatusCode::NOT_FOUND, "not found\n");
         }
         let form = Form::parse(req.body);
-        let back = safe_back(form.r);
+        let back = safe_back(&form.r);
         let now = SystemTime::now();
         match self.redeem(&form, req.headers, now) {
             Ok(k) => {
@@ -408,25 +408,21 @@ impl Stage for ClearanceStage {
     }
 }
 
-/// The fields of the endpoint's form.
-struct Form<'a> {
-    c: &'a str,
-    n: &'a str,
-    r: &'a str,
+/// The fields of the endpoint's form (`application/x-www-form-urlencoded`), decoded.
+struct Form {
+    c: String,
+    n: String,
+    r: String,
 }
 
-impl<'a> Form<'a> {
-    /// `application/x-www-form-urlencoded`, the three fields only; their values never need
-    /// decoding (tokens are `[0-9a-z._-]`, answers are digits) except `r`, which is checked
-    /// as a local path instead.
-    fn parse(body: &'a [u8]) -> Form<'a> {
-        let text = std::str::from_utf8(body).unwrap_or("");
-        let mut f = Form { c: "", n: "", r: "/" };
-        for pair in text.split('&') {
-            match pair.split_once('=') {
-                Some(("c", v)) => f.c = v,
-                Some(("n", v)) => f.n = v,
-                Some(("r", v)) => f.r = v,
+impl Form {
+    fn parse(body: &[u8]) -> Form {
+        let mut f = Form { c: String::new(), n: String::new(), r: "/".into() };
+        for (k, v) in form_urlencoded::parse(body) {
+            match &*k {
+                "c" => f.c = v.into_owned(),
+                "n" => f.n = v.into_owned(),
+                "r" => f.r = v.into_owned(),
                 _ => {}
             }
         }
@@ -436,9 +432,10 @@ impl<'a> Form<'a> {
 
 /// `r` as a local path, or `/`: the gate never redirects off-site (no open redirect).
 fn safe_back(r: &str) -> &str {
-    let decoded_ok = r.starts_with('/') && !r.starts_with("//") && !r.starts_with("/\\");
-    let clean = r.bytes().all(|b| b.is_ascii_graphic()) && !r.contains("%2f%2f") && !r.starts_with("/%2f");
-    if decoded_ok && clean && !r.starts_with(GATE_PREFIX) {
+    let local = r.starts_with('/') && !r.starts_with("//") && !r.starts_with("/\\");
+    let lower = r.to_ascii_lowercase();
+    let clean = r.bytes().all(|b| b.is_ascii_graphic()) && !lower.starts_with("/%2f") && !lower.starts_with("/%5c");
+    if local && clean && !r.starts_with(GATE_PREFIX) {
         r
     } else {
         "/"

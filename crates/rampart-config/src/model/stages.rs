@@ -132,6 +132,24 @@ pub struct Flood {
     /// `challenge_difficulty`: `"auto"` (default) or a fixed number of proof-of-work bits,
     /// 1 to 32.
     pub challenge_difficulty: ChallengeDifficulty,
+    /// `min_rate`: below this request rate nothing is an attack, whatever the baseline.
+    /// Default `50/s`.
+    pub min_rate: Rate,
+    /// `heavy_hitter_rate`: during an attack, an address above this rate is banned (a /24
+    /// or /48 above four times it). Default `50/s`.
+    pub heavy_hitter_rate: Rate,
+    /// `ban_duration`: how long automatic bans last. Default `10m`.
+    pub ban_duration: Duration,
+    /// `clearance_ttl`: how long a solved challenge clears a browser. Default `1h`.
+    pub clearance_ttl: Duration,
+    /// `challenge_wait`: the no-JavaScript path's wait (doubled under attack). Default `5s`.
+    pub challenge_wait: Duration,
+    /// `challenge_secret_file`: the secret clearances are signed with, shared by every node
+    /// (at least 32 bytes). Default: a random secret per process.
+    pub challenge_secret_file: Option<PathBuf>,
+    /// `exempt_paths`: path prefixes never challenged (API clients); the flood defence
+    /// throttles or drops there instead. Default: none.
+    pub exempt_paths: Vec<String>,
     /// `mode`: default `enforce` (or the top-level `mode`).
     pub mode: StageMode,
     /// `on_error`: Default `open`.
@@ -144,6 +162,13 @@ impl Default for Flood {
             enabled: true,
             sensitivity: Sensitivity::Medium,
             challenge_difficulty: ChallengeDifficulty::Auto,
+            min_rate: Rate { count: 50, per: Duration::from_secs(1) },
+            heavy_hitter_rate: Rate { count: 50, per: Duration::from_secs(1) },
+            ban_duration: Duration::from_secs(600),
+            clearance_ttl: Duration::from_secs(3600),
+            challenge_wait: Duration::from_secs(5),
+            challenge_secret_file: None,
+            exempt_paths: Vec::new(),
             mode: StageMode::Enforce,
             on_error: OnError::Open,
         }
@@ -235,7 +260,10 @@ pub enum Identity {
     Header(String),
     /// `cookie:NAME`: a cookie's value.
     Cookie(String),
-    /// `CLASS:COOKIE`: the (verified) cookie of a `[[priority]]` class, e.g. `staff:session`.
+    /// `clearance`: the clearance token of a solved challenge.
+    Clearance,
+    /// `CLASS:COOKIE`: a member of a `[[priority]]` class with a verified subject (the
+    /// priority stage checked the cookie's signature), e.g. `staff:session`.
     Class {
         /// The priority class.
         class: String,

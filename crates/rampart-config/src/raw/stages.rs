@@ -66,6 +66,13 @@ pub(crate) struct RawFlood {
     pub enabled: Option<Bool>,
     pub sensitivity: Option<Str>,
     pub challenge_difficulty: Option<Spanned<toml::Value>>,
+    pub min_rate: Option<Str>,
+    pub heavy_hitter_rate: Option<Str>,
+    pub ban_duration: Option<Str>,
+    pub clearance_ttl: Option<Str>,
+    pub challenge_wait: Option<Str>,
+    pub challenge_secret_file: Option<Str>,
+    pub exempt_paths: Option<StrList>,
     pub mode: Option<Str>,
     pub on_error: Option<Str>,
 }

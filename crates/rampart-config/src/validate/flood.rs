@@ -8,7 +8,7 @@ use crate::model::{ChallengeDifficulty, Flood, Login, LoginFailure, RateAction, 
 use crate::raw::{RawFlood, RawLogin};
 
 use super::rate_limit::action;
-use super::values::{choice, flag, int_in, mode, name, on_error, rate_or, token, url_path};
+use super::values::{choice, duration, flag, int_in, mode, name, on_error, rate_or, token, url_path, readable_file};
 
 /// `[flood]`: sensitivity is a known word; difficulty is `"auto"` or 1 to 32 bits.
 pub(crate) fn flood(ctx: &mut Ctx<'_>, raw: Option<&RawFlood>, global: StageMode) -> Flood {
@@ -35,6 +35,17 @@ pub(crate) fn flood(ctx: &mut Ctx<'_>, raw: Option<&RawFlood>, global: StageMode
             Sensitivity::Medium,
         ),
         challenge_difficulty,
+        min_rate: rate_or(ctx, "min_rate", &raw.min_rate, d.min_rate),
+        heavy_hitter_rate: rate_or(ctx, "heavy_hitter_rate", &raw.heavy_hitter_rate, d.heavy_hitter_rate),
+        ban_duration: duration(ctx, "ban_duration", &raw.ban_duration, d.ban_duration),
+        clearance_ttl: duration(ctx, "clearance_ttl", &raw.clearance_ttl, d.clearance_ttl),
+        challenge_wait: duration(ctx, "challenge_wait", &raw.challenge_wait, d.challenge_wait),
+        challenge_secret_file: raw.challenge_secret_file.as_ref().map(|f| readable_file(ctx, "challenge_secret_file", f)),
+        exempt_paths: raw
+            .exempt_paths
+            .as_ref()
+            .map(|l| l.get_ref().iter().filter_map(|p| url_path(ctx, "exempt_paths", p)).collect())
+            .unwrap_or_default(),
         mode: mode(ctx, &raw.mode, global),
         on_error: on_error(ctx, &raw.on_error, OnError::Open),
     }

@@ -1,0 +1,163 @@
+//! The challenge end to end: the real binary in front of the testbed, the mitigation mode
+//! pinned to "under attack" through the admin API, then a real browser (Debian's Chromium,
+//! driven by playwright-core from `tests/browser/`) gets through — with JavaScript by the
+//! proof-of-work, without by the wait form — while curl, wrk and a plain HTTP client do not.
+//! Screenshots land in `target/test-artifacts/challenge/` and their paths are printed.
+
+mod common;
+#[path = "common/testbed.rs"]
+mod testbed;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{admin_section, client, eventually, temp_dir, Rampart, ADMIN_TOKEN};
+use rampart_testbed::TestbedOptions;
+use testbed::{config_for_testbed, Testbed};
+
+/// Seconds the no-JavaScript path waits (doubled under attack).
+const WAIT: u64 = 1;
+
+fn shield(tb: &Testbed, flood: &str) -> Rampart {
+    let dir = temp_dir();
+    let admin = admin_section(dir.path());
+    let config = config_for_testbed(
+        tb.addr,
+        &format!(
+            "[[route]]\npath = \"/\"\nupstream = \"app\"\n\n[[priority]]\nclass = \"staff\"\nnetworks = [\"127.0.0.3/32\"]\n\n\
+             [flood]\n{flood}\n\n{admin}"
+        ),
+    );
+    Rampart::start_in(dir, &config)
+}
+
+fn pin(r: &Rampart, mode: &str) -> serde_json::Value {
+    let resp = client()
+        .post(r.admin_url("/api/mode"))
+        .bearer_auth(ADMIN_TOKEN)
+        .body(format!("{{\"mode\": \"{mode}\"}}"))
+        .send()
+        .expect("admin api");
+    assert_eq!(resp.status(), 200);
+    resp.json().expect("json")
+}
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/challenge");
+    std::fs::create_dir_all(&dir).expect("artifact dir");
+    dir
+}
+
+/// `npm install` in tests/browser when playwright-core is missing (scripts/test.sh does it
+/// first; this keeps `cargo nextest run --test challenge` working alone).
+fn browser_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let ok = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm (Node.js) is needed for the browser test: scripts/test.sh installs it");
+        assert!(ok.success(), "npm install in tests/browser failed");
+    }
+    assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Debian's chromium is needed: scripts/test.sh installs it");
+    dir
+}
+
+#[test]
+fn a_browser_gets_through_the_challenge_and_scripts_do_not() {
+    let tb = Testbed::start(TestbedOptions::default());
+    let r = shield(&tb, &format!("challenge_difficulty = 12\nchallenge_wait = \"{WAIT}s\""));
+    // Calm: nobody is challenged.
+    let calm = client().get(r.url("/")).send().expect("calm request");
+    assert_eq!(calm.status(), 200);
+    assert!(calm.headers().get("x-rampart-challenge").is_none());
+
+    let mode = pin(&r, "under_attack");
+    assert_eq!(mode["mode"], "under_attack");
+
+    // A plain HTTP client is challenged; asking for JSON gets the documented protocol.
+    let resp = client().get(r.url("/contacts")).header("accept", "application/json").send().expect("request");
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["x-rampart-challenge"], "12");
+    let c: serde_json::Value = resp.json().expect("challenge json");
+    assert_eq!(c["submit"], "/.rampart/challenge");
+    assert!(c["challenge"].as_str().is_some_and(|s| s.starts_with("c1.")));
+
+    // curl does not get through.
+    let curl = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &r.url("/")])
+        .output()
+        .expect("curl (scripts/test.sh installs it)");
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "403");
+
+    // Staff (a priority network) are never challenged.
+    let staff = reqwest::blocking::Client::builder()
+        .local_address("127.0.0.3".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .expect("staff client");
+    assert_eq!(staff.get(r.url("/")).send().expect("staff request").status(), 200);
+
+    // A real browser gets through, with and without JavaScript.
+    let out = artifacts();
+    let run = Command::new("node")
+        .arg("challenge.mjs")
+        .arg(r.base())
+        .arg(&out)
+        .arg((WAIT * 2).to_string())
+        .current_dir(browser_dir())
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "browser run failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    for check in ["js_solved", "js_kept_clearance", "nojs_challenged", "nojs_through"] {
+        assert!(stdout.contains(&format!("\"check\":\"{check}\"")), "missing {check}");
+    }
+    // The JavaScript run solves too fast to photograph its interstitial; the no-JavaScript
+    // run shows the same page with its wait form.
+    for shot in ["after-clearance.png", "challenge-nojs.png", "after-nojs.png"] {
+        let p = out.join(shot);
+        assert!(std::fs::metadata(&p).map(|m| m.len() > 1000).unwrap_or(false), "screenshot {}", p.display());
+        println!("screenshot: {}", p.display());
+    }
+
+    // The clearances were granted by the gate, and logged.
+    eventually(Duration::from_secs(5), "clearance log lines", || {
+        let n = r.logs().iter().filter(|l| l.contains("clearance granted")).count();
+        (n >= 2).then_some(())
+    });
+
+    // Standing down: released, the mode is the detector's again (normal).
+    assert_eq!(pin(&r, "auto")["mode"], "normal");
+    assert_eq!(client().get(r.url("/")).send().expect("request").status(), 200);
+}
+
+#[test]
+fn wrk_does_not_get_through() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        panic!("wrk is needed: scripts/test.sh installs it");
+    }
+    let tb = Testbed::start(TestbedOptions::default());
+    let r = shield(&tb, "challenge_difficulty = 12");
+    pin(&r, "under_attack");
+    let out = Command::new("wrk").args(["-t1", "-c4", "-d2s", &r.url("/")]).output().expect("wrk");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let total: u64 = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("wrk summary");
+    let non_2xx: u64 = text
+        .lines()
+        .find(|l| l.contains("Non-2xx or 3xx responses"))
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    println!("wrk: {total} requests, {non_2xx} not 2xx/3xx\n{text}");
+    assert!(total > 0);
+    assert_eq!(non_2xx, total, "every wrk request must be challenged");
+}
