@@ -16,6 +16,7 @@ as_root() {
 need=()
 command -v slowhttptest >/dev/null || need+=(slowhttptest)
 command -v curl >/dev/null || need+=(curl)
+command -v hydra >/dev/null || need+=(hydra)   # tests/login_guard.rs
 # The challenge tests: a real browser (Debian's Chromium, driven by playwright-core from npm),
 # and wrk as the scripted client that must not get through.
 [ -x /usr/bin/chromium ] || need+=(chromium)

@@ -1,16 +1,17 @@
 //! The stages, in the order a request meets them, built from the configuration.
 //!
 //! Order: access lists first (an allow-listed staff network skips everything; a denied network
-//! costs nothing more), then bans, then rate limits, then the WAF. Cheapest and most decisive
+//! costs nothing more), then bans, then rate limits, then the login and exfiltration guards, then the WAF. Cheapest and most decisive
 //! first: a flood refused by a rate limit never costs a rule-set evaluation.
 
 use std::sync::Arc;
 
-use rampart_config::{BodyLimitAction, Config, RateAction, RateScope};
+use rampart_config::{BodyLimitAction, Config, ExfiltrationAction, LoginFailure, RateAction, RateScope, RecordSource};
 use rampart_core::{EventSink, Stage};
 use rampart_shield::{
-    AccessList, AccessListSettings, BanPolicy, Bans, BansSettings, LimitAction, RateKey, RateLimit, RateLimitSettings,
-    RouteScope, Waf, WafSettings,
+    AccessList, AccessListSettings, BanPolicy, Bans, BansSettings, DetectSettings, EnumerationSettings, ExfilAction,
+    ExfilBudget, ExfilSettings, ExfiltrationGuard, FailureSignal, IdentitySource, LimitAction, LoginGuard, LoginSettings,
+    RateKey, RateLimit, RateLimitSettings, RecordCount, RouteScope, UsernameKey, Waf, WafSettings,
 };
 use rampart_state::{BanList, Clock, SystemClock};
 
@@ -74,7 +75,7 @@ pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn 
 
     let ceiling = config.state.memory_ceiling as usize;
     let reserved = BanList::bytes_for(BAN_CAPACITY);
-    let n = config.rate_limits.len().max(1);
+    let n = (config.rate_limits.len() + config.logins.len() + config.exfiltration.len()).max(1);
     let per_limit = ceiling.saturating_sub(reserved) / n;
     for (i, rl) in config.rate_limits.iter().enumerate() {
         let key = match &rl.key {
@@ -92,11 +93,7 @@ pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn 
         };
         let mut settings = RateLimitSettings::new(rl.name.clone(), key, rl.rate);
         settings.burst = rl.burst.get();
-        settings.action = match rl.action {
-            RateAction::Throttle => LimitAction::Throttle,
-            RateAction::Block => LimitAction::Block,
-            RateAction::Challenge => LimitAction::Challenge,
-        };
+        settings.action = limit_action(rl.action);
         settings.ban = rl.ban.map(|b| BanPolicy::new(b.after.get(), b.duration));
         settings.memory_bytes = per_limit;
         settings.routes = scope(config, &rl.scope);
@@ -105,6 +102,24 @@ pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn 
         match RateLimit::new(settings, Arc::clone(&bans), Arc::clone(&clock)) {
             Ok(limit) => stages.push(Arc::new(limit.with_events(Arc::clone(&events)))),
             Err(e) => errors.push(format!("{file}: rate_limit `{}`: {e}", rl.name)),
+        }
+    }
+
+    // The login guard after the rate limits (a flood refused there costs no body read) and
+    // before the WAF (a refused stuffing attempt costs no rule evaluation).
+    for (i, login) in config.logins.iter().enumerate() {
+        match login_guard(login, per_limit, &clock) {
+            Ok(guard) => stages.push(Arc::new(guard.with_events(Arc::clone(&events)))),
+            Err(e) => errors.push(format!("{file}: login #{} (`{}`): {e}", i + 1, login.path)),
+        }
+    }
+
+    // One exfiltration guard for every entry: a request is judged by the first entry whose
+    // identity applies, which needs them side by side.
+    if !config.exfiltration.is_empty() {
+        match exfiltration_guard(config, per_limit, &clock) {
+            Ok(guard) => stages.push(Arc::new(guard.with_events(Arc::clone(&events)))),
+            Err(e) => errors.push(format!("{file}: exfiltration: {e}")),
         }
     }
 
@@ -122,6 +137,114 @@ pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn 
         Ok(stages)
     } else {
         Err(errors)
+    }
+}
+
+/// The user-name key when no `username_key_file` is set: one per process, so that a reload
+/// keeps the hashes (and the counts behind them) stable.
+fn process_username_key() -> UsernameKey {
+    static KEY: std::sync::OnceLock<UsernameKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(UsernameKey::random).clone()
+}
+
+/// A `[[login]]` entry as a [`LoginGuard`] with `memory` bytes of counts.
+fn login_guard(login: &rampart_config::Login, memory: usize, clock: &Arc<dyn Clock>) -> Result<LoginGuard, String> {
+    let failure = match &login.failure {
+        LoginFailure::Status(code) => FailureSignal::Status(*code),
+        LoginFailure::Redirect(to) => FailureSignal::Redirect(to.clone()),
+        LoginFailure::Body(re) => FailureSignal::Body(re.clone()),
+    };
+    let mut settings = LoginSettings::new(login.path.clone(), failure);
+    settings.method = login.method.parse().map_err(|_| format!("invalid method `{}`", login.method))?;
+    settings.username_field = login.username_field.clone();
+    settings.password_field = login.password_field.clone();
+    settings.per_username = login.per_username;
+    settings.per_client = login.per_client;
+    settings.per_prefix = login.per_prefix;
+    settings.per_clearance = login.per_clearance;
+    let d = login.detect;
+    settings.detect = DetectSettings {
+        window: d.window,
+        failures: d.failures,
+        sources: d.sources,
+        usernames_per_source: d.usernames_per_source,
+        sources_per_username: d.sources_per_username,
+        usernames_per_password: d.usernames_per_password,
+    };
+    settings.action = limit_action(login.action);
+    settings.key = match &login.username_key_file {
+        Some(path) => UsernameKey::from_file(path).map_err(|e| format!("username_key_file {}: {e}", path.display()))?,
+        None => process_username_key(),
+    };
+    settings.memory_bytes = memory.min(LOGIN_MEMORY);
+    settings.mode = login.mode;
+    settings.on_error = login.on_error;
+    LoginGuard::new(settings, Arc::clone(clock)).map_err(|e| e.to_string())
+}
+
+/// Every `[[exfiltration]]` entry as one [`ExfiltrationGuard`], each with up to `memory` bytes.
+fn exfiltration_guard(config: &Config, memory: usize, clock: &Arc<dyn Clock>) -> Result<ExfiltrationGuard, String> {
+    let header = |name: &str| name.parse::<http::HeaderName>().map_err(|_| format!("invalid header name `{name}`"));
+    let mut entries = Vec::new();
+    for x in &config.exfiltration {
+        let identity = x
+            .identity
+            .iter()
+            .map(|i| {
+                Ok(match i {
+                    rampart_config::Identity::Client => IdentitySource::Client,
+                    rampart_config::Identity::Prefix => IdentitySource::Prefix,
+                    rampart_config::Identity::Clearance => IdentitySource::Clearance,
+                    rampart_config::Identity::Header(h) => IdentitySource::Header(header(h)?),
+                    rampart_config::Identity::Cookie(c) => IdentitySource::Cookie(c.clone()),
+                    rampart_config::Identity::Class { class, .. } => IdentitySource::Class(class.clone()),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let b = x.budget;
+        let budget = ExfilBudget { requests: b.requests.map(|n| n.get()), records: b.records.map(|n| n.get()), bytes: b.bytes, per: b.per };
+        let mut settings = ExfilSettings::new(x.path.clone(), budget);
+        settings.identity = identity;
+        settings.records_from = match &x.records_from {
+            RecordSource::Auto => RecordCount::Auto,
+            RecordSource::Json => RecordCount::Json,
+            RecordSource::Csv => RecordCount::Csv,
+            RecordSource::Header(h) => RecordCount::Header(header(h)?),
+        };
+        settings.enumeration = x.enumeration.as_ref().map(|n| EnumerationSettings {
+            prefix: n.prefix.clone(),
+            suffix: n.suffix.clone(),
+            max_ids: n.max_ids,
+            max_steps: n.max_steps,
+            max_steps_all: n.max_steps_all,
+            per: n.per,
+        });
+        settings.never_leave = x.never_leave.clone();
+        settings.action = match x.action {
+            ExfiltrationAction::Block => ExfilAction::Block,
+            ExfiltrationAction::Throttle => ExfilAction::Throttle,
+            ExfiltrationAction::Challenge => ExfilAction::Challenge,
+            ExfiltrationAction::Alert => ExfilAction::Alert,
+        };
+        settings.mode = x.mode;
+        settings.memory_bytes = memory.min(EXFIL_MEMORY);
+        entries.push(settings);
+    }
+    ExfiltrationGuard::new(entries, Arc::clone(clock)).map_err(|e| e.to_string())
+}
+
+/// Bytes of counts an exfiltration entry takes at most (of its share of `memory_ceiling`).
+const EXFIL_MEMORY: usize = 4 << 20;
+
+/// Bytes of counts a login guard takes at most (of its share of `memory_ceiling`): enough for
+/// hundreds of thousands of attempts a window with few collisions.
+const LOGIN_MEMORY: usize = 8 << 20;
+
+fn limit_action(action: RateAction) -> LimitAction {
+    match action {
+        RateAction::Throttle => LimitAction::Throttle,
+        RateAction::Block => LimitAction::Block,
+        RateAction::Challenge => LimitAction::Challenge,
     }
 }
 

@@ -59,6 +59,16 @@ impl Pipeline {
         self.stages.iter().any(|s| s.wants_response_body())
     }
 
+    /// Whether any stage needs this request's body buffered ([`Stage::wants_request_body_of`]).
+    pub fn wants_request_body_of(&self, ctx: &RequestContext) -> bool {
+        self.stages.iter().any(|s| s.wants_request_body_of(ctx))
+    }
+
+    /// Whether any stage needs this response's body buffered ([`Stage::wants_response_body_of`]).
+    pub fn wants_response_body_of(&self, ctx: &RequestContext) -> bool {
+        self.stages.iter().any(|s| s.wants_response_body_of(ctx))
+    }
+
     /// The connection phase. Decisions are returned rather than recorded, since no request
     /// exists yet.
     pub fn on_connection(&self, conn: &ConnectionInfo) -> (Outcome, Vec<Decision>) {
@@ -80,7 +90,7 @@ impl Pipeline {
         }
         let mut decisions = std::mem::take(&mut ctx.decisions);
         let outcome = self.run(Phase::RequestBody, &mut decisions, |s| {
-            if s.wants_request_body() {
+            if s.wants_request_body_of(ctx) {
                 s.on_request_body(ctx, body)
             } else {
                 Ok(Verdict::Continue)
@@ -95,8 +105,7 @@ impl Pipeline {
             return Outcome::pass();
         }
         let mut decisions = std::mem::take(&mut ctx.decisions);
-        let outcome =
-            self.run(Phase::ResponseHeaders, &mut decisions, |s| s.on_response_headers(ctx, resp));
+        let outcome = self.run(Phase::ResponseHeaders, &mut decisions, |s| s.on_response_headers(ctx, resp));
         ctx.decisions = decisions;
         outcome
     }
@@ -107,7 +116,7 @@ impl Pipeline {
         }
         let mut decisions = std::mem::take(&mut ctx.decisions);
         let outcome = self.run(Phase::ResponseBody, &mut decisions, |s| {
-            if s.wants_response_body() {
+            if s.wants_response_body_of(ctx) {
                 s.on_response_body(ctx, resp, body)
             } else {
                 Ok(Verdict::Continue)

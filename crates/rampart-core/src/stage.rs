@@ -98,6 +98,20 @@ pub trait Stage: Send + Sync {
         false
     }
 
+    /// Whether the proxy must buffer this request's body, asked once the request headers have
+    /// passed. Default: [`Stage::wants_request_body`]. A stage that reads the bodies of a few
+    /// paths only (the login guard) narrows it, so that every other body streams.
+    fn wants_request_body_of(&self, _ctx: &RequestContext) -> bool {
+        self.wants_request_body()
+    }
+
+    /// Whether the proxy must buffer this response's body, asked once the response headers have
+    /// passed. Default: [`Stage::wants_response_body`]; narrowed as
+    /// [`Stage::wants_request_body_of`] (the exfiltration guard counts records on its routes only).
+    fn wants_response_body_of(&self, _ctx: &RequestContext) -> bool {
+        self.wants_response_body()
+    }
+
     /// Runs once per accepted connection, before any byte is read. Only `Allow`, `Continue`
     /// and `Block` make sense here; a `Block` closes the connection at once.
     fn on_connection(&self, _conn: &ConnectionInfo) -> Result<Verdict, StageError> {
@@ -122,11 +136,7 @@ pub trait Stage: Send + Sync {
     }
 
     /// Runs when the upstream's response head has arrived.
-    fn on_response_headers(
-        &self,
-        _ctx: &mut RequestContext,
-        _resp: &ResponseFacts,
-    ) -> Result<Verdict, StageError> {
+    fn on_response_headers(&self, _ctx: &mut RequestContext, _resp: &ResponseFacts) -> Result<Verdict, StageError> {
         Ok(Verdict::Continue)
     }
 

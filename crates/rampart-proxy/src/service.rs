@@ -120,7 +120,7 @@ pub async fn handle(
     let guarded = GuardedBody::new(body, limits.max_body, limits.body_min_rate, limits.header_read_timeout);
     // Body-phase stages run for every request, an empty body included: the WAF's phase 2
     // inspects the arguments of a GET too.
-    let upstream_body: ProxyBody = if rt.pipeline.wants_request_body() {
+    let upstream_body: ProxyBody = if rt.pipeline.wants_request_body_of(&ctx) {
         let cap = limits.max_inspected_body.min(limits.max_body as usize);
         let collected =
             if declared_len == Some(0) { Ok(bytes::Bytes::new()) } else { collect_limited(guarded, cap).await };
@@ -228,10 +228,10 @@ pub async fn handle(
     // end: no copy per request.
     let facts = ResponseFacts { status: resp_parts.status, headers: std::mem::take(&mut resp_parts.headers) };
     let outcome = rt.pipeline.on_response_headers(&mut ctx, &facts);
-    if let Some(resp) = enforce(&ctx, &outcome, json) {
+    if let Some(resp) = enforce(&rt, &ctx, &outcome, json) {
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
     }
-    let body: ProxyBody = if rt.pipeline.wants_response_body() {
+    let body: ProxyBody = if rt.pipeline.wants_response_body_of(&ctx) {
         match collect_limited(resp_body, rt.limits.max_inspected_body).await {
             Ok(bytes) => {
                 let outcome = rt.pipeline.on_response_body(&mut ctx, &facts, &bytes);

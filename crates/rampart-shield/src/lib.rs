@@ -7,6 +7,10 @@
 //! * [`RateLimit`] (`rate_limit`): per-key limits (client, prefix, route, header, cookie)
 //!   over bounded sketches from `rampart-state`, with escalation into the shared ban list.
 //! * [`Bans`] (`bans`): refuses clients on the shared [`rampart_state::BanList`].
+//! * [`LoginGuard`] (`login*`): credential stuffing, spraying and account takeover against a
+//!   login endpoint; user names only as keyed hashes ([`UsernameKey`]).
+//! * [`ExfiltrationGuard`] (`exfil*`): per-identity data budgets, id-walk detection and
+//!   never-leave patterns on sensitive routes.
 //! * [`Waf`] (`waf`): the SecLang engine of `rampart-waf` (the OWASP CRS) as a stage.
 //!
 //! Stages are built by the binary from validated configuration through public settings
@@ -20,7 +24,16 @@ pub mod challenge_page;
 pub mod cidr_set;
 pub mod clearance;
 pub mod flood;
+pub mod exfil;
+pub mod exfil_records;
+pub mod exfil_settings;
+pub mod exfil_walk;
 pub mod list_file;
+pub mod login;
+pub mod login_body;
+pub mod login_key;
+pub mod login_settings;
+pub mod login_state;
 pub mod mitigation;
 pub mod priority;
 pub mod rate_key;
@@ -34,7 +47,12 @@ pub use challenge::{ChallengeGate, ChallengeSettings, ClearanceStage, Difficulty
 pub use cidr_set::CidrSet;
 pub use clearance::Keys;
 pub use flood::{Flood, FloodSettings, FloodStatus, Sensitivity};
+pub use exfil::ExfiltrationGuard;
+pub use exfil_settings::{EnumerationSettings, ExfilAction, ExfilBudget, ExfilSettings, IdentitySource, RecordCount};
 pub use list_file::{parse_list, read_list, ListFileError};
+pub use login::LoginGuard;
+pub use login_key::{UserTag, UsernameKey};
+pub use login_settings::{DetectSettings, FailureSignal, LoginSettings, STAFF_FACTOR};
 pub use mitigation::{Mitigation, Mode, Pin};
 pub use priority::{Marker, PriorityRule, PriorityStage};
 pub use rate_key::{RateKey, RateKeyError};

@@ -212,14 +212,61 @@ pub struct Login {
     pub failure: LoginFailure,
     /// `per_username`: failed attempts allowed per user name. Default `5/15m`.
     pub per_username: Rate,
-    /// `per_client`: failed attempts allowed per client. Default `20/10m`.
+    /// `per_client`: failed attempts allowed per client. Default `20/10m`. A client's refused
+    /// attempts count too; it is slowed (429) from a quarter of the budget, challenged from half,
+    /// blocked from the whole until its count falls back under it.
     pub per_client: Rate,
-    /// `action`: above either budget. Default [`RateAction::Challenge`].
+    /// `per_prefix`: as `per_client`, per /24 (IPv4) or /64 (IPv6). Default `60/10m`.
+    pub per_prefix: Rate,
+    /// `per_clearance`: as `per_client`, per clearance token (a solved challenge reused for
+    /// stuffing is burnt). Default `10/10m`.
+    pub per_clearance: Rate,
+    /// `username_key_file`: the HMAC-SHA256 key user names are hashed with (so that hashes in
+    /// logs match across restarts and nodes). Default: a random key per process.
+    pub username_key_file: Option<PathBuf>,
+    /// `detect`: when failures across many requests are an attack.
+    pub detect: LoginDetect,
+    /// `action`: above the `per_username` budget or during a detected attack. Default
+    /// [`RateAction::Challenge`].
     pub action: RateAction,
     /// `mode`: default `enforce` (or the top-level `mode`).
     pub mode: StageMode,
     /// `on_error`: Default `open`.
     pub on_error: OnError,
+}
+
+/// `[login.detect]`: thresholds of the pattern detectors, counted over `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginDetect {
+    /// `window`: Default `1m`.
+    pub window: Duration,
+    /// `failures`: failed logins in the window, from `sources` distinct sources or more, that
+    /// make a distributed stuffing run. Default 100.
+    pub failures: u32,
+    /// `sources`: Default 30.
+    pub sources: u32,
+    /// `usernames_per_source`: distinct user names failing from one client: stuffing from few
+    /// sources. Default 10.
+    pub usernames_per_source: u32,
+    /// `sources_per_username`: distinct clients failing on one user name: stuffing of one
+    /// account from many sources. Default 10.
+    pub sources_per_username: u32,
+    /// `usernames_per_password`: distinct user names one password failed on: spraying.
+    /// Default 10.
+    pub usernames_per_password: u32,
+}
+
+impl Default for LoginDetect {
+    fn default() -> LoginDetect {
+        LoginDetect {
+            window: Duration::from_secs(60),
+            failures: 100,
+            sources: 30,
+            usernames_per_source: 10,
+            sources_per_username: 10,
+            usernames_per_password: 10,
+        }
+    }
 }
 
 /// `[login.failure]`: exactly one of `status`, `redirect`, `body`.
@@ -234,15 +281,28 @@ pub enum LoginFailure {
 }
 
 /// `[[exfiltration]]`: a data budget on a sensitive route.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Several entries may name the same route: a request is judged by the first entry (in file
+/// order) one of whose `identity` alternatives applies to it, so that a staff entry before a
+/// `client` entry gives staff a larger budget than anyone else.
+#[derive(Debug, Clone)]
 pub struct Exfiltration {
     /// `route`: the path of a `[[route]]` (or its name). Required.
     pub route: String,
+    /// The matched route's path prefix (`route` resolved).
+    pub path: String,
     /// `identity`: who the budget belongs to, alternatives tried left to right
     /// (`"staff:session|client"`). Default `"client"`.
     pub identity: Vec<Identity>,
     /// `budget`: what may be taken per period.
     pub budget: Budget,
+    /// `records_from`: how a response's records are counted. Default [`RecordSource::Auto`].
+    pub records_from: RecordSource,
+    /// `enumeration`: id-walk detection. Default: none.
+    pub enumeration: Option<Enumeration>,
+    /// `never_leave`: regular expressions no response body on the route may match (card
+    /// numbers, password hashes); a match withholds the response whoever asked. Default none.
+    pub never_leave: Vec<regex::bytes::Regex>,
     /// `action`: over budget. Default [`ExfiltrationAction::Block`].
     pub action: ExfiltrationAction,
     /// `mode`: default `enforce` (or the top-level `mode`).
@@ -272,9 +332,45 @@ pub enum Identity {
     },
 }
 
-/// `[exfiltration.budget]`: at least one of `records` and `bytes`.
+/// `[exfiltration.enumeration]`: walks over the ids of record pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enumeration {
+    /// `ids`: where the id sits in the path, `"/contacts/{id}"`: the text before and after.
+    pub prefix: String,
+    pub suffix: String,
+    /// `max_ids`: distinct ids one identity may view per `per`. Default 100.
+    pub max_ids: u32,
+    /// `max_steps`: views of an id next to one the same identity viewed (a sequential walk).
+    /// Default 20.
+    pub max_steps: u32,
+    /// `max_steps_all`: the same across every identity without a class (a walk split over
+    /// many sources). Default 20.
+    pub max_steps_all: u32,
+    /// `per`: Default the budget's `per`.
+    pub per: Duration,
+}
+
+/// `[[exfiltration]] records_from`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RecordSource {
+    /// `"auto"`: the `x-record-count` header when the app sets it, else by content type:
+    /// a JSON body's top-level array (or the largest array one level down), CSV lines less the
+    /// header, 1 for anything else (the default).
+    #[default]
+    Auto,
+    /// `"json"`.
+    Json,
+    /// `"csv"`.
+    Csv,
+    /// `"header:NAME"`: a number the app sets in this header.
+    Header(String),
+}
+
+/// `[exfiltration.budget]`: at least one of `requests`, `records` and `bytes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
+    /// `requests`: requests per period.
+    pub requests: Option<NonZeroU32>,
     /// `records`: records (JSON array elements, table rows) per period.
     pub records: Option<NonZeroU32>,
     /// `bytes`: response body bytes per period.
@@ -289,6 +385,10 @@ pub enum ExfiltrationAction {
     /// `"block"`: refuse further responses until the period ends (the default).
     #[default]
     Block,
+    /// `"throttle"`: 429 with `Retry-After`.
+    Throttle,
+    /// `"challenge"`: a proof-of-work challenge.
+    Challenge,
     /// `"alert"`: let them through, raise an incident.
     Alert,
 }

@@ -88,9 +88,25 @@ pub(crate) struct RawLogin {
     pub failure: RawLoginFailure,
     pub per_username: Option<Str>,
     pub per_client: Option<Str>,
+    pub per_prefix: Option<Str>,
+    pub per_clearance: Option<Str>,
+    pub username_key_file: Option<Str>,
+    pub detect: Option<RawLoginDetect>,
     pub action: Option<Str>,
     pub mode: Option<Str>,
     pub on_error: Option<Str>,
+}
+
+/// `[login.detect]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLoginDetect {
+    pub window: Option<Str>,
+    pub failures: Option<Int>,
+    pub sources: Option<Int>,
+    pub usernames_per_source: Option<Int>,
+    pub sources_per_username: Option<Int>,
+    pub usernames_per_password: Option<Int>,
 }
 
 /// `[login.failure]`: exactly one of the three.
@@ -109,14 +125,29 @@ pub(crate) struct RawExfiltration {
     pub route: Str,
     pub identity: Option<Str>,
     pub budget: RawBudget,
+    pub records_from: Option<Str>,
+    pub enumeration: Option<RawEnumeration>,
+    pub never_leave: Option<StrList>,
     pub action: Option<Str>,
     pub mode: Option<Str>,
+}
+
+/// `[exfiltration.enumeration]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEnumeration {
+    pub ids: Str,
+    pub max_ids: Option<Int>,
+    pub max_steps: Option<Int>,
+    pub max_steps_all: Option<Int>,
+    pub per: Option<Str>,
 }
 
 /// `[exfiltration.budget]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBudget {
+    pub requests: Option<Int>,
     pub records: Option<Int>,
     pub bytes: Option<Str>,
     pub per: Str,

@@ -4,11 +4,11 @@ use rampart_core::{OnError, Rate, StageMode};
 
 use crate::context::Ctx;
 use crate::error::ErrorKind;
-use crate::model::{ChallengeDifficulty, Flood, Login, LoginFailure, RateAction, Sensitivity};
-use crate::raw::{RawFlood, RawLogin};
+use crate::model::{ChallengeDifficulty, Flood, Login, LoginDetect, LoginFailure, RateAction, Sensitivity};
+use crate::raw::{RawFlood, RawLogin, RawLoginDetect};
 
 use super::rate_limit::action;
-use super::values::{choice, duration, flag, int_in, mode, name, on_error, rate_or, token, url_path, readable_file};
+use super::values::{choice, duration, flag, int_in, mode, name, on_error, rate_or, readable_file, required_duration, token, url_path};
 
 /// `[flood]`: sensitivity is a known word; difficulty is `"auto"` or 1 to 32 bits.
 pub(crate) fn flood(ctx: &mut Ctx<'_>, raw: Option<&RawFlood>, global: StageMode) -> Flood {
@@ -56,6 +56,31 @@ pub const DEFAULT_PER_USERNAME: Rate = Rate { count: 5, per: std::time::Duration
 /// Failed logins allowed per client when `per_client` is absent: 20 per 10 minutes.
 pub const DEFAULT_PER_CLIENT: Rate = Rate { count: 20, per: std::time::Duration::from_secs(10 * 60) };
 
+/// Failed logins allowed per /24 or /64 when `per_prefix` is absent: 60 per 10 minutes.
+pub const DEFAULT_PER_PREFIX: Rate = Rate { count: 60, per: std::time::Duration::from_secs(10 * 60) };
+/// Failed logins allowed per clearance token when `per_clearance` is absent: 10 per 10 minutes.
+pub const DEFAULT_PER_CLEARANCE: Rate = Rate { count: 10, per: std::time::Duration::from_secs(10 * 60) };
+
+/// `[login.detect]`: a window longer than zero, thresholds of at least 2.
+fn detect(ctx: &mut Ctx<'_>, raw: Option<&RawLoginDetect>) -> LoginDetect {
+    let d = LoginDetect::default();
+    let Some(raw) = raw else { return d };
+    let mut n = |key: &str, v: &Option<crate::raw::Int>, default: u32| match v {
+        Some(v) => int_in(ctx, key, v, 2, 1_000_000).map(|n| n as u32).unwrap_or(default),
+        None => default,
+    };
+    let failures = n("failures", &raw.failures, d.failures);
+    let sources = n("sources", &raw.sources, d.sources);
+    let usernames_per_source = n("usernames_per_source", &raw.usernames_per_source, d.usernames_per_source);
+    let sources_per_username = n("sources_per_username", &raw.sources_per_username, d.sources_per_username);
+    let usernames_per_password = n("usernames_per_password", &raw.usernames_per_password, d.usernames_per_password);
+    let window = match &raw.window {
+        Some(w) => required_duration(ctx, "window", w).unwrap_or(d.window),
+        None => d.window,
+    };
+    LoginDetect { window, failures, sources, usernames_per_source, sources_per_username, usernames_per_password }
+}
+
 /// `[[login]]`: a path, field names, exactly one failure signal (a compiled regex for `body`).
 pub(crate) fn logins(ctx: &mut Ctx<'_>, raw: &[RawLogin], global: StageMode) -> Vec<Login> {
     let mut out = Vec::new();
@@ -76,6 +101,10 @@ pub(crate) fn logins(ctx: &mut Ctx<'_>, raw: &[RawLogin], global: StageMode) -> 
             failure: failure.unwrap_or(LoginFailure::Status(401)),
             per_username: rate_or(ctx, "per_username", &l.per_username, DEFAULT_PER_USERNAME),
             per_client: rate_or(ctx, "per_client", &l.per_client, DEFAULT_PER_CLIENT),
+            per_prefix: rate_or(ctx, "per_prefix", &l.per_prefix, DEFAULT_PER_PREFIX),
+            per_clearance: rate_or(ctx, "per_clearance", &l.per_clearance, DEFAULT_PER_CLEARANCE),
+            username_key_file: l.username_key_file.as_ref().map(|f| readable_file(ctx, "username_key_file", f)),
+            detect: detect(ctx, l.detect.as_ref()),
             action: action(ctx, &l.action, RateAction::Challenge),
             mode: mode(ctx, &l.mode, global),
             on_error: on_error(ctx, &l.on_error, OnError::Open),
@@ -142,6 +171,20 @@ mod tests {
         assert_eq!(l[0].per_username, super::DEFAULT_PER_USERNAME);
         assert_eq!(l[1].method, "PUT");
         assert_eq!(l[1].per_client.count, 5);
+        assert_eq!((l[0].per_prefix, l[0].detect), (super::DEFAULT_PER_PREFIX, crate::model::LoginDetect::default()));
+    }
+
+    #[test]
+    fn login_detect() {
+        let c = ok("[[login]]\npath = \"/login\"\nfailure = { status = 401 }\nper_prefix = \"100/m\"\ndetect = { window = \"30s\", sources = 5, sources_per_username = 3 }\n");
+        let l = &c.logins[0];
+        assert_eq!((l.per_prefix.count, l.detect.window.as_secs(), l.detect.sources, l.detect.sources_per_username, l.detect.failures), (100, 30, 5, 3, 100));
+        let e = errs("[[login]]\npath = \"/login\"\nfailure = { status = 401 }\nusername_key_file = \"/nonexistent/key\"\ndetect = { window = \"soon\", sources = 1, usernames = 3 }\n");
+        assert!(e.iter().any(|e| e.contains("`username_key_file`: cannot read")), "{e:?}");
+        assert!(e.iter().any(|e| e.contains("`sources`: expected a whole number from 2")), "{e:?}");
+        assert!(e.iter().any(|e| e.contains("`window`")), "{e:?}");
+        assert!(e.iter().any(|e| e.contains("unknown key `usernames` in [login.detect]")), "{e:?}");
+        assert_eq!(e.len(), 4, "{e:?}");
     }
 
     #[test]
