@@ -7,7 +7,8 @@
 //!   the same data goes through.
 //!
 //! Sources are named with `X-Forwarded-For` from the trusted loopback peer; the staff network
-//! 198.51.100.0/24 is allow-listed until the `[[priority]]` stage classifies it.
+//! 198.51.100.0/24 is a `[[priority]]` class with its own, larger budget (no flood defence, to
+//! measure this guard alone).
 
 mod common;
 #[path = "common/testbed.rs"]
@@ -42,14 +43,29 @@ sensitive = true
 path = "/"
 upstream = "app"
 
-[access]
-allow = ["198.51.100.0/24"]
+[flood]
+enabled = false
+
+[[priority]]
+class = "staff"
+networks = ["198.51.100.0/24"]
+
+# Staff first: a request is judged by the first entry whose identity applies.
+[[exfiltration]]
+route = "/contacts"
+identity = "staff:session"
+budget = { records = 20000, per = "10m" }
 
 [[exfiltration]]
 route = "/contacts"
 identity = "client"
 budget = { records = 500, per = "10m" }
 enumeration = { ids = "/contacts/{id}" }
+
+[[exfiltration]]
+route = "/export.csv"
+identity = "staff:session"
+budget = { records = 20000, per = "10m" }
 
 [[exfiltration]]
 route = "/export.csv"

@@ -23,8 +23,8 @@ use common::{wait_json_logs, Rampart};
 use rampart_testbed::{TestbedOptions, DEMO_PASSWORD, DEMO_USERNAME};
 use testbed::{config_for_testbed, Testbed};
 
-/// Trusted loopback proxy; 198.51.100.0/24 is the staff network (allow-listed until the
-/// `[[priority]]` stage classifies it); `/login` guarded with the defaults. The testbed
+/// Trusted loopback proxy; 198.51.100.0/24 is the staff network (`[[priority]]`: the guard
+/// judges it apart from the public); `/login` guarded with the defaults. The testbed
 /// answers a failed form login with the form again (200) and its message.
 const CONFIG: &str = r#"
 [server]
@@ -35,8 +35,13 @@ client_address = "x-forwarded-for"
 path = "/"
 upstream = "app"
 
-[access]
-allow = ["198.51.100.0/24"]
+# The flood defence would answer hydra's rate on its own: off, to measure the login guard.
+[flood]
+enabled = false
+
+[[priority]]
+class = "staff"
+networks = ["198.51.100.0/24"]
 
 [[login]]
 path = "/login"

@@ -176,10 +176,12 @@ fn identity(source: &IdentitySource, ctx: &RequestContext) -> Option<(KeyHash, S
             let v = ctx.identity.clearance.as_deref()?.as_bytes();
             Some((KeyHash::of_bytes(v), format!("clearance#{}", hashed(v)), false))
         }
-        IdentitySource::Class(class) => {
-            let subject = ctx.identity.subject.as_deref().filter(|_| &*ctx.identity.class == class.as_str())?;
-            Some((KeyHash::of_bytes(subject.as_bytes()), format!("{class}:subject#{}", hashed(subject.as_bytes())), true))
-        }
+        // A member by verified subject (a signed session), or by network (then per address).
+        IdentitySource::Class(class) if &*ctx.identity.class == class.as_str() => match ctx.identity.subject.as_deref() {
+            Some(subject) => Some((KeyHash::of_bytes(subject.as_bytes()), format!("{class}:subject#{}", hashed(subject.as_bytes())), true)),
+            None => Some((derive(b"member", &[KeyHash::of_ip(ctx.client).value()]), format!("{class}:client:{}", ctx.client), true)),
+        },
+        IdentitySource::Class(_) => None,
     }
 }
 

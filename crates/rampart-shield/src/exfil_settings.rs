@@ -15,7 +15,8 @@ pub enum IdentitySource {
     Cookie(String),
     /// The request's clearance token (a solved challenge).
     Clearance,
-    /// A member of this priority class with a verified subject (set by the priority stage).
+    /// A member of this priority class (set by the priority stage): per verified subject when
+    /// there is one, else per address (a staff network).
     Class(String),
 }
 

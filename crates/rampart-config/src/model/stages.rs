@@ -322,8 +322,8 @@ pub enum Identity {
     Cookie(String),
     /// `clearance`: the clearance token of a solved challenge.
     Clearance,
-    /// `CLASS:COOKIE`: a member of a `[[priority]]` class with a verified subject (the
-    /// priority stage checked the cookie's signature), e.g. `staff:session`.
+    /// `CLASS:COOKIE`: a member of a `[[priority]]` class (per verified subject when the
+    /// priority stage checked a signed cookie, else per address), e.g. `staff:session`.
     Class {
         /// The priority class.
         class: String,

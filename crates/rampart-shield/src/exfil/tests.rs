@@ -72,6 +72,9 @@ fn staff_and_the_public_have_their_own_budgets() {
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!((ev[0].0.as_str(), ev[0].1.as_str()), ("budget_records", "client:203.0.113.5"));
     assert!(ev[0].2.contains("100 records"), "{ev:?}");
+    // A staff network member without a session has the staff budget too, per address.
+    let network = |c: &mut RequestContext| c.identity.class = Arc::from("staff");
+    assert_eq!(get(&g, "/contacts/export", "198.51.100.9", &export, network), Verdict::Continue);
     // The window slides.
     clock.advance(Duration::from_secs(1201));
     assert_eq!(get(&g, "/contacts?page=5", "203.0.113.5", &page, public), Verdict::Continue);
