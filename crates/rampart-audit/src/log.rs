@@ -146,8 +146,9 @@ impl AuditLog {
     /// Append `record` and wait until it is on disk (written and fsynced with its batch).
     /// Returns its index, which is its ID.
     pub fn append(&self, record: Record) -> Result<u64, AuditError> {
+        let prepared = record.prepare().ok_or(AuditError::RecordTooLarge(segment::MAX_RECORD))?;
         let (ack, done) = mpsc::sync_channel(1);
-        self.tx.send(Msg::Append(record, Some(ack))).map_err(|_| AuditError::WriterStopped(String::new()))?;
+        self.tx.send(Msg::Append(prepared, Some(ack))).map_err(|_| AuditError::WriterStopped(String::new()))?;
         done.recv().map_err(|_| AuditError::WriterStopped(String::new()))?
     }
 
@@ -155,9 +156,13 @@ impl AuditLog {
     /// counted; the writer then writes an `audit.dropped` record saying how many, so a loss is
     /// itself on the record. Returns whether the record was queued.
     pub fn submit(&self, record: Record) -> bool {
-        match self.tx.try_send(Msg::Append(record, None)) {
+        let sent = match record.prepare() {
+            Some(prepared) => self.tx.try_send(Msg::Append(prepared, None)).map_err(|e| matches!(e, TrySendError::Full(_))),
+            None => Err(true),
+        };
+        match sent {
             Ok(()) => true,
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+            Err(_) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 self.dropped_total.fetch_add(1, Ordering::Relaxed);
                 false

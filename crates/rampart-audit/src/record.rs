@@ -11,6 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::merkle::Hash;
+use crate::segment::MAX_RECORD;
 
 /// One security event as the log keeps it, before it has a sequence number.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +36,15 @@ impl Record {
 
     /// The canonical bytes of this record as leaf `seq`.
     pub fn to_bytes(&self, seq: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(96);
+        let mut out = self.prefix();
+        out.extend_from_slice(&seq_suffix(seq));
+        out
+    }
+
+    /// Everything but the sequence number: `{"at":…,"body":…,"kind":…,"seq":`. `seq` sorts last,
+    /// so the part that depends on the position in the log is a short suffix.
+    fn prefix(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160);
         out.extend_from_slice(b"{\"at\":");
         out.extend_from_slice(self.at_ms.to_string().as_bytes());
         out.extend_from_slice(b",\"body\":");
@@ -40,9 +52,51 @@ impl Record {
         out.extend_from_slice(b",\"kind\":");
         write_string(&self.kind, &mut out);
         out.extend_from_slice(b",\"seq\":");
-        out.extend_from_slice(seq.to_string().as_bytes());
-        out.push(b'}');
         out
+    }
+
+    /// Serialise and start hashing on the caller's thread, so that the writer thread only adds
+    /// the sequence number. `None` when the record is too large to store.
+    pub(crate) fn prepare(&self) -> Option<Prepared> {
+        let prefix = self.prefix();
+        if prefix.len() + 21 > MAX_RECORD {
+            return None;
+        }
+        let mut leaf = Sha256::new();
+        leaf.update([0u8]);
+        leaf.update(&prefix);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&prefix);
+        Some(Prepared { prefix, leaf, crc })
+    }
+}
+
+fn seq_suffix(seq: u64) -> Vec<u8> {
+    format!("{seq}}}").into_bytes()
+}
+
+/// A record serialised and half-hashed, waiting for its sequence number.
+pub(crate) struct Prepared {
+    prefix: Vec<u8>,
+    /// SHA-256 over `0x00 || prefix`.
+    leaf: Sha256,
+    /// CRC-32 over `prefix`.
+    crc: crc32fast::Hasher,
+}
+
+impl Prepared {
+    /// Append the frame of this record as leaf `seq` to `out`; return its leaf hash.
+    pub(crate) fn finish(&self, seq: u64, out: &mut Vec<u8>) -> Hash {
+        let suffix = seq_suffix(seq);
+        let mut crc = self.crc.clone();
+        crc.update(&suffix);
+        let mut leaf = self.leaf.clone();
+        leaf.update(&suffix);
+        out.extend_from_slice(&((self.prefix.len() + suffix.len()) as u32).to_le_bytes());
+        out.extend_from_slice(&crc.finalize().to_le_bytes());
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(&suffix);
+        leaf.finalize().into()
     }
 }
 
@@ -137,5 +191,11 @@ mod tests {
         // Canonical output is a fixed point: parsing and re-serialising gives the same bytes.
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(canonical(&v), bytes);
+        // The writer's half-hashed path gives the same frame and leaf as hashing it whole.
+        let mut framed = Vec::new();
+        let leaf = r.prepare().unwrap().finish(7, &mut framed);
+        let mut expected = Vec::new();
+        crate::segment::frame_into(&bytes, &mut expected);
+        assert_eq!((framed, leaf), (expected, crate::merkle::leaf_hash(&bytes)));
     }
 }

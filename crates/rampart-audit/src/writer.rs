@@ -20,11 +20,11 @@ use serde_json::{Map, Value};
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::AuditError;
 use crate::log::{sync_dir, Options};
-use crate::merkle::{leaf_hash, Frontier};
+use crate::merkle::Frontier;
 use crate::note::NoteSigner;
-use crate::record::Record;
+use crate::record::{Prepared, Record};
 use crate::retention::{Retention, SegmentStart};
-use crate::segment::{self, MAX_RECORD};
+use crate::segment;
 use std::collections::VecDeque;
 
 /// The most records written with one fsync.
@@ -34,7 +34,7 @@ type Ack = SyncSender<Result<u64, AuditError>>;
 
 /// What appenders send the writer.
 pub(crate) enum Msg {
-    Append(Record, Option<Ack>),
+    Append(Prepared, Option<Ack>),
     Close(SyncSender<Result<(), AuditError>>),
 }
 
@@ -92,7 +92,7 @@ impl Writer {
     }
 
     pub(crate) fn run(mut self, rx: Receiver<Msg>) {
-        let mut batch: Vec<(Record, Option<Ack>)> = Vec::with_capacity(MAX_BATCH);
+        let mut batch: Vec<(Prepared, Option<Ack>)> = Vec::with_capacity(MAX_BATCH);
         loop {
             let first = match rx.recv_timeout(self.until_checkpoint()) {
                 Ok(m) => m,
@@ -140,22 +140,21 @@ impl Writer {
         }
     }
 
-    fn write_batch(&mut self, batch: &mut Vec<(Record, Option<Ack>)>) {
+    fn write_batch(&mut self, batch: &mut Vec<(Prepared, Option<Ack>)>) {
         self.buf.clear();
         let mut leaves = Vec::with_capacity(batch.len() + 1);
         let mut seqs = Vec::with_capacity(batch.len());
         let lost = self.dropped.swap(0, Ordering::Relaxed);
-        let mut oversized = 0u64;
         if lost > 0 {
             let mut body = Map::new();
             body.insert("count".into(), Value::from(lost));
-            body.insert("reason".into(), Value::from("the audit queue was full"));
-            self.frame(&Record::now("audit.dropped", body), &mut leaves);
+            body.insert("reason".into(), Value::from("the audit queue was full, or a record was too large"));
+            if let Some(p) = Record::now("audit.dropped", body).prepare() {
+                self.frame(&p, &mut leaves);
+            }
         }
         for (record, _) in batch.iter() {
-            let seq = self.frame(record, &mut leaves);
-            oversized += seq.is_none() as u64;
-            seqs.push(seq);
+            seqs.push(self.frame(record, &mut leaves));
         }
         let result = match &self.failed {
             Some(reason) => Err(reason.clone()),
@@ -166,12 +165,9 @@ impl Writer {
                 for leaf in leaves {
                     self.frontier.push(leaf);
                 }
-                if oversized > 0 {
-                    self.dropped.fetch_add(oversized, Ordering::Relaxed);
-                }
                 for ((_, ack), seq) in batch.drain(..).zip(seqs) {
                     if let Some(ack) = ack {
-                        let _ = ack.send(seq.ok_or(AuditError::RecordTooLarge(MAX_RECORD)));
+                        let _ = ack.send(Ok(seq));
                     }
                 }
                 self.rotate_if_full();
@@ -187,17 +183,11 @@ impl Writer {
         }
     }
 
-    /// Frame `record` as the next leaf after those already framed in this batch; `None` (and
-    /// nothing framed) when it is too large.
-    fn frame(&mut self, record: &Record, leaves: &mut Vec<crate::merkle::Hash>) -> Option<u64> {
+    /// Frame `record` as the next leaf after those already framed in this batch.
+    fn frame(&mut self, record: &Prepared, leaves: &mut Vec<crate::merkle::Hash>) -> u64 {
         let seq = self.frontier.size() + leaves.len() as u64;
-        let bytes = record.to_bytes(seq);
-        if bytes.len() > MAX_RECORD {
-            return None;
-        }
-        segment::frame_into(&bytes, &mut self.buf);
-        leaves.push(leaf_hash(&bytes));
-        Some(seq)
+        leaves.push(record.finish(seq, &mut self.buf));
+        seq
     }
 
     /// Write and fsync the buffer. A failed write is cut off again; a failed fsync stops the
