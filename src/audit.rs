@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
-use rampart_audit::{AuditLog, AuditSink, InclusionProof, NoteSigner, NoteVerifier, Options, Retention};
+use rampart_audit::{AuditLog, AuditSink, ConsistencyProof, InclusionProof, NoteSigner, NoteVerifier, Options, Retention};
 use rampart_core::{Event, EventSink};
 
 use crate::wiring::Plan;
@@ -49,7 +49,19 @@ pub enum AuditCommand {
         #[arg(long)]
         key: Option<String>,
     },
-    /// Check an inclusion proof written by `prove`, offline.
+    /// Print the proof that the latest checkpoint extends an older one you hold, as JSON.
+    ProveConsistency {
+        /// The older checkpoint (from a report, a witness, an earlier copy).
+        #[arg(long)]
+        from: PathBuf,
+        /// The log directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The verifier key or a file holding it (default: the log's `verifier-key`).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Check a proof written by `prove` or `prove-consistency`, offline.
     CheckProof {
         /// The proof (JSON).
         file: PathBuf,
@@ -67,6 +79,7 @@ pub fn main(command: AuditCommand) -> ExitCode {
         AuditCommand::Keygen { out, name } => keygen(&out, &name),
         AuditCommand::Verify { dir, checkpoint, key } => verify(&dir, &checkpoint, key.as_deref()),
         AuditCommand::Prove { id, dir, key } => prove(id, &dir, key.as_deref()),
+        AuditCommand::ProveConsistency { from, dir, key } => prove_consistency(&from, &dir, key.as_deref()),
         AuditCommand::CheckProof { file, key } => check_proof(&file, key.as_deref()),
         AuditCommand::Stress(args) => crate::audit_stress::stress(args),
     };
@@ -133,13 +146,29 @@ fn prove(id: u64, dir: &Path, key: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn prove_consistency(from: &Path, dir: &Path, key: Option<&str>) -> anyhow::Result<()> {
+    let (v, _) = verifier(dir, key)?;
+    let proof = rampart_audit::inclusion::prove_consistency(dir, &v, from)?;
+    println!("{}", serde_json::to_string_pretty(&proof)?);
+    Ok(())
+}
+
 fn check_proof(file: &Path, key: Option<&str>) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let proof: InclusionProof = serde_json::from_str(&text).with_context(|| format!("{} is not a proof", file.display()))?;
-    let (v, source) = match key {
-        Some(k) => (verifier(Path::new("."), Some(k))?.0, "--key"),
-        None => (NoteVerifier::parse(&proof.verifier_key).context("the proof's verifier_key")?, "the proof itself: compare it with the key you trust"),
+    let pick = |embedded: &str| -> anyhow::Result<(NoteVerifier, &'static str)> {
+        Ok(match key {
+            Some(k) => (verifier(Path::new("."), Some(k))?.0, "--key"),
+            None => (NoteVerifier::parse(embedded).context("the proof's verifier_key")?, "the proof itself: compare it with the key you trust"),
+        })
     };
+    if let Ok(proof) = serde_json::from_str::<ConsistencyProof>(&text) {
+        let (v, source) = pick(&proof.verifier_key)?;
+        let (old, new) = proof.check(&v).context("proof FAILED")?;
+        println!("ok: the tree of size {} extends the tree of size {}, both signed by {} (key from {source})", new.size, old.size, v.to_text());
+        return Ok(());
+    }
+    let proof: InclusionProof = serde_json::from_str(&text).with_context(|| format!("{} is not a proof", file.display()))?;
+    let (v, source) = pick(&proof.verifier_key)?;
     let cp = proof.check(&v).context("proof FAILED")?;
     println!(
         "ok: record {} is in the tree of size {} signed by {} (key from {source})",

@@ -300,3 +300,30 @@ fn rampart_run_writes_its_decisions_to_the_audit_log() {
     drop(r);
     assert!(a.verify().status.success());
 }
+
+#[test]
+fn a_consistency_proof_shows_the_log_only_grew_since_a_held_checkpoint() {
+    let a = Audit::new();
+    a.append(1, 3);
+    let held = a.dir.parent().unwrap().join("held");
+    std::fs::copy(a.dir.join("checkpoints/000000000003"), &held).unwrap();
+    a.append(2, 3);
+    let out = rampart(&["audit", "prove-consistency", "--from", held.to_str().unwrap(), "--dir", a.dir.to_str().unwrap(), "--key", &a.vkey]);
+    assert!(out.status.success(), "{}", text(&out));
+    let file = a.dir.parent().unwrap().join("consistency.json");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let out = rampart(&["audit", "check-proof", file.to_str().unwrap(), "--key", &a.vkey]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("the tree of size 9 extends the tree of size 3"), "{}", text(&out));
+
+    // A path hash altered, or a proof against another key, fails.
+    let mut proof: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let first = proof["consistency_path"][0].as_str().unwrap().to_string();
+    let flipped = if first.starts_with('A') { first.replacen('A', "B", 1) } else { format!("A{}", &first[1..]) };
+    proof["consistency_path"][0] = serde_json::Value::from(flipped);
+    std::fs::write(&file, proof.to_string()).unwrap();
+    assert_eq!(rampart(&["audit", "check-proof", file.to_str().unwrap(), "--key", &a.vkey]).status.code(), Some(1));
+    let other = Audit::new();
+    let out = rampart(&["audit", "prove-consistency", "--from", held.to_str().unwrap(), "--dir", a.dir.to_str().unwrap(), "--key", &other.vkey]);
+    assert!(!out.status.success());
+}

@@ -1,5 +1,6 @@
-//! Inclusion proofs as files: `rampart audit prove` writes one, `rampart audit check-proof`
-//! (or any RFC 6962 verifier) checks it offline.
+//! Proofs as files: `rampart audit prove` writes an inclusion proof, `rampart audit
+//! prove-consistency` a consistency proof; `rampart audit check-proof` (or any RFC 6962
+//! verifier) checks either offline.
 //!
 //! Hashes are base64, as in RFC 6962's JSON API and the checkpoint itself. The record's
 //! canonical text travels with the proof so that the leaf hash is recomputed, not trusted.
@@ -14,7 +15,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::AuditError;
 use crate::merkle::{leaf_hash, Hash};
 use crate::note::{NoteError, NoteVerifier};
-use crate::proof::{verify_inclusion, ProofError, TreeView};
+use crate::proof::{verify_consistency, verify_inclusion, ProofError, TreeView};
 use crate::segment;
 use crate::verify;
 
@@ -120,5 +121,53 @@ impl InclusionProof {
         }
         verify_inclusion(self.leaf_index, self.tree_size, &leaf, &path, &root)?;
         Ok(cp)
+    }
+}
+
+/// A consistency proof: the log's latest checkpoint extends an older one someone holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyProof {
+    /// The older checkpoint (signed note), as held.
+    pub old_checkpoint: String,
+    /// The newer checkpoint (signed note), the log's latest.
+    pub new_checkpoint: String,
+    /// `PROOF(old size, D[new size])`, base64.
+    pub consistency_path: Vec<String>,
+    /// The key that signed both.
+    pub verifier_key: String,
+}
+
+/// Build the proof that the log's latest checkpoint extends the checkpoint in `old`. The whole
+/// log is verified on the way.
+pub fn prove_consistency(dir: &Path, verifier: &NoteVerifier, old: &Path) -> Result<ConsistencyProof, AuditError> {
+    let old_note = std::fs::read_to_string(old).map_err(AuditError::io(old))?;
+    let old_cp = verify::read_checkpoint(old, verifier)?;
+    let verified = verify::verify(dir, verifier, &[old.to_path_buf()], true)?;
+    let latest = verified.latest.ok_or(AuditError::NotCheckpointed { index: old_cp.size, size: 0 })?;
+    let leaves = verified.leaves.unwrap_or_default();
+    let removed = verified.base.as_ref().map(|b| b.ranges()).unwrap_or_default();
+    let view = TreeView { removed: &removed, start: verified.start, leaves: &leaves };
+    let path = view.consistency_path(old_cp.size, latest.checkpoint.size).ok_or(AuditError::NotCheckpointed {
+        index: old_cp.size,
+        size: latest.checkpoint.size,
+    })?;
+    Ok(ConsistencyProof {
+        old_checkpoint: old_note,
+        new_checkpoint: std::fs::read_to_string(&latest.path).map_err(AuditError::io(&latest.path))?,
+        consistency_path: path.iter().map(b64).collect(),
+        verifier_key: verifier.to_text(),
+    })
+}
+
+impl ConsistencyProof {
+    /// Check offline that both checkpoints are signed by `verifier` and the newer extends the
+    /// older. Returns both.
+    pub fn check(&self, verifier: &NoteVerifier) -> Result<(Checkpoint, Checkpoint), CheckError> {
+        let old = Checkpoint::open(&self.old_checkpoint, verifier)?;
+        let new = Checkpoint::open(&self.new_checkpoint, verifier)?;
+        let path = self.consistency_path.iter().map(|h| unb64(h, "a consistency_path hash")).collect::<Result<Vec<_>, _>>()?;
+        verify_consistency(old.size, new.size, &path, &old.root, &new.root)?;
+        Ok((old, new))
     }
 }

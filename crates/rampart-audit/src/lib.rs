@@ -46,7 +46,7 @@ mod writer;
 
 pub use checkpoint::Checkpoint;
 pub use error::AuditError;
-pub use inclusion::InclusionProof;
+pub use inclusion::{ConsistencyProof, InclusionProof};
 pub use log::{AuditLog, Opened, Options};
 pub use note::{NoteSigner, NoteVerifier};
 pub use record::{Record, StoredRecord};
