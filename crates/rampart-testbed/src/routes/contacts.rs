@@ -1,5 +1,7 @@
 //! `GET /contacts?q=…&page=N` (search, 50 a page) and `GET /contacts/{id}`.
 //!
+//! An HTML search page says how many records it holds in `X-Record-Count`.
+//!
 //! In vulnerable mode the search is injectable (see `db::search`) and the
 //! "Results for …" heading reflects `q` without escaping. Everything else,
 //! in both modes, is escaped.
@@ -58,7 +60,11 @@ pub(crate) async fn search(State(app): State<Shared>, headers: HeaderMap, Query(
         .into_response();
     }
     let user = app.user(&headers);
-    html::page("Contacts", user.as_ref(), &search_html(&params.q, page, &result, app.vulnerable)).into_response()
+    let mut response = html::page("Contacts", user.as_ref(), &search_html(&params.q, page, &result, app.vulnerable)).into_response();
+    // The page is HTML: say how many records it holds, for a shield that counts them
+    // (Rampart's exfiltration budgets read `X-Record-Count`).
+    response.headers_mut().insert("x-record-count", result.contacts.len().into());
+    response
 }
 
 fn search_html(q: &str, page: u32, result: &SearchResult, vulnerable: bool) -> String {
