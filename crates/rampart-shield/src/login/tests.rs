@@ -199,3 +199,21 @@ fn memory_is_fixed_whatever_the_number_of_user_names() {
     assert_eq!(g.memory_bytes(), before);
     assert!(before <= (1 << 20) + 8192, "{before}");
 }
+
+#[test]
+fn many_user_names_from_one_source_are_named_and_json_bodies_read() {
+    let (g, _, events) = guard(|s| s.per_client.count = 1000);
+    for i in 0..10 {
+        let mut ctx = RequestContext::for_test(Method::POST, "/login", "203.0.113.9".parse().unwrap());
+        ctx.headers.insert("content-type", "application/json".parse().unwrap());
+        g.on_request_headers(&mut ctx).unwrap();
+        let body = format!(r#"{{"username":"user{i}@example.org","password":"pw{i}"}}"#);
+        g.on_request_body(&mut ctx, body.as_bytes()).unwrap();
+        assert!(ctx.tags.iter().any(|t| t.key == "login_user" && t.value.starts_with("user#")));
+        let resp = ResponseFacts { status: StatusCode::UNAUTHORIZED, headers: HeaderMap::new() };
+        g.on_response_headers(&mut ctx, &resp).unwrap();
+    }
+    let ev = events.0.lock().unwrap().clone();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!((ev[0].0.as_str(), ev[0].1.as_str()), ("credential_stuffing_many_usernames", "client:203.0.113.9"));
+}
