@@ -304,6 +304,9 @@ impl Stage for ExfiltrationGuard {
         if let Some(limit) = s.budget.records {
             let before = used(entry, RECORDS, j.key, now);
             if before + n as f64 > f64::from(limit) {
+                // Counted although withheld: the identity is over its budget for the rest of
+                // the window, refused quietly at its next request instead of reported again.
+                add(entry, RECORDS, j.key, n, now);
                 let volume = format!("{:.0} records in {per}s, {n} more asked", before);
                 return Ok(self.breach(ctx, &j, "budget_records", volume));
             }
@@ -311,6 +314,7 @@ impl Stage for ExfiltrationGuard {
         if let Some(limit) = s.budget.bytes {
             let before = used(entry, KIB, j.key, now);
             if before + kib as f64 > limit.div_ceil(1024) as f64 {
+                add(entry, KIB, j.key, kib, now);
                 let volume = format!("{:.0} KiB in {per}s, {kib} KiB more asked", before);
                 return Ok(self.breach(ctx, &j, "budget_bytes", volume));
             }

@@ -65,8 +65,14 @@ fn staff_and_the_public_have_their_own_budgets() {
     assert_eq!(get(&g, "/contacts?page=2", "203.0.113.5", &page, public), Verdict::Continue);
     assert_eq!(get(&g, "/contacts?page=3", "203.0.113.5", &page, public), Verdict::forbidden("data budget exceeded"));
     assert_eq!(get(&g, "/contacts?page=4", "203.0.113.5", "[]", public), Verdict::forbidden("data budget exceeded"));
-    // The same address logged in as staff exports everything.
+    // Asking for more than the budget once is reported once; the next ask is refused quietly.
     let export = format!("[{}]", vec!["{}"; 5000].join(","));
+    assert!(get(&g, "/contacts/export", "203.0.113.6", &export, public).is_disruptive());
+    assert!(get(&g, "/contacts/export", "203.0.113.6", &export, public).is_disruptive());
+    assert!(get(&g, "/contacts?page=1", "203.0.113.6", "[]", public).is_disruptive());
+    assert_eq!(events.0.lock().unwrap().iter().filter(|e| e.1 == "client:203.0.113.6").count(), 1);
+    events.0.lock().unwrap().retain(|e| e.1 != "client:203.0.113.6");
+    // The same address logged in as staff exports everything.
     assert_eq!(get(&g, "/contacts/export", "203.0.113.5", &export, staff), Verdict::Continue);
     let ev = events.0.lock().unwrap().clone();
     assert_eq!(ev.len(), 1, "{ev:?}");
