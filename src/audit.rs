@@ -188,9 +188,6 @@ pub fn event_sink(plan: &Plan) -> anyhow::Result<Arc<dyn EventSink>> {
     options.segment_max_bytes = audit.segment_size;
     options.retention = Retention { max_bytes: audit.retention_size, max_age: audit.retention_age };
     let log = AuditLog::open(options).with_context(|| format!("opening the audit log {}", audit.dir.display()))?;
-    if let Some(torn) = &log.opened().repaired {
-        tracing::warn!(target: "rampart::audit", "audit log: repaired the {torn}");
-    }
     tracing::info!(target: "rampart::audit", dir = %audit.dir.display(), records = log.opened().records, key = log.verifier_key(), "audit log open");
     Ok(Arc::new(FanOut(vec![log_sink, Arc::new(AuditSink::new(Arc::new(log)))])))
 }

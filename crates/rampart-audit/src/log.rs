@@ -115,7 +115,7 @@ impl AuditLog {
         let file = OpenOptions::new().append(true).open(&path).map_err(AuditError::io(&path))?;
         let (tx, rx) = mpsc::sync_channel(options.queue.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
-        let opened = Opened { records: scanned.records, repaired: scanned.torn };
+        let opened = Opened { records: scanned.records, repaired: scanned.torn.clone() };
         let mut segments: std::collections::VecDeque<SegmentStart> = scanned
             .segments
             .iter()
@@ -130,7 +130,17 @@ impl AuditLog {
             .name("rampart-audit".into())
             .spawn(move || writer.run(rx))
             .map_err(AuditError::io(dir))?;
-        Ok(AuditLog { tx, dropped, dropped_total: AtomicU64::new(0), writer: Mutex::new(Some(handle)), opened, verifier_key: verifier.to_text() })
+        let log = AuditLog { tx, dropped, dropped_total: AtomicU64::new(0), writer: Mutex::new(Some(handle)), opened, verifier_key: verifier.to_text() };
+        // The repair itself goes on the record, ahead of anything else this run writes.
+        if let Some(torn) = &scanned.torn {
+            let mut body = serde_json::Map::new();
+            body.insert("segment".into(), torn.segment.display().to_string().into());
+            body.insert("offset".into(), torn.offset.into());
+            body.insert("bytes".into(), torn.bytes.into());
+            body.insert("reason".into(), torn.reason.into());
+            log.submit(Record::now("audit.repaired", body));
+        }
+        Ok(log)
     }
 
     /// What opening found.

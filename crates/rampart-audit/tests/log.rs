@@ -96,9 +96,17 @@ fn a_torn_tail_is_cut_off_on_open_and_earlier_damage_is_named() {
     assert_eq!((v.records, v.torn.as_ref().map(|t| t.index)), (3, Some(3)));
     let log = AuditLog::open(Options::new(&f.dir, &f.key)).unwrap();
     assert_eq!(log.opened().repaired.as_ref().map(|t| t.offset), Some(clean.len() as u64));
-    assert_eq!(log.append(record(9)).unwrap(), 3);
+    // The repair is itself record 3; the next append follows it.
+    assert_eq!(log.append(record(9)).unwrap(), 4);
     log.close().unwrap();
-    assert_eq!(verify(&f.dir, &f.verifier, &[], false).unwrap().records, 4);
+    assert_eq!(verify(&f.dir, &f.verifier, &[], false).unwrap().records, 5);
+    let mut kinds = Vec::new();
+    rampart_audit::segment::scan(&f.dir, &mut |frame| {
+        kinds.push(serde_json::from_slice::<rampart_audit::StoredRecord>(frame.payload).unwrap().kind);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(kinds[3], "audit.repaired");
 
     // The same damage in the middle is corruption: segment, offset and index are named.
     let mut bad = std::fs::read(&seg).unwrap();
