@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The flood trial (../shared/docs/BENCHMARKS.md, issue 4): a capacity-limited app (the testbed,
+# 8 concurrent x 10 ms: ~800 req/s) behind Rampart, and behind nginx `limit_req` (5 r/s per
+# address, burst 10) for comparison; `rampart drill flood` with 2,000 connections from 50,000
+# sources, and again from 100 sources (bound 127.x.y.z addresses: each target sees the real
+# peer address, no header to trust), with two legitimate users beside it:
+#   staff   drill's probe from 127.0.0.2 (Rampart: [[priority]] class "staff"), 2 users x 5 req/s
+#   public  a second drill (`calm`) from 127.0.0.3, 2 users x 5 req/s
+# each request with a 2 s deadline. Prints, per target and flood: staff success %, staff p99
+# against the calm p99 (measured first, same probe, no flood), public success %, and what the
+# flood itself met.
+#
+#   bash bench/flood.sh
+#   FLOOD_DURATION=30s CALM_DURATION=10s bash bench/flood.sh
+#   RAMPART_BIN=/path/to/rampart bash bench/flood.sh     # skip the release build
+#
+# Nothing here asserts: the figures go in commit messages and issue notes. The issue's bar is
+# staff >= 99.9% success with p99 <= 1.5x calm, in both floods.
+source "$(dirname "$0")/lib.sh"
+FLOOD_DURATION=${FLOOD_DURATION:-15s}
+CALM_DURATION=${CALM_DURATION:-8s}
+TESTBED=127.0.0.1:9310
+RAMPART=127.0.0.1:8095
+NGINX=127.0.0.1:8096
+
+command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+ulimit -n 20000 2>/dev/null || true
+if [ -n "${RAMPART_BIN:-}" ]; then
+    bin=$RAMPART_BIN            # a binary built elsewhere (no build here)
+else
+    (cd "$here" && cargo build --release --quiet --bin rampart)
+    bin=${CARGO_TARGET_DIR:-$here/target}/release/rampart
+fi
+
+"$bin" testbed --listen "$TESTBED" --open --max-concurrent 8 --work-ms 10 > "$run/testbed.log" 2>&1 & pids+=($!)
+
+cat > "$run/rampart.toml" <<TOML
+[[listener]]
+address = "$RAMPART"
+http2 = false
+
+[limits]
+max_connections = 20000
+max_connections_per_client = 20000
+max_connections_per_prefix = 20000
+accept_rate = "100000/s"
+
+[[upstream]]
+name = "app"
+servers = ["$TESTBED"]
+
+[[priority]]
+class = "staff"
+networks = ["127.0.0.2/32"]
+
+[log]
+level = "warn"
+access_log = "off"
+TOML
+start_rampart flood "${RAMPART##*:}" "$run/rampart.toml"
+
+mkdir -p "$run/nginx-tmp"
+cat > "$run/nginx-limit.conf" <<NG
+worker_processes auto;
+worker_rlimit_nofile 16384;
+pid $run/nginx-limit.pid;
+error_log $run/nginx-limit.err warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $run/nginx-tmp/body; proxy_temp_path $run/nginx-tmp/proxy;
+  fastcgi_temp_path $run/nginx-tmp/fcgi; uwsgi_temp_path $run/nginx-tmp/uwsgi; scgi_temp_path $run/nginx-tmp/scgi;
+  limit_req_zone \$binary_remote_addr zone=perip:64m rate=5r/s;
+  limit_req_status 429;
+  upstream app { server $TESTBED; keepalive 64; }
+  server {
+    listen $NGINX backlog=4096;
+    location / {
+      limit_req zone=perip burst=10 nodelay;
+      proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_pass http://app;
+    }
+  }
+}
+NG
+nginx -c "$run/nginx-limit.conf" -e "$run/nginx-limit.err"
+stop_nginx() { [ -f "$run/nginx-limit.pid" ] && kill "$(cat "$run/nginx-limit.pid")" 2>/dev/null || true; }
+trap 'stop_nginx; cleanup' EXIT
+for _ in $(seq 50); do curl -sf -o /dev/null "http://$NGINX/" && break; sleep 0.1; done
+
+probe=(--probe-users 2 --probe-rate 5 --probe-timeout 2s)
+
+# trial TARGET NAME SOURCES: a flood with the staff probe, and the public probe beside it.
+trial() {
+    local target=$1 name=$2 sources=$3
+    "$bin" drill calm --target "http://$target/" --duration "$FLOOD_DURATION" --probe-source 127.0.0.3 "${probe[@]}" --json > "$run/$name-public.json" &
+    local public=$!
+    "$bin" drill flood --target "http://$target/" --duration "$FLOOD_DURATION" --connections 2000 --sources "$sources" \
+        --cache-bust --timeout 2s --probe-source 127.0.0.2 "${probe[@]}" --json > "$run/$name-flood.json"
+    wait "$public"
+}
+
+summary() { # summary NAME CALM_JSON LABEL
+    python3 - "$run/$1-flood.json" "$run/$1-public.json" "$2" "$3" <<'PY'
+import json, sys
+flood, public, calm = [json.load(open(p)) for p in sys.argv[1:4]]
+name = sys.argv[4]
+def p99(s):
+    l = s["summary"]["latency_ms"]
+    return l["p99"] if l else float("nan")
+staff, pub = flood["probe"], public["probe"]
+a = flood["attack"]; n = max(a["requests"], 1); c = a["counts"]
+share = lambda k: 100.0 * c[k] / n
+print(f"  {name:<22} staff {staff['success_pct']:6.2f}%  p99 {p99(staff):7.1f} ms ({p99(staff)/p99(calm['probe']):.2f}x calm)"
+      f"   public {pub['success_pct']:6.2f}%  p99 {p99(pub):7.1f} ms"
+      f"   | flood {flood['requests_per_s']:.0f} req/s: passed {share('passed'):.1f}% challenged {share('challenged'):.1f}%"
+      f" throttled {share('throttled'):.1f}% blocked {share('blocked'):.1f}% shed {share('shed'):.1f}% errors {share('errors'):.1f}%")
+PY
+}
+
+echo "flood trial: testbed 8 x 10 ms (~800 req/s); 2,000 flood connections for $FLOOD_DURATION; staff 127.0.0.2, public 127.0.0.3, 2 users x 5 req/s each, 2 s deadline"
+for t in rampart nginx; do
+    target=$RAMPART; [ $t = nginx ] && target=$NGINX
+    "$bin" drill calm --target "http://$target/" --duration "$CALM_DURATION" --probe-source 127.0.0.2 "${probe[@]}" --json > "$run/$t-calm.json"
+    python3 -c "import json,sys; p=json.load(open(sys.argv[1]))['probe']; l=p['summary']['latency_ms']; print(f'  {sys.argv[2]:<22} calm: staff {p[\"success_pct\"]:.2f}%  p50 {l[\"p50\"]:.1f} ms  p99 {l[\"p99\"]:.1f} ms')" "$run/$t-calm.json" "$t"
+    for sources in 50000 100; do
+        trial "$target" "$t-$sources" "$sources"
+        summary "$t-$sources" "$run/$t-calm.json" "$t, $sources sources"
+    done
+done
+echo "(reports: $run)"
+trap - EXIT
+stop_nginx
+cleanup
