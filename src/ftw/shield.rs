@@ -70,6 +70,7 @@ pub async fn start(crs_dir: &Path, backend: SocketAddr) -> anyhow::Result<Shield
         // the backend for the tests after it.
         eject_after: u32::MAX,
         eject_for: Duration::from_millis(1),
+        max_in_flight: None,
     };
     // The peer is the client: nothing in front of us, and X-Forwarded-For is test data.
     let identity = ClientIdentity { trusted_proxies: Vec::new(), source: ClientAddressSource::Peer };

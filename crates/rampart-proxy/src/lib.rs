@@ -9,6 +9,8 @@
 //! * [`forward`]: the request toward the upstream (forwarding headers, hop-by-hop removal) and
 //!   the response back.
 //! * [`upstream`]: pools, balancing, health checks, passive ejection.
+//! * [`admission`]: each pool's adaptive concurrency limit and its lanes (staff first, the
+//!   public shed first).
 //! * [`sniff`]: reads HTTP/1 request framing off the wire before hyper, to refuse a
 //!   `Content-Length` + `Transfer-Encoding` head that hyper would silently normalise.
 //! * [`guard`], [`hygiene`], [`client_ip`], [`proxy_protocol`], [`tls`], [`pages`],
@@ -18,6 +20,7 @@
 //! atomic pointer: a reload builds a whole new runtime and swaps it in; requests in flight finish
 //! on the runtime they started with, and no connection is dropped.
 
+pub mod admission;
 pub mod body;
 pub mod client_ip;
 pub mod forward;

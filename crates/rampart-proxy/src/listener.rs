@@ -132,7 +132,12 @@ fn builder(limits: &Limits, http2: bool) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .max_concurrent_streams(128)
         .max_header_list_size(limits.max_header_bytes as u32)
+        // Rapid reset (CVE-2023-44487): streams the client opens and cancels before we answer,
+        // and streams we must reset for its errors, are bounded; beyond, h2 sends GOAWAY
+        // (ENHANCE_YOUR_CALM) and closes. CONTINUATION floods end at `max_header_list_size`;
+        // h2 keeps at most one pending PING and SETTINGS acknowledgement.
         .max_pending_accept_reset_streams(Some(64))
+        .max_local_error_reset_streams(Some(256))
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(10));
     if http2 {
@@ -150,6 +155,7 @@ async fn serve_connection(
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     let Prepared { stream, mut meta, _permit } = conn;
+    let (counting, client) = (Arc::clone(&proxy), meta.client);
     let limits = proxy.runtime().limits.clone();
     let io = GuardedIo::new(stream, limits.idle_timeout, limits.write_timeout);
     match tls {
@@ -158,6 +164,7 @@ async fn serve_connection(
             let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
             let conn = builder(&limits, http2).serve_connection(TokioIo::new(SniffedIo::new(io)), svc).into_owned();
             if let Err(e) = watcher.watch(conn).await {
+                count_h2_abuse(&counting, client, e.as_ref());
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         }
@@ -186,6 +193,7 @@ async fn serve_connection(
             if alpn.as_deref() == Some("h2") {
                 let conn = builder(&limits, true).http2_only().serve_connection(TokioIo::new(tls_stream), svc).into_owned();
                 if let Err(e) = watcher.watch(conn).await {
+                    count_h2_abuse(&counting, client, e.as_ref());
                     tracing::debug!(error = %e, "TLS connection ended with an error");
                 }
             } else {
@@ -196,5 +204,29 @@ async fn serve_connection(
                 }
             }
         }
+    }
+}
+
+/// Count (and log) an HTTP/2 connection that h2 closed for abuse: the error chain holds an
+/// `h2::Error` whose reason names it.
+fn count_h2_abuse(proxy: &Proxy, client: std::net::IpAddr, e: &(dyn std::error::Error + 'static)) {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            let kind = match h2.reason() {
+                Some(h2::Reason::ENHANCE_YOUR_CALM) => "too_many_resets",
+                Some(h2::Reason::PROTOCOL_ERROR) => "protocol_error",
+                Some(h2::Reason::FRAME_SIZE_ERROR) => "frame_size",
+                Some(h2::Reason::COMPRESSION_ERROR) => "compression",
+                Some(h2::Reason::FLOW_CONTROL_ERROR) => "flow_control",
+                _ => return,
+            };
+            if h2.is_go_away() || h2.is_library() || h2.is_remote() {
+                proxy.metrics.h2_abuse(kind);
+                tracing::info!(target: "rampart::decision", client = %client, kind, "HTTP/2 connection closed for abuse");
+            }
+            return;
+        }
+        source = err.source();
     }
 }

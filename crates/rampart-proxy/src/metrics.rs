@@ -42,6 +42,8 @@ pub struct Metrics {
     verdicts: RwLock<BTreeMap<(String, &'static str, bool), AtomicU64>>,
     upstream_latency: RwLock<BTreeMap<String, Histogram>>,
     upstream_errors: RwLock<BTreeMap<String, AtomicU64>>,
+    shed: RwLock<BTreeMap<&'static str, AtomicU64>>,
+    h2_abuse: RwLock<BTreeMap<&'static str, AtomicU64>>,
     pub connections_accepted: AtomicU64,
     refused: RwLock<BTreeMap<&'static str, AtomicU64>>,
     pub framing_rejected: AtomicU64,
@@ -81,6 +83,17 @@ impl Metrics {
 
     pub fn upstream_error(&self, upstream: &str) {
         bump(&self.upstream_errors, upstream.to_string());
+    }
+
+    /// An HTTP/2 connection closed for abuse (rapid resets, oversized header blocks, protocol
+    /// violations), by kind.
+    pub fn h2_abuse(&self, kind: &'static str) {
+        bump(&self.h2_abuse, kind);
+    }
+
+    /// A request shed by admission, by lane.
+    pub fn shed(&self, lane: &'static str) {
+        bump(&self.shed, lane);
     }
 
     pub fn responses_total(&self) -> u64 {
@@ -131,6 +144,11 @@ impl Metrics {
         for (name, c) in self.upstream_errors.read().iter() {
             let _ = writeln!(out, "rampart_upstream_errors_total{{upstream=\"{name}\"}} {}", c.load(Ordering::Relaxed));
         }
+        let _ = writeln!(out, "# HELP rampart_shed_total Requests shed by admission (the upstream's limit), by lane.");
+        let _ = writeln!(out, "# TYPE rampart_shed_total counter");
+        for (lane, c) in self.shed.read().iter() {
+            let _ = writeln!(out, "rampart_shed_total{{lane=\"{lane}\"}} {}", c.load(Ordering::Relaxed));
+        }
         let _ = writeln!(out, "# HELP rampart_connections_open Client connections open now.");
         let _ = writeln!(out, "# TYPE rampart_connections_open gauge");
         let _ = writeln!(out, "rampart_connections_open {open_connections}");
@@ -141,6 +159,11 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE rampart_connections_refused_total counter");
         for (reason, c) in self.refused.read().iter() {
             let _ = writeln!(out, "rampart_connections_refused_total{{reason=\"{reason}\"}} {}", c.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP rampart_h2_abuse_total HTTP/2 connections closed for abuse, by kind.");
+        let _ = writeln!(out, "# TYPE rampart_h2_abuse_total counter");
+        for (kind, c) in self.h2_abuse.read().iter() {
+            let _ = writeln!(out, "rampart_h2_abuse_total{{kind=\"{kind}\"}} {}", c.load(Ordering::Relaxed));
         }
         let _ = writeln!(out, "# HELP rampart_framing_rejected_total Requests refused for ambiguous framing.");
         let _ = writeln!(out, "# TYPE rampart_framing_rejected_total counter");

@@ -14,9 +14,10 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use rampart_core::{
-    Event, Gate, GateRequest, Outcome, Reply, RequestContext, RequestId, ResponseFacts, TlsFacts, Verdict, GATE_MAX_BODY,
+    Decision, Event, Gate, GateRequest, Outcome, Reply, RequestContext, RequestId, ResponseFacts, TlsFacts, Verdict, GATE_MAX_BODY,
 };
 
+use crate::admission::Lane;
 use crate::body::{client_body_fault, collect_limited, full, BodyLimitError, GuardedBody, ProxyBody};
 use crate::forward::{strip_hop_by_hop, upstream_parts, Forwarding};
 use crate::hygiene::check_framing;
@@ -154,6 +155,18 @@ pub async fn handle(
         let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id, json, None, false);
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     };
+    // Admission: the pool's concurrency limit, by lane. A full lane is shed at once.
+    let lane = Lane::of(&ctx.identity);
+    let Some(permit) = pool.admission.try_acquire(lane) else {
+        proxy.metrics.shed(lane.as_str());
+        ctx.decisions.push(Decision {
+            stage: "admission",
+            verdict: Verdict::Block { status: 503, reason: "shed: upstream at capacity".into() },
+            enforced: true,
+        });
+        let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id, json, Some(std::time::Duration::from_secs(2)), false);
+        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+    };
     parts.headers = ctx.headers.clone();
     let fwd = Forwarding {
         client: ctx.client,
@@ -192,6 +205,7 @@ pub async fn handle(
     }
     let upstream_resp = match result {
         Ok(Ok(resp)) => {
+            pool.admission.record(sent.elapsed(), resp.status() == StatusCode::SERVICE_UNAVAILABLE, Instant::now());
             server.record_success();
             proxy.metrics.upstream_latency(&pool.settings.name, sent.elapsed());
             resp
@@ -247,7 +261,7 @@ pub async fn handle(
         }
     } else {
         // The in-flight count (least-connections) lasts until the body has been sent.
-        resp_body.map_frame(move |f| { let _keep = &in_flight; f }).map_err(Into::into).boxed()
+        resp_body.map_frame(move |f| { let _keep = (&in_flight, &permit); f }).map_err(Into::into).boxed()
     };
     let mut resp = log_and_finish(&proxy, &rt, &ctx, Response::from_parts(resp_parts, body), Some(&facts));
     *resp.headers_mut() = facts.headers;

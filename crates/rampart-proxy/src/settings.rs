@@ -141,6 +141,9 @@ pub struct UpstreamSettings {
     pub eject_after: u32,
     /// Default 10 s.
     pub eject_for: Duration,
+    /// The most requests in flight to the pool (`max_connections`); the adaptive limit stays
+    /// under it. `None`: the adaptive limit's own ceiling.
+    pub max_in_flight: Option<u32>,
 }
 
 /// A route: requests whose host and path prefix match go to `upstream`.

@@ -7,6 +7,7 @@ mod server;
 pub use health::spawn_health_checks;
 pub use server::{InFlight, ServerState};
 
+use crate::admission::{Admission, AdmissionSettings};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,8 @@ pub struct Pool {
     pub settings: UpstreamSettings,
     pub servers: Vec<Arc<ServerState>>,
     pub client: UpstreamClient,
+    /// How many requests the pool takes at once, and who goes first.
+    pub admission: Arc<Admission>,
     next: AtomicUsize,
 }
 
@@ -40,7 +43,13 @@ impl Pool {
             .pool_max_idle_per_host(256)
             .build(connector);
         let servers = settings.servers.iter().map(|addr| Arc::new(ServerState::new(*addr))).collect();
-        Arc::new(Pool { settings, servers, client, next: AtomicUsize::new(0) })
+        let mut limits = AdmissionSettings::default();
+        if let Some(max) = settings.max_in_flight {
+            limits.max = max.max(1);
+            limits.min = limits.min.min(limits.max);
+        }
+        let admission = Arc::new(Admission::new(limits));
+        Arc::new(Pool { settings, servers, client, admission, next: AtomicUsize::new(0) })
     }
 
     /// Pick a server: among the usable ones (healthy and not ejected), by the pool's balance.
@@ -88,6 +97,7 @@ mod tests {
             health: None,
             eject_after: 2,
             eject_for: Duration::from_secs(10),
+            max_in_flight: None,
         }
     }
 
