@@ -114,7 +114,10 @@ async fn plan_and_run(args: DrillArgs) -> Result<Report, Failure> {
     let deadline = Instant::now() + duration;
     let finished = Arc::new(AtomicBool::new(false));
     let probe_tally = Arc::new(Tally::new());
-    let probe_task = probe.clone().map(|p| tokio::spawn(probe::run(p, Arc::clone(&probe_tally), Arc::clone(&finished), deadline)));
+    let probe_thread = match probe.clone() {
+        Some(p) => Some(probe_thread(p, Arc::clone(&probe_tally), Arc::clone(&finished), deadline)?),
+        None => None,
+    };
 
     let attack = Arc::new(Tally::new());
     let mut slow_summary = None;
@@ -161,8 +164,8 @@ async fn plan_and_run(args: DrillArgs) -> Result<Report, Failure> {
         }
     };
     finished.store(true, std::sync::atomic::Ordering::Relaxed);
-    if let Some(t) = probe_task {
-        t.await.map_err(|e| Failure::Other(format!("the probe failed: {e}")))?;
+    if let Some(t) = probe_thread {
+        t.await.map_err(|_| Failure::Other("the probe's thread failed".into()))?;
     }
     let summary = attack.summary();
     let secs = elapsed.as_secs_f64().max(1e-9);
@@ -178,6 +181,30 @@ async fn plan_and_run(args: DrillArgs) -> Result<Report, Failure> {
         slow: slow_summary,
         probe: probe.map(|p| ProbeReport::new(describe_probe(&args, &p), probe_tally.summary())),
     })
+}
+
+/// The probe on its own thread and runtime: its latencies are the target's, not the time its
+/// tasks waited behind thousands of flood tasks for a worker of the same runtime. Resolves when
+/// the probe has finished.
+fn probe_thread(
+    p: probe::Probe,
+    tally: Arc<Tally>,
+    finished: Arc<AtomicBool>,
+    deadline: Instant,
+) -> Result<tokio::sync::oneshot::Receiver<()>, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Other(format!("cannot start the probe's runtime: {e}")))?;
+    let (done, wait) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("drill-probe".into())
+        .spawn(move || {
+            runtime.block_on(probe::run(p, tally, finished, deadline));
+            let _ = done.send(());
+        })
+        .map_err(|e| Failure::Other(format!("cannot start the probe's thread: {e}")))?;
+    Ok(wait)
 }
 
 /// Parse, resolve and permit the target — before any socket is opened.
