@@ -54,7 +54,8 @@ fn healthz_is_open_and_status_needs_the_token() {
     let s: serde_json::Value = resp.json().unwrap();
     assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(s["mode"], "enforce");
-    assert_eq!(s["stages"], serde_json::json!(["rate_limit"]));
+    // `[flood]` is on unless disabled: its bans, the clearance check and the detector run.
+    assert_eq!(s["stages"], serde_json::json!(["bans", "challenge", "flood", "rate_limit"]));
     assert_eq!(s["listeners"], serde_json::json!([r.addrs[0].to_string()]));
     assert_eq!(s["upstreams"]["app"][0]["address"], app.addr.to_string());
     assert_eq!(s["upstreams"]["app"][0]["usable"], true);

@@ -206,6 +206,9 @@ pub async fn handle(
     let upstream_resp = match result {
         Ok(Ok(resp)) => {
             pool.admission.record(sent.elapsed(), resp.status() == StatusCode::SERVICE_UNAVAILABLE, Instant::now());
+            // The slot measures the upstream's work, which ends with its response head: a client
+            // reading the body slowly must not hold a slot (slow readers would shed everyone).
+            drop(permit);
             server.record_success();
             proxy.metrics.upstream_latency(&pool.settings.name, sent.elapsed());
             resp
@@ -261,7 +264,7 @@ pub async fn handle(
         }
     } else {
         // The in-flight count (least-connections) lasts until the body has been sent.
-        resp_body.map_frame(move |f| { let _keep = (&in_flight, &permit); f }).map_err(Into::into).boxed()
+        resp_body.map_frame(move |f| { let _keep = &in_flight; f }).map_err(Into::into).boxed()
     };
     let mut resp = log_and_finish(&proxy, &rt, &ctx, Response::from_parts(resp_parts, body), Some(&facts));
     *resp.headers_mut() = facts.headers;
