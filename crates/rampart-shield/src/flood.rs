@@ -4,9 +4,11 @@
 //! # Profile
 //!
 //! Every request is counted into the current *tick* (500 ms): requests, distinct sources (a
-//! 64 Ki-bit linear-counting bitmap), upstream errors and latency (from the logging phase),
-//! and three fixed-size heavy-hitter tables ([`TopK`]) over request fingerprints, client
-//! addresses and /24 (/48) prefixes. A fingerprint is a hash of what a flood tool repeats and
+//! 64 Ki-bit linear-counting bitmap), upstream errors and latency (from the logging phase).
+//! Three fixed-size heavy-hitter tables ([`TopK`]) hold request fingerprints, client addresses
+//! and /24 (/48) prefixes: in normal mode one request in 16 is fingerprinted (enough for the
+//! baseline, cheap on the hot path) and addresses are not tabled; once the mode rises, every
+//! anonymous request is. A fingerprint is a hash of what a flood tool repeats and
 //! a crowd of people does not: method, path shape (digits folded), header names in order,
 //! `User-Agent` family, ALPN. Memory is fixed at construction, whatever the number of sources.
 //!
@@ -107,6 +109,8 @@ impl Default for FloodSettings {
 }
 
 const SOURCE_BITS: usize = 1 << 16;
+/// In normal mode, one request in this many is fingerprinted (with this weight).
+const NORMAL_SAMPLE: u64 = 16;
 const FINGERPRINT_SLOTS: usize = 64;
 const HITTER_SLOTS: usize = 512;
 /// Baseline smoothing per tick: about a minute of memory at 500 ms ticks.
@@ -249,6 +253,7 @@ pub struct Flood {
     challenged: CountMinSketch,
     challenged_reset: Mutex<Instant>,
     attack: RwLock<Vec<(u64, String)>>,
+    sampler: AtomicU64,
     state: Mutex<DetectorState>,
 }
 
@@ -276,6 +281,7 @@ impl Flood {
             challenged: CountMinSketch::with_shape(SketchShape { depth: 4, width: 1 << 14 }),
             challenged_reset: Mutex::new(now),
             attack: RwLock::new(Vec::new()),
+            sampler: AtomicU64::new(0),
             state: Mutex::new(DetectorState {
                 tick_started: now,
                 baseline: Baseline::default(),
@@ -553,24 +559,29 @@ impl Stage for Flood {
     }
 
     fn on_request_headers(&self, ctx: &mut RequestContext) -> Result<Verdict, StageError> {
-        self.tick();
+        // Ticks are closed by the timer (`tick`), not on the request path.
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let client_hash = KeyHash::of_ip(ctx.client);
         self.counters.see_source(client_hash.value());
-        let fp = fingerprint(ctx);
-        let fp_hash = KeyHash::of_bytes(fp.as_bytes());
         if !ctx.identity.is_public() || ctx.identity.clearance.is_some() {
             return Ok(Verdict::Continue);
         }
+        let mode = self.mitigation.mode();
+        if mode == Mode::Normal {
+            // In calm, a sample of fingerprints is enough for the baseline; the address tables
+            // only matter once there is something to ban.
+            if self.sampler.fetch_add(1, Ordering::Relaxed) % NORMAL_SAMPLE == 0 {
+                let fp = fingerprint(ctx);
+                self.fingerprints.offer(KeyHash::of_bytes(fp.as_bytes()), NORMAL_SAMPLE, || fp);
+            }
+            return Ok(Verdict::Continue);
+        }
+        let fp = fingerprint(ctx);
+        let fp_hash = KeyHash::of_bytes(fp.as_bytes());
         self.fingerprints.offer(fp_hash, 1, || fp);
         self.addresses.offer(client_hash, 1, || ctx.client);
         let net = prefix(ctx.client);
-        self.prefixes.offer(KeyHash::of_bytes(net.to_string().as_bytes()), 1, || net);
-
-        let mode = self.mitigation.mode();
-        if mode == Mode::Normal {
-            return Ok(Verdict::Continue);
-        }
+        self.prefixes.offer(KeyHash::of_ip(net.addr()), 1, || net);
         let matches = self.attack.read().iter().any(|(h, _)| *h == fp_hash.value());
         let exempt = self.exempt(ctx.path());
         let verdict = match (mode, matches) {
