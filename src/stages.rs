@@ -296,6 +296,18 @@ fn scope(config: &Config, scope: &RateScope) -> RouteScope {
 }
 
 /// Stage-specific warnings for `check-config` and start-up.
-pub fn warnings(_config: &Config) -> Vec<String> {
-    Vec::new()
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut w = Vec::new();
+    for p in &config.priorities {
+        let marker = p.cookie.as_deref().map(|c| format!("cookie `{c}`")).or_else(|| p.header.as_deref().map(|h| format!("header `{h}`")));
+        if let (Some(marker), None) = (marker, &p.verify) {
+            w.push(format!(
+                "{}: [[priority]] class `{}` trusts the mere presence of {marker}: anyone can send it and be served as `{}` (exempt from challenges and the login guard's attack defences); add `verify = {{ jwt_hs256_key_file = ... }}`",
+                config.source.display(),
+                p.class,
+                p.class
+            ));
+        }
+    }
+    w
 }

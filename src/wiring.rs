@@ -84,7 +84,6 @@ impl Plan {
                 w.push(format!("{}: [{what}] is validated but not enforced yet by this version", c.source.display()));
             }
         };
-        not_yet(c.audit.is_some(), "audit");
         not_yet(!matches!(c.state.backend, rampart_config::StateBackend::Memory), "state.redis");
         w.extend(stages::warnings(c));
         w
