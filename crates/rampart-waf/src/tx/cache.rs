@@ -1,60 +1,82 @@
 //! A per-phase cache of transformation results: many CRS rules run the same chain of
 //! transformations (`t:urlDecodeUni,t:htmlEntityDecode,…`) over the same values, and
-//! ModSecurity caches them too. Entries are keyed by the chain and the value's *bytes*
-//! (not its address), so a stale entry cannot be returned; the cache is bounded in entries
-//! and in the size of values it takes, and cleared at the start of every phase.
+//! ModSecurity caches them too.
+//!
+//! Entries are keyed by the chain and the value's *identity* — the address and length of
+//! bytes borrowed from the transaction's data — so a look-up hashes three integers instead of
+//! the value. That is sound only while those bytes cannot change or move: the cache takes
+//! values of request data only (never `TX`, persistent collections or `MATCHED_VAR*`, which
+//! rules write), is cleared at the start of every phase, and is cleared whenever an action
+//! writes request data (`setenv`, `ctl:requestBodyProcessor`, `initcol`). Results live in an
+//! arena owned by the cache and are lent out, never copied; the cache is bounded in entries
+//! and in the size of values it takes.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 /// Values longer than this are transformed without caching.
 const MAX_VALUE: usize = 8 * 1024;
 /// Most entries kept per phase.
 const MAX_ENTRIES: usize = 4096;
 
-/// Result of a cached chain: `None` when the chain left the value unchanged.
-pub type Cached = Option<Arc<[u8]>>;
+/// A value's identity under one transformation chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    address: usize,
+    len: usize,
+    chain: u32,
+}
 
-/// FNV-1a: fast on the short values rules see; the map compares full keys anyway.
-#[derive(Default)]
-pub struct Fnv(u64);
+/// What the chain made of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The chain left the value as it was.
+    Unchanged,
+    /// The transformed value, at this index of the arena.
+    Changed(usize),
+}
 
-impl Hasher for Fnv {
+/// A multiply-rotate hash for keys made of integers (the keys are not attacker-chosen:
+/// addresses and chain numbers).
+#[derive(Debug, Default)]
+pub struct IntHasher(u64);
+
+impl Hasher for IntHasher {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
         for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x100_0000_01b3);
+            self.write_u64(u64::from(*b));
         }
-        self.0 = h;
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7cc1_b727_220a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
     }
 }
-
-type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// The cache.
 #[derive(Debug, Default)]
 pub struct TransformCache {
-    chains: FnvMap<u32, FnvMap<Vec<u8>, Cached>>,
-    entries: usize,
-}
-
-impl std::fmt::Debug for Fnv {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Fnv")
-    }
+    slots: HashMap<Key, Slot, BuildHasherDefault<IntHasher>>,
+    arena: Vec<Vec<u8>>,
 }
 
 impl TransformCache {
-    /// Forget everything (start of a phase).
+    /// Forget everything (start of a phase, or request data written). Keeps the capacity.
     pub fn clear(&mut self) {
-        self.chains.clear();
-        self.entries = 0;
+        self.slots.clear();
+        self.arena.clear();
     }
 
     /// Whether `value` may be cached at all.
@@ -62,18 +84,34 @@ impl TransformCache {
         value.len() <= MAX_VALUE
     }
 
-    /// The cached result of chain `chain` over `value`.
-    pub fn get(&self, chain: u32, value: &[u8]) -> Option<&Cached> {
-        self.chains.get(&chain)?.get(value)
+    /// The slot of chain `chain` over `value` (identified by its address), computing it with
+    /// `transform` (`None`: unchanged) on a miss. `None` when the cache is full and the value
+    /// was not in it: the caller transforms it itself.
+    pub fn get_or_insert(&mut self, chain: u32, value: &[u8], transform: impl FnOnce(&[u8]) -> Option<Vec<u8>>) -> Option<Slot> {
+        let key = Key { address: value.as_ptr() as usize, len: value.len(), chain };
+        if let Some(slot) = self.slots.get(&key) {
+            return Some(*slot);
+        }
+        if self.slots.len() >= MAX_ENTRIES || !Self::accepts(value) {
+            return None;
+        }
+        let slot = match transform(value) {
+            Some(v) => {
+                self.arena.push(v);
+                Slot::Changed(self.arena.len() - 1)
+            }
+            None => Slot::Unchanged,
+        };
+        self.slots.insert(key, slot);
+        Some(slot)
     }
 
-    /// Remember a result (ignored once the cache is full).
-    pub fn put(&mut self, chain: u32, value: &[u8], result: Cached) {
-        if self.entries >= MAX_ENTRIES || !Self::accepts(value) {
-            return;
+    /// The bytes a slot stands for, given the original value.
+    pub fn resolve<'a>(&'a self, slot: Slot, original: &'a [u8]) -> &'a [u8] {
+        match slot {
+            Slot::Unchanged => original,
+            Slot::Changed(i) => self.arena.get(i).map_or(original, Vec::as_slice),
         }
-        self.entries += 1;
-        self.chains.entry(chain).or_default().insert(value.to_vec(), result);
     }
 }
 
@@ -82,14 +120,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keyed_by_chain_and_bytes() {
+    fn keyed_by_chain_and_identity() {
         let mut c = TransformCache::default();
-        c.put(1, b"Abc", Some(Arc::from(&b"abc"[..])));
-        c.put(2, b"Abc", None);
-        assert_eq!(c.get(1, b"Abc").cloned().flatten().as_deref(), Some(&b"abc"[..]));
-        assert_eq!(c.get(2, b"Abc"), Some(&None));
-        assert!(c.get(1, b"abc").is_none());
+        let value = b"Abc".to_vec();
+        let lower = |v: &[u8]| Some(v.to_ascii_lowercase());
+        let s1 = c.get_or_insert(1, &value, lower);
+        assert_eq!(s1.map(|s| c.resolve(s, &value)), Some(&b"abc"[..]));
+        assert_eq!(c.get_or_insert(2, &value, |_| None), Some(Slot::Unchanged));
+        // A hit does not run the transformation again.
+        assert_eq!(c.get_or_insert(1, &value, |_| panic!("cached")), s1);
+        // Equal bytes elsewhere are another value.
+        let other = b"Abc".to_vec();
+        assert_eq!(c.get_or_insert(1, &other, |_| None), Some(Slot::Unchanged));
         c.clear();
-        assert!(c.get(1, b"Abc").is_none());
+        assert_eq!(c.get_or_insert(1, &value, |_| None), Some(Slot::Unchanged));
     }
 }

@@ -2,9 +2,6 @@
 //! operators, and what happens when a rule matches.
 
 use std::borrow::Cow;
-use std::sync::Arc;
-
-use super::cache::{Cached, TransformCache};
 
 use super::expand::{expand_string, EvalContext};
 use super::outcome::{Intervention, MatchedRule, MatchedValue};
@@ -128,30 +125,29 @@ impl Transaction {
             return vec![(String::new(), Vec::new())];
         };
         let mut hits: Vec<Hit> = Vec::new();
+        let mut scratch = std::mem::take(&mut self.values);
         {
             let data = &self.data;
             let runtime = self.state.removed_targets_for(top);
             let excluded = |v: Variable, key: &str| {
                 link.targets.exclusions.iter().any(|e| e.excludes(v, key)) || runtime.iter().any(|e| e.excludes(v, key))
             };
-            let mut values: Vec<Value<'_>> = Vec::new();
+            let mut values: Vec<Value<'_>> = reuse(scratch);
             for target in &link.targets.targets {
                 fetch(data, target, &excluded, &mut values);
             }
             let mut ctx = EvalContext { data, capture: link.capture, captures: Vec::new() };
             let cache = &mut self.cache;
             for value in &values {
-                let use_cache = !link.multi_match && link.chain_id != 0 && cacheable(value.variable) && TransformCache::accepts(&value.value);
-                if use_cache {
-                    let result: Cached = match cache.get(link.chain_id, &value.value) {
-                        Some(r) => r.clone(),
-                        None => {
-                            let r = transform(link, &value.value);
-                            cache.put(link.chain_id, &value.value, r.clone());
-                            r
-                        }
-                    };
-                    let input: &[u8] = result.as_deref().unwrap_or(&value.value);
+                // Only bytes borrowed from request data have a stable identity (see `cache`).
+                let borrowed = matches!(value.value, Cow::Borrowed(_));
+                let slot = if !link.multi_match && link.chain_id != 0 && borrowed && cacheable(value.variable) {
+                    cache.get_or_insert(link.chain_id, &value.value, |v| transform(link, v))
+                } else {
+                    None
+                };
+                if let Some(slot) = slot {
+                    let input = cache.resolve(slot, &value.value);
                     if test(op, &mut ctx, input) {
                         hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: std::mem::take(&mut ctx.captures) });
                     } else {
@@ -165,13 +161,7 @@ impl Transaction {
                     hit = true;
                 }
                 for t in &link.transforms {
-                    let changed = match (t.function)(&current) {
-                        Cow::Owned(v) => Some(v),
-                        // A transformation may return a sub-slice of its input (t:trim).
-                        Cow::Borrowed(b) if b.len() != current.len() || b.as_ptr() != current.as_ptr() => Some(b.to_vec()),
-                        Cow::Borrowed(_) => None,
-                    };
-                    if let Some(v) = changed {
+                    if let Some(v) = changed(t.function, &current) {
                         current = Cow::Owned(v);
                         if link.multi_match && !hit && test(op, &mut ctx, &current) {
                             hit = true;
@@ -187,14 +177,19 @@ impl Transaction {
                     ctx.captures.clear();
                 }
             }
+            scratch = reuse(values);
         }
+        self.values = scratch;
         let mut out = Vec::with_capacity(hits.len());
         for hit in hits {
             for (i, v) in &hit.captures {
                 self.data.tx.insert(i.to_string(), v.clone());
             }
-            self.data.matched_var = hit.value.clone();
-            self.data.matched_var_name = hit.name.clone();
+            // Overwritten in place: these buffers keep their capacity from rule to rule.
+            self.data.matched_var.clear();
+            self.data.matched_var.extend_from_slice(&hit.value);
+            self.data.matched_var_name.clear();
+            self.data.matched_var_name.push_str(&hit.name);
             self.data.matched_vars.push((hit.name.clone(), hit.value.clone()));
             // As ModSecurity and Coraza do, non-disruptive actions run for each matching value,
             // right away: CRS relies on it (920450 records every restricted header through
@@ -232,7 +227,7 @@ impl Transaction {
             log: rule.log,
             disruptive: rule.disruptive.interrupts(),
             matched: matched.into_iter().filter(|m| !m.name.is_empty()).collect(),
-            file: rule.location.file.display().to_string(),
+            file: rule.location.file.to_string_lossy().into_owned(),
             line: rule.location.line,
         });
     }
@@ -263,26 +258,35 @@ impl Transaction {
 }
 
 /// Run a link's transformation chain; `None` when nothing changed.
-fn transform(link: &Rule, value: &[u8]) -> Cached {
-    let mut current: Cow<'_, [u8]> = Cow::Borrowed(value);
+fn transform(link: &Rule, value: &[u8]) -> Option<Vec<u8>> {
+    let mut current: Option<Vec<u8>> = None;
     for t in &link.transforms {
-        let changed = match (t.function)(&current) {
-            Cow::Owned(v) => Some(v),
-            Cow::Borrowed(b) if b.len() != current.len() || b.as_ptr() != current.as_ptr() => Some(b.to_vec()),
-            Cow::Borrowed(_) => None,
-        };
-        if let Some(v) = changed {
-            current = Cow::Owned(v);
+        if let Some(v) = changed(t.function, current.as_deref().unwrap_or(value)) {
+            current = Some(v);
         }
     }
-    match current {
-        Cow::Owned(v) => Some(Arc::from(v)),
+    current
+}
+
+/// One transformation; `None` when it left `input` as it was. A transformation may return a
+/// sub-slice of its input (`t:trim`), which counts as a change.
+fn changed(function: crate::transform::TransformFn, input: &[u8]) -> Option<Vec<u8>> {
+    match function(input) {
+        Cow::Owned(v) => Some(v),
+        Cow::Borrowed(b) if b.len() != input.len() || b.as_ptr() != input.as_ptr() => Some(b.to_vec()),
         Cow::Borrowed(_) => None,
     }
 }
 
-/// Variables whose values cannot change within a phase (collections set by rules excluded,
-/// though the cache is keyed by bytes anyway).
+/// An empty vector of values keeping `spare`'s allocation, for another borrow of the
+/// transaction's data (values are fetched for every rule; this saves an allocation each).
+fn reuse<'b>(mut spare: Vec<Value<'_>>) -> Vec<Value<'b>> {
+    spare.clear();
+    spare.into_iter().filter_map(|_| None).collect()
+}
+
+/// Variables whose values cannot change within a phase: rules write the excluded ones, so
+/// their bytes may move or change between two rules (the cache keys values by address).
 fn cacheable(v: Variable) -> bool {
     !matches!(
         v,

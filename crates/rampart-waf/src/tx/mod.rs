@@ -34,6 +34,8 @@ pub struct Transaction {
     pub(crate) data: TxData,
     pub(crate) state: TxState,
     pub(crate) cache: cache::TransformCache,
+    /// Spare allocation for the values each rule fetches (always empty between rules).
+    values: Vec<crate::vars::fetch::Value<'static>>,
 }
 
 impl std::fmt::Debug for Transaction {
@@ -53,7 +55,7 @@ impl Transaction {
             started: Some(std::time::Instant::now()),
             ..TxData::default()
         };
-        Transaction { engine, data, state, cache: cache::TransformCache::default() }
+        Transaction { engine, data, state, cache: cache::TransformCache::default(), values: Vec::new() }
     }
 
     /// Override the generated `UNIQUE_ID` (e.g. with the proxy's request id).

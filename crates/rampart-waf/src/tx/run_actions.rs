@@ -17,6 +17,10 @@ fn now() -> u64 {
 
 impl Transaction {
     pub(crate) fn run_action(&mut self, action: &Action) {
+        // These write request data whose bytes the transformation cache knows by address.
+        if matches!(action, Action::InitCol(_) | Action::SetEnv(_) | Action::Ctl(Ctl::RequestBodyProcessor(_))) {
+            self.cache.clear();
+        }
         match action {
             Action::SetVar(s) => self.set_var(s),
             Action::Ctl(c) => self.run_ctl(c),
