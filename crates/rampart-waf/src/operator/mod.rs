@@ -21,6 +21,7 @@ mod ip_match;
 mod param;
 mod pm;
 mod pm_from_file;
+pub mod required_literals;
 mod rx;
 mod rx_global;
 mod streq;

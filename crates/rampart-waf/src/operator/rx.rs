@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::param::Param;
+use super::required_literals::RequiredLiterals;
 use super::{Operator, OperatorContext, OperatorError};
 
 /// Compile a SecLang pattern for `operator` with ModSecurity's flags.
@@ -142,7 +143,8 @@ fn unsupported_pcre_feature(pattern: &str) -> Option<&'static str> {
 /// all day); the lock covers only the cache look-up, never compilation or matching, so
 /// concurrent requests do not queue behind one another.
 pub(crate) enum Pattern {
-    Fixed(Regex),
+    /// With the literals one of which every match contains, when the pattern has such.
+    Fixed(Regex, Option<RequiredLiterals>),
     Macro { param: Param, last: Mutex<Option<(String, Arc<Regex>)>> },
 }
 
@@ -152,7 +154,17 @@ impl Pattern {
         if param.has_macro() {
             Ok(Pattern::Macro { param, last: Mutex::new(None) })
         } else {
-            Ok(Pattern::Fixed(compile(operator, param.raw())?))
+            let regex = compile(operator, param.raw())?;
+            Ok(Pattern::Fixed(regex, RequiredLiterals::new(&byte_escapes(param.raw()))))
+        }
+    }
+
+    /// True when the pattern surely does not match `input`: it lacks every literal a match
+    /// needs. Cheap; false when unsure.
+    pub(crate) fn cannot_match(&self, input: &[u8]) -> bool {
+        match self {
+            Pattern::Fixed(_, Some(required)) => !required.may_match(input),
+            _ => false,
         }
     }
 
@@ -160,7 +172,7 @@ impl Pattern {
     /// compile (the rule then does not match: there is no way to report an error mid-request).
     pub(crate) fn with<R>(&self, ctx: &dyn OperatorContext, f: impl FnOnce(&Regex) -> R) -> Option<R> {
         match self {
-            Pattern::Fixed(re) => Some(f(re)),
+            Pattern::Fixed(re, _) => Some(f(re)),
             Pattern::Macro { param, last } => {
                 let text = param.resolve(ctx);
                 let lock = || last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -182,7 +194,7 @@ impl Pattern {
 impl fmt::Debug for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Pattern::Fixed(re) => write!(f, "{:?}", re.as_str()),
+            Pattern::Fixed(re, _) => write!(f, "{:?}", re.as_str()),
             Pattern::Macro { param, .. } => write!(f, "{:?}", param.raw()),
         }
     }
@@ -199,6 +211,9 @@ pub(crate) fn build(param: &str) -> Result<Box<dyn Operator>, OperatorError> {
 
 impl Operator for Rx {
     fn evaluate(&self, ctx: &mut dyn OperatorContext, input: &[u8]) -> bool {
+        if self.pattern.cannot_match(input) {
+            return false;
+        }
         if !ctx.capturing() {
             return self.pattern.with(&*ctx, |re| re.is_match(input)).unwrap_or(false);
         }

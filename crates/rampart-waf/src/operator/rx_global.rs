@@ -17,6 +17,9 @@ pub(crate) fn build(param: &str) -> Result<Box<dyn Operator>, OperatorError> {
 
 impl Operator for RxGlobal {
     fn evaluate(&self, ctx: &mut dyn OperatorContext, input: &[u8]) -> bool {
+        if self.pattern.cannot_match(input) {
+            return false;
+        }
         if !ctx.capturing() {
             return self.pattern.with(&*ctx, |re| re.is_match(input)).unwrap_or(false);
         }

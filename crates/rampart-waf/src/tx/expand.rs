@@ -38,7 +38,7 @@ pub fn resolve<'a>(data: &'a TxData, collection: &str, key: Option<&str>) -> Opt
     let variable = Variable::from_name(collection)?;
     // `%{TX:/regex/}`: the first value whose key matches (rare; compiled on use).
     if let Some(re) = key.and_then(|k| k.strip_prefix('/')).and_then(|k| k.strip_suffix('/')) {
-        let selector = regex::Regex::new(&format!("(?i){re}")).ok().map(Selector::Regex)?;
+        let selector = Selector::regex(re).ok()?;
         let target = Target { variable, selector: Some(selector), count: false };
         let mut out: Vec<Value<'a>> = Vec::new();
         fetch(data, &target, &|_, _| false, &mut out);

@@ -5,6 +5,7 @@
 use regex::Regex;
 
 use super::Variable;
+use crate::operator::required_literals::RequiredLiterals;
 use crate::error::{LoadError, Location};
 use crate::parser::variables::{RawSelector, RawVariable};
 
@@ -13,8 +14,11 @@ use crate::parser::variables::{RawSelector, RawVariable};
 pub enum Selector {
     /// A literal key, compared case-insensitively (stored lower-cased).
     Key(String),
-    /// Keys matching a regex (compiled case-insensitive, as ModSecurity does).
-    Regex(Regex),
+    /// Keys matching a regex (compiled case-insensitive, as ModSecurity does), with the
+    /// literals one of which a matching key must contain, when there are such: CRS exclusions
+    /// such as `!REQUEST_COOKIES:/^_pk_ref/` are checked for every cookie by many rules, and
+    /// most keys lack the literal.
+    Regex(Regex, Option<RequiredLiterals>),
 }
 
 impl Selector {
@@ -22,17 +26,26 @@ impl Selector {
     pub fn compile(raw: &RawSelector, location: &Location, variable: &str) -> Result<Selector, LoadError> {
         match raw {
             RawSelector::Key(k) => Ok(Selector::Key(k.to_ascii_lowercase())),
-            RawSelector::Regex(r) => Regex::new(&format!("(?i){r}")).map(Selector::Regex).map_err(|e| {
-                LoadError::Variable { location: location.clone(), variable: variable.to_string(), why: e.to_string() }
+            RawSelector::Regex(r) => Selector::regex(r).map_err(|e| LoadError::Variable {
+                location: location.clone(),
+                variable: variable.to_string(),
+                why: e.to_string(),
             }),
         }
+    }
+
+    /// A regex selector for `pattern` (without the slashes), compiled case-insensitive.
+    pub fn regex(pattern: &str) -> Result<Selector, regex::Error> {
+        let pattern = format!("(?i){pattern}");
+        let regex = Regex::new(&pattern)?;
+        Ok(Selector::Regex(regex, RequiredLiterals::new_unicode(&pattern)))
     }
 
     /// Whether `key` is selected.
     pub fn matches(&self, key: &str) -> bool {
         match self {
             Selector::Key(k) => k.eq_ignore_ascii_case(key),
-            Selector::Regex(r) => r.is_match(key),
+            Selector::Regex(r, required) => required.as_ref().is_none_or(|l| l.may_match(key.as_bytes())) && r.is_match(key),
         }
     }
 
@@ -40,7 +53,7 @@ impl Selector {
     pub fn key(&self) -> Option<&str> {
         match self {
             Selector::Key(k) => Some(k),
-            Selector::Regex(_) => None,
+            Selector::Regex(..) => None,
         }
     }
 }
