@@ -126,10 +126,19 @@ fn lock(tx: &WafTransaction) -> Result<std::sync::MutexGuard<'_, Transaction>, S
     tx.0.lock().map_err(|_| StageError::new("waf", "transaction lock poisoned"))
 }
 
-/// Tag the request with the rules that matched so far (once each), for the log and audit.
+/// How many of the transaction's matched rules [`tag_matches`] has looked at.
+#[derive(Clone, Copy)]
+struct TaggedUpTo(usize);
+
+/// Tag the request with the rules that matched since the last phase and that count: rules
+/// that log or would interrupt. The CRS's `nolog` bookkeeping rules (initialisation, paranoia
+/// skips: most matches of a clean request) are left out of the log and the audit trail.
 fn tag_matches(ctx: &mut RequestContext, tx: &Transaction) {
-    let already = ctx.tags.iter().filter(|t| t.key == "waf.rule").count();
-    let new: Vec<String> = tx.matched_rules().iter().skip(already).map(|r| r.id.to_string()).collect();
+    let seen = ctx.extensions.get::<TaggedUpTo>().map_or(0, |t| t.0);
+    let matched = tx.matched_rules();
+    let new: Vec<String> =
+        matched.iter().skip(seen).filter(|r| r.log || r.disruptive).map(|r| r.id.to_string()).collect();
+    ctx.extensions.insert(TaggedUpTo(matched.len()));
     for id in new {
         ctx.tag("waf.rule", id);
     }
