@@ -139,7 +139,7 @@ impl Plan {
         let access_log = !matches!(c.log.access_log, rampart_config::AccessLog::Off);
         let runtime = Runtime::new(routes, self.upstreams.clone(), pipeline, self.limits(), identity, access_log)?;
         let gate = crate::defence::gate(c).map_err(anyhow::Error::msg)?;
-        Ok(runtime.with_gate(gate))
+        Ok(runtime.with_gate(gate).with_pressure(crate::defence::mitigation()))
     }
 }
 

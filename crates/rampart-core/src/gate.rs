@@ -36,6 +36,13 @@ pub struct GateRequest<'a> {
     pub tls: Option<&'a TlsFacts>,
 }
 
+/// Whether the shield is defending right now (the flood detector's mode, or an operator's pin):
+/// the proxy's admission sheds the lowest lanes only then, and otherwise lets every request
+/// through to the upstream as a plain proxy would.
+pub trait Pressure: Send + Sync {
+    fn under_pressure(&self) -> bool;
+}
+
 /// Renders challenges and answers the challenge endpoint.
 pub trait Gate: Send + Sync {
     /// Whether `path` is one the gate answers itself (never forwarded upstream).

@@ -29,7 +29,7 @@ pub use context::{
     cookie_in, ConnectionInfo, Identity, RequestContext, RequestId, ResponseFacts, RouteInfo, TlsFacts, PUBLIC_CLASS,
 };
 pub use event::{Event, EventSink, NullSink};
-pub use gate::{Gate, GateRequest, Reply, GATE_MAX_BODY};
+pub use gate::{Gate, GateRequest, Pressure, Reply, GATE_MAX_BODY};
 pub use pipeline::{Outcome, Pipeline};
 pub use stage::{OnError, Phase, Stage, StageError, StageMode};
 pub use units::{parse_byte_rate, parse_byte_size, parse_duration, parse_rate, Rate, UnitError};

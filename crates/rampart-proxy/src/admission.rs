@@ -6,9 +6,10 @@
 //! the upstream starts queueing and lets it grow by `√limit` when it does not. An upstream
 //! answering 503 (its own load shedding) halves the growth and cuts the limit by 10%.
 //!
-//! Requests are admitted by lane. The public may fill [`PUBLIC_SHARE`] of the limit and
-//! clearance holders [`CLEARED_SHARE`]; priority classes (staff) may fill all of it and a
-//! headroom above. So when a flood fills its share, staff still find free slots — they never
+//! Requests are admitted by lane while the shield is defending (the flood detector's mode is
+//! not normal, or an operator pinned it); in calm every request is admitted and only counted.
+//! The public may fill [`PUBLIC_SHARE`] of the limit and clearance holders [`CLEARED_SHARE`];
+//! priority classes (staff) may fill all of it and a headroom above. So when a flood fills its share, staff still find free slots — they never
 //! queue behind it — and the lowest lane is shed first, at once, with a 503.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -145,8 +146,14 @@ impl Admission {
         (cap.floor() as u32).max(1)
     }
 
-    /// Take a slot for `lane`, or `None` when its share is full (the request is shed).
-    pub fn try_acquire(self: &Arc<Self>, lane: Lane) -> Option<Permit> {
+    /// Take a slot for `lane`, or `None` when its share is full (the request is shed). Without
+    /// `pressure` (no attack declared) nothing is shed: the slot is counted and the limit keeps
+    /// learning, but a busy calm day is served as a plain proxy would serve it.
+    pub fn try_acquire(self: &Arc<Self>, lane: Lane, pressure: bool) -> Option<Permit> {
+        if !pressure {
+            self.in_flight.fetch_add(1, Ordering::AcqRel);
+            return Some(Permit { admission: Arc::clone(self) });
+        }
         let cap = self.cap(lane);
         let mut current = self.in_flight.load(Ordering::Acquire);
         loop {
@@ -205,17 +212,20 @@ mod tests {
     #[test]
     fn the_public_fills_its_share_and_staff_still_get_in() {
         let a = Arc::new(Admission::new(AdmissionSettings { initial: 100, ..AdmissionSettings::default() }));
-        let public: Vec<_> = std::iter::from_fn(|| a.try_acquire(Lane::Public)).take(1000).collect();
+        let public: Vec<_> = std::iter::from_fn(|| a.try_acquire(Lane::Public, true)).take(1000).collect();
         assert_eq!(public.len(), 70);
-        assert!(a.try_acquire(Lane::Public).is_none());
+        assert!(a.try_acquire(Lane::Public, true).is_none());
         assert_eq!(a.shed(Lane::Public), 2);
-        let cleared: Vec<_> = std::iter::from_fn(|| a.try_acquire(Lane::Cleared)).take(1000).collect();
+        let cleared: Vec<_> = std::iter::from_fn(|| a.try_acquire(Lane::Cleared, true)).take(1000).collect();
         assert_eq!(cleared.len(), 15);
-        let staff: Vec<_> = std::iter::from_fn(|| a.try_acquire(Lane::Priority)).take(1000).collect();
+        let staff: Vec<_> = std::iter::from_fn(|| a.try_acquire(Lane::Priority, true)).take(1000).collect();
         assert_eq!(staff.len(), 40, "staff fill the limit and a headroom above it");
         drop(public);
         assert_eq!(a.in_flight(), 55);
-        assert!(a.try_acquire(Lane::Public).is_some());
+        assert!(a.try_acquire(Lane::Public, true).is_some());
+        // In calm nothing is shed, whatever the lane's share.
+        let calm: Vec<_> = std::iter::from_fn(|| a.try_acquire(Lane::Public, false)).take(500).collect();
+        assert_eq!(calm.len(), 500);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use rampart_core::{EventSink, Gate, Pipeline};
+use rampart_core::{EventSink, Gate, Pipeline, Pressure};
 use tokio::sync::watch;
 
 use crate::guard::ConnectionGuard;
@@ -33,6 +33,8 @@ pub struct Runtime {
     /// Renders challenges and answers the challenge endpoint; without one, a challenge is a
     /// 503 with `Retry-After`.
     pub gate: Option<Arc<dyn Gate>>,
+    /// Whether the shield is defending: admission sheds lanes only then.
+    pub pressure: Option<Arc<dyn Pressure>>,
     health_stop: watch::Sender<bool>,
 }
 
@@ -54,7 +56,13 @@ impl Runtime {
             }
         }
         let (health_stop, _) = watch::channel(false);
-        Ok(Runtime { router: Router::new(routes), pools, pipeline, limits, identity, access_log, gate: None, health_stop })
+        Ok(Runtime { router: Router::new(routes), pools, pipeline, limits, identity, access_log, gate: None, pressure: None, health_stop })
+    }
+
+    /// Shed admission lanes only while `pressure` says so.
+    pub fn with_pressure(mut self, pressure: Arc<dyn Pressure>) -> Runtime {
+        self.pressure = Some(pressure);
+        self
     }
 
     /// Serve challenges through `gate`.

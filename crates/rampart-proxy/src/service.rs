@@ -157,7 +157,8 @@ pub async fn handle(
     };
     // Admission: the pool's concurrency limit, by lane. A full lane is shed at once.
     let lane = Lane::of(&ctx.identity);
-    let Some(permit) = pool.admission.try_acquire(lane) else {
+    let pressure = rt.pressure.as_ref().is_some_and(|p| p.under_pressure());
+    let Some(permit) = pool.admission.try_acquire(lane, pressure) else {
         proxy.metrics.shed(lane.as_str());
         ctx.decisions.push(Decision {
             stage: "admission",

@@ -120,6 +120,12 @@ impl Mitigation {
     }
 }
 
+impl rampart_core::Pressure for Mitigation {
+    fn under_pressure(&self) -> bool {
+        self.mode() != Mode::Normal
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
