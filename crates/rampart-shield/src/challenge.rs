@@ -42,6 +42,7 @@ use rampart_core::{cookie_in, Gate, GateRequest, Reply, RequestContext, Stage, S
 use crate::challenge_page::{render, PageInput};
 use crate::clearance::{binding, solves, unix, Challenge, ChallengeKind, Clearance, Keys, CHALLENGE_TTL};
 use crate::mitigation::{Mitigation, Mode};
+use crate::rate_key::prefix_of;
 
 /// The path prefix the gate owns.
 pub const GATE_PREFIX: &str = "/.rampart/";
@@ -69,7 +70,7 @@ pub struct ChallengeSettings {
     pub clearance_ttl: Duration,
     /// How long the no-JavaScript path makes a visitor wait (doubled under attack).
     pub fallback_wait: Duration,
-    /// A clearance seen from more distinct /24 (IPv4) or /48 (IPv6) prefixes than this is
+    /// A clearance seen from more distinct /24 (IPv4) or /64 (IPv6) prefixes than this is
     /// revoked.
     pub max_prefixes: usize,
     /// Path prefixes never challenged (API clients): the flood defence sheds there instead.
@@ -215,7 +216,7 @@ impl ChallengeGate {
         if self.revoked.lock().contains(&id) {
             return None;
         }
-        let prefix = rampart_state::KeyHash::of_bytes(prefix_of(client).as_bytes()).value();
+        let prefix = rampart_state::KeyHash::of_ip(prefix_of(client.to_canonical()).network()).value();
         let mono = Instant::now();
         let too_spread = {
             let mut guard = self.spread.lock();
@@ -449,20 +450,6 @@ fn user_agent(headers: &HeaderMap) -> Option<&str> {
 fn wants_json(headers: &HeaderMap) -> bool {
     let accept = headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     accept.contains("application/json") && !accept.contains("text/html")
-}
-
-/// A client's /24 (IPv4) or /48 (IPv6), as text.
-fn prefix_of(client: IpAddr) -> String {
-    match client {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            format!("{}.{}.{}", o[0], o[1], o[2])
-        }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}", s[0], s[1], s[2])
-        }
-    }
 }
 
 fn plain(status: StatusCode, text: &str) -> Reply {

@@ -6,7 +6,7 @@
 //! Every request is counted into the current *tick* (500 ms): requests, distinct sources (a
 //! 64 Ki-bit linear-counting bitmap), upstream errors and latency (from the logging phase).
 //! Three fixed-size heavy-hitter tables ([`TopK`]) hold request fingerprints, client addresses
-//! and /24 (/48) prefixes: in normal mode one request in 16 is fingerprinted (enough for the
+//! and /24 (/64) prefixes: in normal mode one request in 16 is fingerprinted (enough for the
 //! baseline, cheap on the hot path) and addresses are not tabled; once the mode rises, every
 //! anonymous request is. A fingerprint is a hash of what a flood tool repeats and
 //! a crowd of people does not: method, path shape (digits folded), header names in order,
@@ -51,6 +51,12 @@ use rampart_state::{BanList, BanOutcome, Clock, CountMinSketch, KeyHash, SketchS
 
 use crate::challenge::ChallengeGate;
 use crate::mitigation::{Mitigation, Mode};
+use crate::rate_key::prefix_of;
+
+mod profile;
+
+use profile::{Baseline, TickCounters, ALPHA, SOURCE_BITS};
+pub use profile::TickStats;
 
 /// How far from the baseline counts as an attack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,50 +114,12 @@ impl Default for FloodSettings {
     }
 }
 
-const SOURCE_BITS: usize = 1 << 16;
 /// In normal mode, one request in this many is fingerprinted (with this weight).
 const NORMAL_SAMPLE: u64 = 16;
 const FINGERPRINT_SLOTS: usize = 64;
 const HITTER_SLOTS: usize = 512;
-/// Baseline smoothing per tick: about a minute of memory at 500 ms ticks.
-const ALPHA: f64 = 1.0 / 120.0;
 /// Ticks the baseline learns before the detector trusts it.
 const WARMUP_TICKS: u32 = 10;
-
-/// What one tick saw.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct TickStats {
-    pub rate: f64,
-    pub sources: f64,
-    pub error_ratio: f64,
-    pub latency_ms: f64,
-}
-
-/// The detector's smoothed view of normal traffic.
-#[derive(Debug, Clone, Copy, Default)]
-struct Baseline {
-    rate: f64,
-    sources: f64,
-    latency_ms: f64,
-    ticks: u32,
-}
-
-impl Baseline {
-    fn learn(&mut self, s: &TickStats) {
-        if self.ticks == 0 {
-            self.rate = s.rate;
-            self.sources = s.sources;
-            self.latency_ms = s.latency_ms;
-        } else {
-            self.rate += ALPHA * (s.rate - self.rate);
-            self.sources += ALPHA * (s.sources - self.sources);
-            if s.latency_ms > 0.0 {
-                self.latency_ms += ALPHA * (s.latency_ms - self.latency_ms);
-            }
-        }
-        self.ticks = self.ticks.saturating_add(1);
-    }
-}
 
 struct DetectorState {
     tick_started: Instant,
@@ -164,58 +132,6 @@ struct DetectorState {
     fingerprint_shares: Vec<(u64, f64)>,
     last: TickStats,
     peak_rate: f64,
-}
-
-/// Counters of one tick, updated lock-free on the request path.
-struct TickCounters {
-    requests: AtomicU64,
-    errors: AtomicU64,
-    answered: AtomicU64,
-    latency_us: AtomicU64,
-    sources: Box<[AtomicU64]>,
-}
-
-impl TickCounters {
-    fn new() -> TickCounters {
-        TickCounters {
-            requests: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            answered: AtomicU64::new(0),
-            latency_us: AtomicU64::new(0),
-            sources: (0..SOURCE_BITS / 64).map(|_| AtomicU64::new(0)).collect(),
-        }
-    }
-
-    fn see_source(&self, h: u64) {
-        let bit = (h as usize) % SOURCE_BITS;
-        self.sources[bit / 64].fetch_or(1 << (bit % 64), Ordering::Relaxed);
-    }
-
-    /// Linear counting: `-m ln(V)` with `V` the fraction of zero bits.
-    fn distinct_sources(&self) -> f64 {
-        let ones: u32 = self.sources.iter().map(|w| w.load(Ordering::Relaxed).count_ones()).sum();
-        let m = SOURCE_BITS as f64;
-        let zeros = (m - f64::from(ones)).max(1.0);
-        -m * (zeros / m).ln()
-    }
-
-    fn take(&self, tick: Duration) -> TickStats {
-        let requests = self.requests.swap(0, Ordering::Relaxed) as f64;
-        let errors = self.errors.swap(0, Ordering::Relaxed) as f64;
-        let answered = self.answered.swap(0, Ordering::Relaxed) as f64;
-        let latency = self.latency_us.swap(0, Ordering::Relaxed) as f64;
-        let sources = self.distinct_sources();
-        for w in self.sources.iter() {
-            w.store(0, Ordering::Relaxed);
-        }
-        let secs = tick.as_secs_f64().max(1e-3);
-        TickStats {
-            rate: requests / secs,
-            sources,
-            error_ratio: if answered > 0.0 { errors / answered } else { 0.0 },
-            latency_ms: if answered > 0.0 { latency / answered / 1000.0 } else { 0.0 },
-        }
-    }
 }
 
 /// A heavy hitter the detector named, for events, the admin API and reports.
@@ -536,11 +452,6 @@ pub fn fingerprint(ctx: &RequestContext) -> String {
     shape
 }
 
-fn prefix(addr: IpAddr) -> IpNet {
-    let len = if addr.is_ipv4() { 24 } else { 48 };
-    IpNet::new(addr, len).map(|n| n.trunc()).unwrap_or_else(|_| IpNet::from(addr))
-}
-
 impl Stage for Flood {
     fn name(&self) -> &'static str {
         "flood"
@@ -580,8 +491,8 @@ impl Stage for Flood {
         let fp_hash = KeyHash::of_bytes(fp.as_bytes());
         self.fingerprints.offer(fp_hash, 1, || fp);
         self.addresses.offer(client_hash, 1, || ctx.client);
-        let net = prefix(ctx.client);
-        self.prefixes.offer(KeyHash::of_ip(net.addr()), 1, || net);
+        let net = prefix_of(ctx.client.to_canonical());
+        self.prefixes.offer(KeyHash::of_ip(net.network()), 1, || net);
         let matches = self.attack.read().iter().any(|(h, _)| *h == fp_hash.value());
         let exempt = self.exempt(ctx.path());
         let verdict = match (mode, matches) {

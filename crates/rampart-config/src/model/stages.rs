@@ -136,7 +136,7 @@ pub struct Flood {
     /// Default `50/s`.
     pub min_rate: Rate,
     /// `heavy_hitter_rate`: during an attack, an address above this rate is banned (a /24
-    /// or /48 above four times it). Default `50/s`.
+    /// or /64 above four times it). Default `50/s`.
     pub heavy_hitter_rate: Rate,
     /// `ban_duration`: how long automatic bans last. Default `10m`.
     pub ban_duration: Duration,
