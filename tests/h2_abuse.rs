@@ -58,3 +58,137 @@ fn a_rapid_reset_client_is_cut_off_and_counted() {
     // The proxy still serves everyone else.
     assert_eq!(common::client().get(r.url("/")).send().expect("request").status(), 200);
 }
+
+/// HTTP/2 frames by hand: a 9-byte header (length, type, flags, stream) and the payload.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = (payload.len() as u32).to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// What a flood got: how many repeated frames were written before the server closed the
+/// connection (`None`: it never did), and how many PING and SETTINGS acknowledgements it sent.
+struct Flooded {
+    sent: Option<u64>,
+    ping_acks: u64,
+    settings_acks: u64,
+}
+
+/// Send the preface, then `opening` once and `repeated` over and over (at most 200,000 times
+/// or 20 s, ten a millisecond), reading and parsing whatever comes back, until the server closes the connection.
+async fn flood(addr: std::net::SocketAddr, opening: &[u8], repeated: &[u8]) -> Flooded {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut rd, mut wr) = tcp.into_split();
+    // The server's frames, header by header: count the acknowledgements it sent.
+    let reader = tokio::spawn(async move {
+        let (mut ping_acks, mut settings_acks) = (0u64, 0u64);
+        let mut stream = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => return (ping_acks, settings_acks),
+                Ok(n) => stream.extend_from_slice(&buf[..n]),
+            }
+            while stream.len() >= 9 {
+                let len = u32::from_be_bytes([0, stream[0], stream[1], stream[2]]) as usize;
+                if stream.len() < 9 + len {
+                    break;
+                }
+                match (stream[3], stream[4] & 1) {
+                    (0x6, 1) => ping_acks += 1,
+                    (0x4, 1) => settings_acks += 1,
+                    _ => {}
+                }
+                stream.drain(..9 + len);
+            }
+        }
+    });
+    let mut start = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    start.extend(frame(0x4, 0, 0, &[]));
+    start.extend_from_slice(opening);
+    let mut sent = Some(0u64);
+    if wr.write_all(&start).await.is_ok() {
+        // Ten frames a millisecond: a steady flood the reader keeps up with (a burst would be cut
+        // before it reads anything, and the reset would discard what it had not read).
+        let batch: Vec<u8> = repeated.repeat(10);
+        let started = Instant::now();
+        let mut n = 0u64;
+        sent = None;
+        while n < 200_000 && started.elapsed() < Duration::from_secs(20) {
+            if reader.is_finished() {
+                sent = Some(n);
+                break;
+            }
+            match tokio::time::timeout(Duration::from_secs(5), wr.write_all(&batch)).await {
+                Ok(Ok(())) => {
+                    n += 10;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Ok(Err(_)) => {
+                    sent = Some(n);
+                    break;
+                }
+                Err(_) => break, // the server stopped reading: see below whether it closes
+            }
+        }
+        sent = sent.or(Some(n));
+    }
+    match tokio::time::timeout(Duration::from_secs(5), reader).await {
+        Ok(Ok((ping_acks, settings_acks))) => Flooded { sent, ping_acks, settings_acks },
+        _ => Flooded { sent: None, ping_acks: 0, settings_acks: 0 },
+    }
+}
+
+/// A PING flood, a SETTINGS flood (the shield's frame guard) and a CONTINUATION flood (h2's own
+/// bound) each get their connection closed and counted by kind, while an ordinary HTTP/2 client is served before and after.
+#[test]
+fn control_frame_floods_are_cut_off_and_counted_by_kind() {
+    let backend = Backend::start("h2-floods");
+    let dir = temp_dir();
+    let admin = admin_section(dir.path());
+    let r = Rampart::start_in(dir, &config_for(&backend, &admin));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let addr = r.addrs[0];
+    let ordinary = |path: &'static str| {
+        rt.block_on(async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (client, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+            tokio::spawn(conn);
+            let mut client = client.ready().await.expect("ready");
+            // A large header block (a 20 KiB cookie) spans CONTINUATION frames legitimately.
+            let req = http::Request::get(format!("http://{addr}{path}")).header("cookie", "c=".to_string() + &"x".repeat(20_000)).body(()).expect("request");
+            let (resp, _) = client.send_request(req, true).expect("send");
+            resp.await.expect("response").status()
+        })
+    };
+    assert_eq!(ordinary("/before"), 200);
+
+    let ping = frame(0x6, 0, 0, &[7; 8]);
+    let settings = frame(0x4, 0, 0, &[0, 3, 0, 0, 0, 100]);
+    // A HEADERS frame without END_HEADERS, then empty CONTINUATION frames without end.
+    let headers = frame(0x1, 0, 1, &[0x82, 0x86, 0x84]);
+    let continuation = frame(0x9, 0, 1, &[]);
+    for (kind, opening, repeated) in
+        [("ping_flood", &[][..], &ping), ("settings_flood", &[][..], &settings), ("continuation_flood", &headers[..], &continuation)]
+    {
+        let got = rt.block_on(flood(addr, opening, repeated));
+        println!("{kind}: connection closed after {:?} frames written, {} PING and {} SETTINGS acknowledged", got.sent, got.ping_acks, got.settings_acks);
+        let sent = got.sent.unwrap_or_else(|| panic!("{kind}: 200,000 frames and the connection is still open"));
+        assert!(sent < 2_000, "{kind}: cut only after {sent} frames");
+        // The budgets are 100 a connection per 10 s; the first SETTINGS is the preface's.
+        if kind != "continuation_flood" {
+            // (Cut within the first ten frames, a continuation flood leaves nothing to read.)
+            assert!(got.settings_acks >= 1, "{kind}: the reader saw the server's answers");
+        }
+        assert!(got.ping_acks <= 100, "{kind}: {} pings answered", got.ping_acks);
+        assert!(got.settings_acks <= 101, "{kind}: {} settings answered", got.settings_acks);
+        let line = common::eventually(Duration::from_secs(5), kind, || {
+            metrics_text(&r).lines().find(|l| l.starts_with("rampart_h2_abuse_total{") && l.contains(kind)).map(str::to_string)
+        });
+        println!("{line}");
+    }
+    assert_eq!(ordinary("/after"), 200, "the proxy still serves everyone else");
+}

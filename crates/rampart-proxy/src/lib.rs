@@ -25,6 +25,7 @@ pub mod body;
 pub mod client_ip;
 pub mod forward;
 pub mod guard;
+pub mod h2_frames;
 pub mod hygiene;
 pub mod io;
 pub mod listener;

@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use crate::h2_frames::AbuseSlot;
 use crate::io::GuardedIo;
 use crate::proxy_protocol::{self, ProxyHeader};
 use crate::runtime::Proxy;
@@ -162,9 +163,11 @@ async fn serve_connection(
         None => {
             let meta = Arc::new(meta);
             let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
-            let conn = builder(&limits, http2).serve_connection(TokioIo::new(SniffedIo::new(io)), svc).into_owned();
+            let cut = AbuseSlot::default();
+            let io = TokioIo::new(SniffedIo::new(io).guarded(&cut, limits.max_header_bytes as u64));
+            let conn = builder(&limits, http2).serve_connection(io, svc).into_owned();
             if let Err(e) = watcher.watch(conn).await {
-                count_h2_abuse(&counting, client, e.as_ref());
+                count_h2_abuse(&counting, client, &cut, e.as_ref());
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         }
@@ -191,9 +194,11 @@ async fn serve_connection(
             let meta = Arc::new(meta);
             let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
             if alpn.as_deref() == Some("h2") {
-                let conn = builder(&limits, true).http2_only().serve_connection(TokioIo::new(tls_stream), svc).into_owned();
+                let cut = AbuseSlot::default();
+                let io = TokioIo::new(SniffedIo::new(tls_stream).guarded(&cut, limits.max_header_bytes as u64));
+                let conn = builder(&limits, true).http2_only().serve_connection(io, svc).into_owned();
                 if let Err(e) = watcher.watch(conn).await {
-                    count_h2_abuse(&counting, client, e.as_ref());
+                    count_h2_abuse(&counting, client, &cut, e.as_ref());
                     tracing::debug!(error = %e, "TLS connection ended with an error");
                 }
             } else {
@@ -207,9 +212,15 @@ async fn serve_connection(
     }
 }
 
-/// Count (and log) an HTTP/2 connection that h2 closed for abuse: the error chain holds an
-/// `h2::Error` whose reason names it.
-fn count_h2_abuse(proxy: &Proxy, client: std::net::IpAddr, e: &(dyn std::error::Error + 'static)) {
+/// Count (and log) an HTTP/2 connection closed for abuse: by our frame guard (`cut` holds
+/// its verdict: h2 keeps only the text of an I/O error, so the error chain cannot carry it) or
+/// by h2 (an `h2::Error` whose reason names it).
+fn count_h2_abuse(proxy: &Proxy, client: std::net::IpAddr, cut: &AbuseSlot, e: &(dyn std::error::Error + 'static)) {
+    if let Some(abuse) = cut.get() {
+        proxy.metrics.h2_abuse(abuse.kind());
+        tracing::info!(target: "rampart::decision", client = %client, kind = abuse.kind(), "HTTP/2 connection closed for abuse");
+        return;
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if let Some(h2) = err.downcast_ref::<h2::Error>() {

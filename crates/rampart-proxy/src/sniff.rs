@@ -14,13 +14,17 @@
 //! an upstream. Everything else passes through byte for byte.
 //!
 //! It stops (passes everything through) on what it cannot follow: the HTTP/2 preface, an
-//! oversized line, a malformed chunk size — hyper refuses those itself.
+//! oversized line, a malformed chunk size — hyper refuses those itself. HTTP/2 connections are
+//! followed by the frame guard instead ([`crate::h2_frames`]).
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::h2_frames::{AbuseSlot, H2FrameGuard};
 
 /// Longest line the sniffer follows; longer lines mean hyper will refuse the head anyway.
 const MAX_LINE: usize = 16 * 1024;
@@ -190,15 +194,26 @@ impl FramingSniffer {
     }
 }
 
-/// `T` with a [`FramingSniffer`] on the bytes read from it. Writes pass straight through.
+/// `T` with a [`FramingSniffer`] (HTTP/1) and an [`H2FrameGuard`] (HTTP/2) on the bytes read
+/// from it. Writes pass straight through.
 pub struct SniffedIo<T> {
     inner: T,
     sniffer: FramingSniffer,
+    frames: H2FrameGuard,
+    cut: Option<AbuseSlot>,
 }
 
 impl<T> SniffedIo<T> {
     pub fn new(inner: T) -> SniffedIo<T> {
-        SniffedIo { inner, sniffer: FramingSniffer::default() }
+        SniffedIo { inner, sniffer: FramingSniffer::default(), frames: H2FrameGuard::default(), cut: None }
+    }
+
+    /// Where to leave the frame guard's verdict when it cuts the connection, and the listener's
+    /// header size limit (which bounds the CONTINUATION frames of a header block).
+    pub fn guarded(mut self, cut: &AbuseSlot, max_header_bytes: u64) -> SniffedIo<T> {
+        self.cut = Some(AbuseSlot::clone(cut));
+        self.frames = H2FrameGuard::default().max_continuations(max_header_bytes);
+        self
     }
 }
 
@@ -207,8 +222,18 @@ impl<T: AsyncRead + Unpin> AsyncRead for SniffedIo<T> {
         let this = &mut *self;
         let before = buf.filled().len();
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if matches!(r, Poll::Ready(Ok(()))) && this.sniffer.active() {
-            this.sniffer.inspect(&mut buf.filled_mut()[before..]);
+        if matches!(r, Poll::Ready(Ok(()))) {
+            if this.sniffer.active() {
+                this.sniffer.inspect(&mut buf.filled_mut()[before..]);
+            }
+            if this.frames.active() {
+                if let Err(abuse) = this.frames.inspect(&buf.filled()[before..], Instant::now()) {
+                    if let Some(cut) = &this.cut {
+                        let _ = cut.0.set(abuse);
+                    }
+                    return Poll::Ready(Err(io::Error::other(abuse)));
+                }
+            }
         }
         r
     }
