@@ -17,7 +17,7 @@ use crate::suggest::{did_you_mean, one_of};
 /// Every top-level key.
 pub(crate) const TOP_LEVEL: &[&str] = &[
     "mode", "server", "listener", "limits", "upstream", "route", "priority", "access", "rate_limit",
-    "flood", "login", "exfiltration", "waf", "state", "audit", "admin", "log", "drill",
+    "flood", "login", "exfiltration", "waf", "state", "audit", "incident", "admin", "log", "drill",
 ];
 
 /// Parse `ctx`'s text into the raw model. `None` when the text is not TOML (the syntax error
@@ -45,6 +45,7 @@ pub(crate) fn read_document(ctx: &mut Ctx<'_>, text: &str) -> Option<RawConfig> 
             "waf" => raw.waf = table(ctx, "waf", item, &mut raw.incomplete),
             "state" => raw.state = table(ctx, "state", item, &mut raw.incomplete),
             "audit" => raw.audit = table(ctx, "audit", item, &mut raw.incomplete),
+            "incident" => raw.incident = table(ctx, "incident", item, &mut raw.incomplete),
             "admin" => raw.admin = table(ctx, "admin", item, &mut raw.incomplete),
             "log" => raw.log = table(ctx, "log", item, &mut raw.incomplete),
             "drill" => raw.drill = table(ctx, "drill", item, &mut raw.incomplete),

@@ -6,12 +6,14 @@
 //! directory, patterns are compiled. Each stage's `mode` is already resolved against the
 //! top-level `mode`: when the top level says `detect`, every stage says so too.
 
+mod incident;
 mod network;
 mod ops;
 mod stages;
 
 use std::path::PathBuf;
 
+pub use incident::*;
 pub use network::*;
 pub use ops::*;
 pub use rampart_core::{OnError, Rate, StageMode};
@@ -54,6 +56,9 @@ pub struct Config {
     pub state: State,
     /// `[audit]`: the tamper-evident audit trail. `None` when the section is absent.
     pub audit: Option<Audit>,
+    /// `[incident]`: the incident tracker and its reports. `None` when the section is absent
+    /// (no incidents are tracked).
+    pub incident: Option<Incident>,
     /// `[admin]`: the admin API and console. `None` when the section is absent (no admin
     /// listener).
     pub admin: Option<Admin>,

@@ -10,10 +10,12 @@
 //! element of an array of tables) to serde separately, so that one mistake does not hide the
 //! others.
 
+mod incident;
 mod network;
 mod ops;
 mod stages;
 
+pub(crate) use incident::*;
 pub(crate) use network::*;
 pub(crate) use ops::*;
 pub(crate) use stages::*;
@@ -48,6 +50,7 @@ pub(crate) struct RawConfig {
     pub waf: Option<RawWaf>,
     pub state: Option<RawState>,
     pub audit: Option<RawAudit>,
+    pub incident: Option<RawIncident>,
     pub admin: Option<RawAdmin>,
     pub log: Option<RawLog>,
     pub drill: Option<RawDrill>,

@@ -10,6 +10,7 @@ mod access;
 mod drill;
 mod exfiltration;
 mod flood;
+mod incident;
 mod limits;
 mod ops;
 mod rate_limit;
@@ -54,6 +55,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: RawConfig) -> Option<Config> {
     let waf = waf::waf(ctx, raw.waf.as_ref(), mode);
     let state = ops::state(ctx, raw.state.as_ref());
     let audit = ops::audit(ctx, raw.audit.as_ref());
+    let incident = incident::incident(ctx, raw.incident.as_ref());
     let listener_addrs: Vec<_> = listeners.iter().map(|l| l.address).collect();
     let admin = ops::admin(ctx, raw.admin.as_ref(), &listener_addrs);
     let log = ops::log(ctx, raw.log.as_ref());
@@ -78,6 +80,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: RawConfig) -> Option<Config> {
         waf,
         state,
         audit,
+        incident,
         admin,
         log,
         drill,
