@@ -161,3 +161,33 @@ fn wrk_does_not_get_through() {
     assert!(total > 0);
     assert_eq!(non_2xx, total, "every wrk request must be challenged");
 }
+
+/// `rampart drill`'s probe with `--probe-solve` solves the challenge as the README's protocol
+/// says (JSON challenge, proof of work, redemption, cookie) and is served from then on; the same
+/// probe without it is challenged on every request.
+#[test]
+fn the_drill_probe_solves_the_challenge_like_a_scripted_client_allowed_in() {
+    let tb = Testbed::start(TestbedOptions::default());
+    let r = shield(&tb, "challenge_difficulty = 12");
+    pin(&r, "under_attack");
+    let probe = |solve: bool| -> serde_json::Value {
+        let url = r.url("/");
+        let mut args = vec!["drill", "calm", "--target", &url, "--duration", "2s", "--probe-rate", "5", "--json"];
+        if solve {
+            args.push("--probe-solve");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_rampart")).args(&args).output().expect("rampart drill");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "drill failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str::<serde_json::Value>(&stdout).expect("JSON report")["probe"].clone()
+    };
+    let solving = probe(true);
+    println!("solving probe: {solving}");
+    let requests = solving["summary"]["requests"].as_u64().expect("requests");
+    assert!(requests >= 5, "{requests} probe requests");
+    assert_eq!(solving["summary"]["counts"]["passed"].as_u64(), Some(requests), "every request served: {solving}");
+    assert!(solving["who"].as_str().unwrap_or_default().contains("clearance holder"));
+    let plain = probe(false);
+    assert_eq!(plain["summary"]["counts"]["passed"].as_u64(), Some(0), "{plain}");
+    assert_eq!(plain["summary"]["counts"]["challenged"], plain["summary"]["requests"], "{plain}");
+}

@@ -156,6 +156,11 @@ pub struct DrillArgs {
     /// A probe request not answered within this is a failure.
     #[arg(long, default_value = "2s")]
     pub probe_timeout: String,
+    /// The probe solves a challenge when it meets one, as a browser does (the proof of work,
+    /// redeemed for a clearance cookie it then keeps), and its request goes on: a clearance
+    /// holder. The solving time counts in that request's latency.
+    #[arg(long)]
+    pub probe_solve: bool,
     /// No legitimate-user probe.
     #[arg(long)]
     pub no_probe: bool,

@@ -55,6 +55,10 @@ impl Connection {
         Ok(Connection { sender, driver })
     }
 
+    pub(super) fn sender(&mut self) -> &mut SendRequest<Body> {
+        &mut self.sender
+    }
+
     /// Whether another request can go on this connection: false when the server closed it
     /// after its last response (`Connection: close`, or an idle close), or it is still busy
     /// after `deadline`.

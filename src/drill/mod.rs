@@ -23,6 +23,7 @@ mod probe;
 mod report;
 mod scan;
 mod slow;
+mod solver;
 mod sources;
 mod stuffing;
 mod tally;
@@ -113,7 +114,7 @@ async fn plan_and_run(args: DrillArgs) -> Result<Report, Failure> {
 
     let deadline = Instant::now() + duration;
     let finished = Arc::new(AtomicBool::new(false));
-    let probe_tally = Arc::new(Tally::new());
+    let probe_tally = Arc::new(Tally::traced(Instant::now()));
     let probe_thread = match probe.clone() {
         Some(p) => Some(probe_thread(p, Arc::clone(&probe_tally), Arc::clone(&finished), deadline)?),
         None => None,
@@ -321,6 +322,7 @@ fn probe_plan(args: &DrillArgs, target: &Target) -> Result<Option<probe::Probe>,
         users: args.probe_users,
         rate: args.probe_rate.max(1),
         timeout: parse_duration("--probe-timeout", &args.probe_timeout)?,
+        solve: args.probe_solve,
     }))
 }
 
@@ -343,6 +345,9 @@ fn describe_probe(args: &DrillArgs, p: &probe::Probe) -> String {
     }
     for c in &args.probe_cookie {
         who.push_str(&format!(", cookie {}", c.split_once('=').map(|(n, _)| n).unwrap_or(c)));
+    }
+    if p.solve {
+        who.push_str(", solving challenges (a clearance holder)");
     }
     who
 }

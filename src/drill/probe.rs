@@ -13,6 +13,7 @@ use hyper::header::{HeaderName, HeaderValue, COOKIE, HOST, USER_AGENT};
 use hyper::Request;
 
 use super::client::{Body, Connection};
+use super::solver;
 use super::tally::{Outcome, Tally};
 
 /// What the probe does.
@@ -29,18 +30,23 @@ pub struct Probe {
     /// Requests per second of each user.
     pub rate: u32,
     pub timeout: Duration,
+    /// Solve challenges and keep the clearance (`--probe-solve`).
+    pub solve: bool,
 }
 
 /// A browser-like User-Agent: the probe stands for real users, not for a tool.
 const PROBE_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64; rampart-drill probe) Gecko/20100101 Firefox/128.0";
 
 impl Probe {
-    fn request(&self) -> Request<Body> {
+    fn request(&self, clearance: Option<&HeaderValue>) -> Request<Body> {
         let mut b = Request::get(self.path.as_str()).header(HOST, self.authority.as_str()).header(USER_AGENT, PROBE_AGENT);
         for (n, v) in &self.headers {
             b = b.header(n, v);
         }
         if let Some(c) = &self.cookie {
+            b = b.header(COOKIE, c);
+        }
+        if let Some(c) = clearance {
             b = b.header(COOKIE, c);
         }
         b.body(Full::new(Bytes::new())).unwrap_or_else(|_| Request::new(Full::new(Bytes::new())))
@@ -68,6 +74,7 @@ async fn user(probe: &Probe, tally: &Tally, finished: &AtomicBool, deadline: Ins
     let mut ticks = tokio::time::interval_at((Instant::now() + offset).into(), period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut conn: Option<Connection> = None;
+    let mut clearance: Option<HeaderValue> = None;
     loop {
         ticks.tick().await;
         if finished.load(Ordering::Relaxed) || Instant::now() >= deadline {
@@ -91,7 +98,16 @@ async fn user(probe: &Probe, tally: &Tally, finished: &AtomicBool, deadline: Ins
         }
         let Some(c) = conn.as_mut() else { continue };
         let left = probe.timeout.saturating_sub(started.elapsed());
-        let (outcome, _) = c.exchange(probe.request(), left).await;
+        let (mut outcome, _) = c.exchange(probe.request(clearance.as_ref()), left).await;
+        if outcome == Outcome::Challenged && probe.solve {
+            // As a browser: solve, keep the cookie, and load the page again, within the deadline.
+            let left = probe.timeout.saturating_sub(started.elapsed());
+            clearance = solver::clearance(c, &probe.authority, PROBE_AGENT, &probe.path, left).await;
+            if clearance.is_some() {
+                let left = probe.timeout.saturating_sub(started.elapsed());
+                outcome = c.exchange(probe.request(clearance.as_ref()), left).await.0;
+            }
+        }
         tally.record(outcome, started.elapsed());
         if matches!(outcome, Outcome::Error(_)) {
             conn = None;

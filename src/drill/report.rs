@@ -75,6 +75,10 @@ impl Report {
         if let Some(p) = &self.probe {
             let _ = writeln!(o, "\nlegitimate-user probe ({}): {:.2}% success of {}", p.who, p.success_pct, group(p.summary.requests));
             outcomes(&mut o, &p.summary);
+            if !p.summary.slowest.is_empty() {
+                let list: Vec<String> = p.summary.slowest.iter().map(|s| format!("{:.0} ms at {:.1} s", s.latency_ms, s.at_s)).collect();
+                let _ = writeln!(o, "  slowest: {}", list.join(", "));
+            }
         }
         o
     }

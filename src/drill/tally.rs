@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -70,6 +70,20 @@ pub struct Tally {
     /// At most one entry per status code (< 1,000), so bounded.
     other_statuses: Mutex<BTreeMap<u16, u64>>,
     latency: Mutex<Histogram<u64>>,
+    /// The probe's slowest responses and when they came, counted from `since`: a p99 over a
+    /// long run says how bad, this says when (the seconds before detection, or all along).
+    slowest: Option<(Instant, Mutex<Vec<SlowResponse>>)>,
+}
+
+/// How many of the slowest responses a traced tally keeps.
+const SLOWEST_KEPT: usize = 5;
+
+/// One slow response of a traced tally.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SlowResponse {
+    /// When the request was sent, in seconds from the start of the drill.
+    pub at_s: f64,
+    pub latency_ms: f64,
 }
 
 impl Tally {
@@ -87,7 +101,14 @@ impl Tally {
             resets: AtomicU64::new(0),
             other_statuses: Mutex::new(BTreeMap::new()),
             latency: Mutex::new(latency),
+            slowest: None,
         }
+    }
+
+    /// A tally that also keeps its slowest responses and when they were sent (for the probe:
+    /// a few requests a second, so the lock costs nothing).
+    pub fn traced(since: Instant) -> Tally {
+        Tally { slowest: Some((since, Mutex::new(Vec::new()))), ..Tally::new() }
     }
 
     /// Count one outcome; responses (not errors) also record `latency`.
@@ -110,6 +131,17 @@ impl Tally {
         if !matches!(outcome, Outcome::Error(_)) {
             let us = (latency.as_micros() as u64).clamp(1, MAX_LATENCY_US);
             let _ = self.latency.lock().unwrap_or_else(|p| p.into_inner()).record(us);
+            if let Some((since, slowest)) = &self.slowest {
+                let sent = Instant::now().checked_sub(latency).unwrap_or(*since);
+                let slow = SlowResponse {
+                    at_s: (sent.saturating_duration_since(*since).as_secs_f64() * 100.0).round() / 100.0,
+                    latency_ms: (latency.as_secs_f64() * 10_000.0).round() / 10.0,
+                };
+                let mut kept = slowest.lock().unwrap_or_else(|p| p.into_inner());
+                kept.push(slow);
+                kept.sort_by(|a, b| b.latency_ms.total_cmp(&a.latency_ms));
+                kept.truncate(SLOWEST_KEPT);
+            }
         }
     }
 
@@ -130,7 +162,11 @@ impl Tally {
         let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         let latency_ms = (h.len() > 0).then(|| Latency { p50: ms(0.50), p95: ms(0.95), p99: ms(0.99), max: h.max() as f64 / 1000.0 });
         let other_statuses = self.other_statuses.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(s, n)| (s.to_string(), *n)).collect();
-        Summary { requests: counts.total(), counts, errors, other_statuses, latency_ms }
+        let slowest = match &self.slowest {
+            Some((_, kept)) => kept.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            None => Vec::new(),
+        };
+        Summary { requests: counts.total(), counts, errors, other_statuses, latency_ms, slowest }
     }
 }
 
@@ -144,6 +180,9 @@ pub struct Summary {
     pub other_statuses: BTreeMap<String, u64>,
     /// Over every response (errors have no latency). `None` when nothing was answered.
     pub latency_ms: Option<Latency>,
+    /// A traced tally's slowest responses, slowest first, with when they were sent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slowest: Vec<SlowResponse>,
 }
 
 impl Summary {

@@ -155,10 +155,11 @@ pub async fn handle(
         let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id, json, None, false);
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     };
-    // Admission: the pool's concurrency limit, by lane. A full lane is shed at once.
+    // Admission: the pool's concurrency limit, by lane (a request over it waits its turn in
+    // calm; while defending, one over its lane's share is shed at once).
     let lane = Lane::of(&ctx.identity);
     let pressure = rt.pressure.as_ref().is_some_and(|p| p.under_pressure());
-    let Some(permit) = pool.admission.try_acquire(lane, pressure) else {
+    let Some(permit) = pool.admission.acquire(lane, pressure).await else {
         proxy.metrics.shed(lane.as_str());
         ctx.decisions.push(Decision {
             stage: "admission",
