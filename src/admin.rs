@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rampart_console::AdminBackend;
+use rampart_console::{AdminBackend, AdminCall};
 use rampart_core::Event;
 use rampart_proxy::Proxy;
 
@@ -15,6 +15,37 @@ pub enum ConfigSource {
     File(PathBuf),
     /// The demo's embedded configuration: a reload rebuilds from the same text.
     Embedded(&'static str),
+}
+
+impl ConfigSource {
+    /// The digest (`sha256:HEX`) of the configuration text as it is now.
+    pub fn digest(&self) -> Option<String> {
+        match self {
+            ConfigSource::File(path) => std::fs::read(path).ok().map(|b| rampart_audit::record::digest(&b)),
+            ConfigSource::Embedded(text) => Some(rampart_audit::record::digest(text.as_bytes())),
+        }
+    }
+
+    /// Read and build the configuration, with the digest (`sha256:HEX`) of the exact text
+    /// that was built (`None` when the file could not be read).
+    pub fn load(&self) -> (Result<crate::wiring::Plan, crate::wiring::LoadErrors>, Option<String>) {
+        match self {
+            ConfigSource::File(path) => match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let digest = rampart_audit::record::digest(text.as_bytes());
+                    let plan = rampart_config::parse(&text, path)
+                        .map_err(crate::wiring::LoadErrors::Config)
+                        .and_then(crate::wiring::from_config);
+                    (plan, Some(digest))
+                }
+                // Let `load` say why, as `run` and `check-config` do.
+                Err(_) => (crate::wiring::load(path), None),
+            },
+            ConfigSource::Embedded(text) => {
+                (crate::demo::embedded_plan(text), Some(rampart_audit::record::digest(text.as_bytes())))
+            }
+        }
+    }
 }
 
 /// The running shield, as the admin API sees it.
@@ -28,10 +59,7 @@ pub struct Shield {
 impl Shield {
     /// Re-read the configuration and swap it in, or keep the running one and say why.
     pub fn reload_now(&self) -> Result<String, String> {
-        let plan = match &self.source {
-            ConfigSource::File(path) => crate::wiring::load(path),
-            ConfigSource::Embedded(text) => crate::demo::embedded_plan(text),
-        };
+        let (plan, digest) = self.source.load();
         let result = plan.map_err(|e| e.to_string()).and_then(|plan| {
             let stages = plan.stage_names().join(",");
             plan.runtime().map(|rt| (rt, stages)).map_err(|e| e.to_string())
@@ -42,13 +70,13 @@ impl Shield {
                 self.proxy.install(runtime);
                 let detail = format!("stages: {stages}");
                 tracing::info!(target: "rampart::config", %detail, "configuration reloaded");
-                self.proxy.events.emit(Event::ConfigReload { at, ok: true, detail: detail.clone() });
+                self.proxy.events.emit(Event::ConfigReload { at, ok: true, detail: detail.clone(), digest });
                 Ok(detail)
             }
             Err(errors) => {
                 self.proxy.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(target: "rampart::config", %errors, "reload refused; the running configuration stays");
-                self.proxy.events.emit(Event::ConfigReload { at, ok: false, detail: errors.clone() });
+                self.proxy.events.emit(Event::ConfigReload { at, ok: false, detail: errors.clone(), digest });
                 Err(errors)
             }
         }
@@ -123,6 +151,24 @@ impl AdminBackend for Shield {
             });
         }
         Ok(self.mode())
+    }
+
+    /// Every reload and mode call through the admin API, and every refused attempt, goes on
+    /// the record. There is one admin token: its holder is who acted, from the peer address.
+    fn audit_call(&self, call: &AdminCall<'_>) {
+        let from = call.peer.map(|p| p.to_string()).unwrap_or_else(|| "an unknown address".into());
+        let actor = if call.authorized {
+            format!("admin token holder from {from}")
+        } else {
+            format!("caller without a valid admin token from {from}")
+        };
+        self.proxy.events.emit(Event::Admin {
+            at: std::time::SystemTime::now(),
+            actor,
+            action: call.action,
+            ok: call.ok,
+            detail: call.detail.to_string(),
+        });
     }
 
     fn status(&self) -> serde_json::Value {

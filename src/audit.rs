@@ -1,5 +1,5 @@
-//! `rampart audit …`: key generation, verification, inclusion proofs; and the event sink that
-//! `rampart run` uses when `[audit]` is configured.
+//! `rampart audit …`: key generation, verification, inclusion proofs, the breach assessment
+//! ([`crate::assess`]); and the event sink that `rampart run` uses when `[audit]` is configured.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,6 +69,12 @@ pub enum AuditCommand {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Did any data leave between --from and --to? Verifies the log, then lists every 2xx to a
+    /// request that matched an attack rule, every sensitive-route access by an unverified
+    /// identity, exfiltration alerts, and egress per route against its baseline, with the
+    /// verdict and the record IDs behind it. Exit 0: no evidence of data leaving; 2: review
+    /// needed; 3: data left; 1: the log could not be assessed (it does not verify).
+    Assess(crate::assess::AssessArgs),
     /// Append records from many threads as fast as group commit allows (tests and benches).
     #[command(hide = true)]
     Stress(crate::audit_stress::StressArgs),
@@ -76,6 +82,7 @@ pub enum AuditCommand {
 
 pub fn main(command: AuditCommand) -> ExitCode {
     let result = match command {
+        AuditCommand::Assess(args) => return crate::assess::assess(args),
         AuditCommand::Keygen { out, name } => keygen(&out, &name),
         AuditCommand::Verify { dir, checkpoint, key } => verify(&dir, &checkpoint, key.as_deref()),
         AuditCommand::Prove { id, dir, key } => prove(id, &dir, key.as_deref()),
@@ -92,7 +99,31 @@ pub fn main(command: AuditCommand) -> ExitCode {
     }
 }
 
+/// Make the signing key `key` (and `key.pub`) unless it exists; true when it was made. A log
+/// in `dir` signed by a key that is gone is moved aside first, since it can never be extended.
+pub fn ensure_key(key: &Path, dir: &Path, name: &str) -> anyhow::Result<bool> {
+    if key.exists() {
+        return Ok(false);
+    }
+    if let Some(parent) = key.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    if dir.exists() {
+        let aside = dir.with_file_name(format!("audit-without-key-{}", rampart_audit::record::unix_ms(std::time::SystemTime::now())));
+        std::fs::rename(dir, &aside).with_context(|| format!("moving {} aside", dir.display()))?;
+        eprintln!("the signing key of {} is gone: that log was moved to {}", dir.display(), aside.display());
+    }
+    keygen_quiet(key, name)?;
+    Ok(true)
+}
+
 fn keygen(out: &Path, name: &str) -> anyhow::Result<()> {
+    println!("{}", keygen_quiet(out, name)?);
+    Ok(())
+}
+
+/// Write a new key pair; return the verifier key.
+fn keygen_quiet(out: &Path, name: &str) -> anyhow::Result<String> {
     use std::os::unix::fs::OpenOptionsExt;
     let signer = NoteSigner::generate(name).context("key name")?;
     let mut f = std::fs::OpenOptions::new()
@@ -105,8 +136,7 @@ fn keygen(out: &Path, name: &str) -> anyhow::Result<()> {
     let vkey = signer.verifier().to_text();
     let public = PathBuf::from(format!("{}.pub", out.display()));
     std::fs::write(&public, format!("{vkey}\n")).with_context(|| format!("writing {}", public.display()))?;
-    println!("{vkey}");
-    Ok(())
+    Ok(vkey)
 }
 
 fn verifier(dir: &Path, key: Option<&str>) -> anyhow::Result<(NoteVerifier, &'static str)> {
@@ -189,7 +219,8 @@ pub fn event_sink(plan: &Plan) -> anyhow::Result<Arc<dyn EventSink>> {
     options.retention = Retention { max_bytes: audit.retention_size, max_age: audit.retention_age };
     let log = AuditLog::open(options).with_context(|| format!("opening the audit log {}", audit.dir.display()))?;
     tracing::info!(target: "rampart::audit", dir = %audit.dir.display(), records = log.opened().records, key = log.verifier_key(), "audit log open");
-    Ok(Arc::new(FanOut(vec![log_sink, Arc::new(AuditSink::new(Arc::new(log)))])))
+    let sink = AuditSink::with_egress_interval(Arc::new(log), audit.egress_interval);
+    Ok(Arc::new(FanOut(vec![log_sink, Arc::new(sink)])))
 }
 
 /// Hands each event to several sinks in turn.

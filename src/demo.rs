@@ -21,6 +21,11 @@ pub const DEMO_CONFIG: &str = include_str!("../examples/demo.toml");
 
 const ADMIN_ADDRESS: &str = "127.0.0.1:9090";
 
+/// The demo's audit log and signing key, as `examples/demo.toml` names them: the key is made on
+/// first run, before the configuration (which checks that it is readable) is read.
+const DEMO_AUDIT_DIR: &str = "/tmp/rampart-demo/audit";
+const DEMO_AUDIT_KEY: &str = "/tmp/rampart-demo/audit.key";
+
 /// The project's own baseline rules, for when no OWASP CRS is installed.
 pub const BASELINE_RULES: &str = include_str!("../rules/baseline.conf");
 
@@ -83,6 +88,10 @@ fn demo_waf() -> Result<(Waf, String), String> {
 }
 
 pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let made_key = match &args.config {
+        Some(_) => false,
+        None => crate::audit::ensure_key(Path::new(DEMO_AUDIT_KEY), Path::new(DEMO_AUDIT_DIR), "rampart-demo")?,
+    };
     let (plan, source) = match &args.config {
         Some(path) => (crate::wiring::load(path), ConfigSource::File(path.clone())),
         None => (embedded_plan(DEMO_CONFIG), ConfigSource::Embedded(DEMO_CONFIG)),
@@ -109,6 +118,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let admin = AdminSettings { address: ADMIN_ADDRESS.parse()?, token: Some(token.clone()) };
     let stages = plan.stage_names().join(", ");
     let notes = plan.notes.clone();
+    let audit = plan.config.audit.as_ref().map(|a| (a.dir.display().to_string(), a.signing_key.display().to_string()));
     let (started, wait) = crate::run::start(plan, source, Some(admin)).await?;
     let shield = started.proxy_addrs.first().copied().context("no listener")?;
     let admin_addr = started.admin_addr.context("no admin listener")?;
@@ -120,6 +130,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     println!("  admin     http://{admin_addr}/metrics  /healthz  /readyz");
     println!("  admin API curl -H 'Authorization: Bearer {token}' http://{admin_addr}/api/status");
     println!("  stages    {stages}");
+    if let Some((dir, key)) = &audit {
+        let made = if made_key { ", made now" } else { "" };
+        println!("  audit     {dir}   (signing key {key}{made})");
+        println!("            verify: rampart audit verify {dir} --key {key}.pub");
+        println!("            assess: rampart audit assess --dir {dir} --key {key}.pub --from -1h");
+    }
     for note in &notes {
         println!("  {note}");
     }
@@ -158,4 +174,16 @@ pub async fn testbed(args: TestbedArgs) -> anyhow::Result<()> {
     })
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_configuration_names_the_audit_paths_the_demo_makes() {
+        assert!(DEMO_CONFIG.contains(&format!("dir = \"{DEMO_AUDIT_DIR}\"")));
+        assert!(DEMO_CONFIG.contains(&format!("signing_key = \"{DEMO_AUDIT_KEY}\"")));
+        assert!(!Path::new(DEMO_AUDIT_KEY).starts_with(DEMO_AUDIT_DIR), "the key must be outside the log");
+    }
 }

@@ -2,6 +2,8 @@
 //! handle signals. Everything that decides anything lives in the library crates.
 
 mod admin;
+mod assess;
+mod assess_time;
 mod audit;
 mod audit_stress;
 mod check;

@@ -60,6 +60,23 @@ impl EventSink for LogSink {
                 volume,
                 response,
             ),
+            // The access log has the request already; the bytes sent are for the audit trail.
+            Event::Access(a) => tracing::debug!(
+                target: "rampart::event",
+                kind = "access",
+                request_id = %a.request,
+                client = %a.client,
+                class = &*a.identity.class,
+                route = &*a.route,
+                status = a.status,
+                bytes = a.bytes,
+                records = a.records,
+                complete = a.complete,
+                flagged = a.flagged.len(),
+            ),
+            Event::Admin { actor, action, ok, detail, .. } => {
+                tracing::warn!(target: "rampart::event", kind = "admin", actor, action, ok, detail)
+            }
         }
     }
 }
@@ -110,6 +127,10 @@ pub async fn start(
         tracing::info!(target: "rampart::config", "{note}");
     }
     let proxy = Proxy::new(plan.runtime()?, crate::audit::event_sink(&plan)?);
+    // What the shield starts with goes on the record: the configuration's digest, the stages.
+    // (Read again for the digest: the plan was built from the same file a moment ago.)
+    let detail = format!("loaded at start; stages: {}", plan.stage_names().join(","));
+    proxy.events.emit(Event::ConfigReload { at: std::time::SystemTime::now(), ok: true, detail, digest: source.digest() });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut proxy_addrs = Vec::new();

@@ -15,7 +15,8 @@
 //! * [`proof`] generates and verifies inclusion and consistency proofs (RFC 9162 §2.1.3–2.1.4);
 //!   [`inclusion`] packages one as the JSON file `rampart audit prove` prints.
 //! * [`AuditSink`] turns the shield's `rampart_core::Event`s into records without ever blocking
-//!   the request path.
+//!   the request path, and sums sensitive routes' egress per interval ([`egress`]).
+//! * [`assess`] reads a verified log back and answers "did any data leave?" for a time window.
 //!
 //! Layout of a log directory:
 //!
@@ -28,8 +29,10 @@
 //!
 //! One process writes a directory at a time; nothing here enforces it.
 
+pub mod assess;
 pub mod base;
 pub mod checkpoint;
+pub mod egress;
 mod error;
 pub mod inclusion;
 mod log;
@@ -52,5 +55,5 @@ pub use note::{NoteSigner, NoteVerifier};
 pub use record::{Record, StoredRecord};
 pub use replay::Expected;
 pub use retention::Retention;
-pub use sink::{record_of, AuditSink};
+pub use sink::{record_of, unverified, AuditSink};
 pub use verify::{verify, Verified};

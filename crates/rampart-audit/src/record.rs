@@ -118,6 +118,17 @@ pub(crate) fn seq_of(bytes: &[u8]) -> Option<u64> {
     serde_json::from_slice::<Seq>(bytes).ok().map(|s| s.seq)
 }
 
+/// `sha256:HEX` of `bytes`: how records name a configuration or a file without holding it.
+pub fn digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in hash {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
 /// Milliseconds since the Unix epoch (0 for times before it).
 pub fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)

@@ -1,22 +1,65 @@
 //! [`AuditSink`]: the shield's events as audit records, through the non-blocking
 //! [`AuditLog::submit`] (a sink is called on the request path and must never wait for a disk).
+//!
+//! Sensitive-route accesses are also added to an [`EgressTally`], closed every egress
+//! interval by a timer thread into one `egress` record per route (and once more when the sink
+//! is dropped, for the last partial interval).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime};
 
-use rampart_core::{Event, EventSink, Verdict};
+use rampart_core::{Access, Event, EventSink, Verdict};
 use serde_json::{Map, Value};
 
+use crate::egress::{EgressTally, Volume};
 use crate::log::AuditLog;
 use crate::record::{unix_ms, Record};
 
 /// Writes every event to an audit log.
 pub struct AuditSink {
     log: Arc<AuditLog>,
+    egress: Arc<Egress>,
+}
+
+/// The tally and the log its records go to, shared with the timer thread.
+struct Egress {
+    tally: Mutex<EgressTally>,
+    log: Arc<AuditLog>,
+}
+
+impl Egress {
+    fn close(&self, now: SystemTime) {
+        let records = self.tally.lock().unwrap_or_else(|e| e.into_inner()).close(now);
+        for r in records {
+            self.log.submit(r);
+        }
+    }
 }
 
 impl AuditSink {
+    /// A sink whose egress summaries are written only when it is dropped (tools and tests).
     pub fn new(log: Arc<AuditLog>) -> AuditSink {
-        AuditSink { log }
+        let egress = Arc::new(Egress { tally: Mutex::new(EgressTally::new(SystemTime::now())), log: Arc::clone(&log) });
+        AuditSink { log, egress }
+    }
+
+    /// A sink that closes the egress interval every `interval` on a thread of its own (which
+    /// ends with the sink).
+    pub fn with_egress_interval(log: Arc<AuditLog>, interval: Duration) -> AuditSink {
+        let sink = AuditSink::new(log);
+        let weak: Weak<Egress> = Arc::downgrade(&sink.egress);
+        let interval = interval.max(Duration::from_secs(1));
+        let spawned = std::thread::Builder::new().name("rampart-egress".into()).spawn(move || loop {
+            std::thread::sleep(interval);
+            match weak.upgrade() {
+                Some(egress) => egress.close(SystemTime::now()),
+                None => return,
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!(target: "rampart::audit", error = %e, "no egress timer: summaries are written only at shutdown");
+        }
+        sink
     }
 
     /// The log this sink writes to.
@@ -27,8 +70,30 @@ impl AuditSink {
 
 impl EventSink for AuditSink {
     fn emit(&self, event: Event) {
+        if let Event::Access(a) = &event {
+            if a.sensitive {
+                let v = Volume {
+                    requests: 1,
+                    bytes: a.bytes,
+                    records: a.records.unwrap_or(0),
+                    unverified: u64::from(unverified(a)),
+                };
+                self.egress.tally.lock().unwrap_or_else(|e| e.into_inner()).observe(&a.route, &a.identity.class, v);
+            }
+        }
         self.log.submit(record_of(&event));
     }
+}
+
+impl Drop for AuditSink {
+    fn drop(&mut self) {
+        self.egress.close(SystemTime::now());
+    }
+}
+
+/// The public class without a verified subject: nobody the shield can name.
+pub fn unverified(a: &Access) -> bool {
+    a.identity.is_public() && a.identity.subject.is_none()
 }
 
 /// The audit record of an event.
@@ -80,10 +145,41 @@ pub fn record_of(event: &Event) -> Record {
             put("response", Value::from(*response));
             ("detection", at)
         }
-        Event::ConfigReload { at, ok, detail } => {
+        Event::ConfigReload { at, ok, detail, digest } => {
             put("ok", Value::from(*ok));
             put("detail", Value::from(detail.as_str()));
+            if let Some(d) = digest {
+                put("digest", Value::from(d.as_str()));
+            }
             ("config_reload", at)
+        }
+        Event::Access(a) => {
+            put("request_id", Value::from(a.request.to_string()));
+            put("client", Value::from(a.client.to_string()));
+            put("class", Value::from(&*a.identity.class));
+            put("subject", a.identity.subject.as_deref().map_or(Value::Null, Value::from));
+            put("cleared", Value::from(a.identity.clearance.is_some()));
+            put("unverified", Value::from(unverified(a)));
+            put("method", Value::from(a.method.as_str()));
+            put("route", Value::from(&*a.route));
+            put("path", Value::from(a.path.as_str()));
+            put("sensitive", Value::from(a.sensitive));
+            put("status", Value::from(a.status));
+            put("upstream_status", a.upstream_status.map_or(Value::Null, Value::from));
+            put("bytes", Value::from(a.bytes));
+            put("records", a.records.map_or(Value::Null, Value::from));
+            put("complete", Value::from(a.complete));
+            let flagged = a.flagged.iter().map(|(stage, reason)| serde_json::json!({"stage": stage, "reason": reason}));
+            put("flagged", Value::Array(flagged.collect()));
+            put("rules", Value::from(a.rules.clone()));
+            ("access", &a.at)
+        }
+        Event::Admin { at, actor, action, ok, detail } => {
+            put("actor", Value::from(actor.as_str()));
+            put("action", Value::from(*action));
+            put("ok", Value::from(*ok));
+            put("detail", Value::from(detail.as_str()));
+            ("admin", at)
         }
         // Kinds added to `Event` after this sink was written are kept whole rather than lost.
         #[allow(unreachable_patterns)]

@@ -82,6 +82,19 @@ pub fn checkpoints(dir: &Path, verifier: &NoteVerifier) -> Result<Vec<Expected>,
 
 /// Verify the log in `dir` against its checkpoints and `extra` (checkpoints held elsewhere).
 pub fn verify(dir: &Path, verifier: &NoteVerifier, extra: &[PathBuf], keep_leaves: bool) -> Result<Verified, AuditError> {
+    verify_with(dir, verifier, extra, keep_leaves, &mut |_, _| {})
+}
+
+/// [`verify`], handing each record (its index and canonical bytes) to `read` once its frame and
+/// position have checked out, in order: a reader of the log in one pass. What `read` was given
+/// counts only if the whole call returns `Ok` (a later record can still fail the log).
+pub fn verify_with(
+    dir: &Path,
+    verifier: &NoteVerifier,
+    extra: &[PathBuf],
+    keep_leaves: bool,
+    read: &mut dyn FnMut(u64, &[u8]),
+) -> Result<Verified, AuditError> {
     let mut expected = checkpoints(dir, verifier)?;
     let own = expected.len();
     for path in extra {
@@ -91,7 +104,12 @@ pub fn verify(dir: &Path, verifier: &NoteVerifier, extra: &[PathBuf], keep_leave
     let latest = expected.iter().max_by_key(|e| e.checkpoint.size).cloned();
     let base = crate::base::load(dir)?;
     let mut replay = Replay::new(expected, keep_leaves, base.clone())?;
-    let scanned = segment::scan(dir, &mut |frame| replay.visit(frame))?;
+    let scanned = segment::scan(dir, &mut |frame| {
+        let (index, payload) = (frame.index, frame.payload);
+        replay.visit(frame)?;
+        read(index, payload);
+        Ok(())
+    })?;
     replay.finish(&scanned)?;
     if let Some(stale) = scanned.stale.first() {
         let reason = "a segment wholly before the base file's start: an interrupted retention pass (the writer removes it on start)";

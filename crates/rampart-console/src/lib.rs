@@ -6,10 +6,11 @@
 //! answers 403 to everything; health, readiness and metrics stay open for probes and scrapers.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -36,6 +37,30 @@ pub trait AdminBackend: Send + Sync + 'static {
     fn set_mode(&self, _mode: &str, _for_secs: Option<u64>) -> Result<serde_json::Value, String> {
         Err("no flood defence in this build".into())
     }
+    /// Called once a call that changes the shield (reload, mode) has been answered, or refused
+    /// for want of a valid token: for the audit trail. Default: nothing.
+    fn audit_call(&self, _call: &AdminCall<'_>) {}
+}
+
+/// An admin API call that changes the shield, for [`AdminBackend::audit_call`].
+#[derive(Debug, Clone)]
+pub struct AdminCall<'a> {
+    /// The caller's address (`None` when the router is served without connection info).
+    pub peer: Option<SocketAddr>,
+    /// The caller held the admin token.
+    pub authorized: bool,
+    /// `"reload"` or `"set_mode"`.
+    pub action: &'static str,
+    /// The call did what it asked.
+    pub ok: bool,
+    /// What it asked and what came of it.
+    pub detail: &'a str,
+}
+
+/// Report `call` to the backend with the caller's address from `ext`.
+fn audit_call(s: &AppState, ext: &Extensions, authorized: bool, action: &'static str, ok: bool, detail: &str) {
+    let peer = ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    s.backend.audit_call(&AdminCall { peer, authorized, action, ok, detail });
 }
 
 struct AppState {
@@ -63,7 +88,8 @@ pub async fn serve(
     token: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(backend, token)).with_graceful_shutdown(shutdown).await
+    let app = router(backend, token).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
@@ -108,12 +134,18 @@ async fn status(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
     Json(s.backend.status()).into_response()
 }
 
-async fn reload(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn reload(State(s): State<Arc<AppState>>, ext: Extensions, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&s, &headers) {
+        audit_call(&s, &ext, false, "reload", false, "refused: no valid admin token");
         return r;
     }
     let backend = Arc::clone(&s.backend);
     let result = tokio::task::spawn_blocking(move || backend.reload()).await;
+    match &result {
+        Ok(Ok(detail)) => audit_call(&s, &ext, true, "reload", true, detail),
+        Ok(Err(errors)) => audit_call(&s, &ext, true, "reload", false, errors),
+        Err(e) => audit_call(&s, &ext, true, "reload", false, &e.to_string()),
+    }
     match result {
         Ok(Ok(detail)) => {
             tracing::info!(target: "rampart::admin", action = "reload", ok = true, "configuration reloaded through the admin API");
@@ -136,8 +168,9 @@ async fn mode(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
 }
 
 /// `POST /api/mode` with `{"mode": "under_attack", "for_secs": 600}` or `{"mode": "auto"}`.
-async fn set_mode(State(s): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn set_mode(State(s): State<Arc<AppState>>, ext: Extensions, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if let Err(r) = authorize(&s, &headers) {
+        audit_call(&s, &ext, false, "set_mode", false, "refused: no valid admin token");
         return r;
     }
     let req: serde_json::Value = match serde_json::from_slice(&body) {
@@ -148,12 +181,20 @@ async fn set_mode(State(s): State<Arc<AppState>>, headers: HeaderMap, body: axum
         return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "`mode` is required: normal, elevated, under_attack or auto"}))).into_response();
     };
     let for_secs = req.get("for_secs").and_then(|v| v.as_u64());
+    let asked = match for_secs {
+        Some(n) => format!("mode {mode} for {n}s"),
+        None => format!("mode {mode}"),
+    };
     match s.backend.set_mode(mode, for_secs) {
         Ok(v) => {
             tracing::warn!(target: "rampart::admin", action = "set_mode", mode, for_secs, "mitigation mode set through the admin API");
+            audit_call(&s, &ext, true, "set_mode", true, &format!("{asked}: now {}", v["mode"].as_str().unwrap_or("?")));
             Json(v).into_response()
         }
-        Err(e) => (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": e}))).into_response(),
+        Err(e) => {
+            audit_call(&s, &ext, true, "set_mode", false, &format!("{asked}: {e}"));
+            (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": e}))).into_response()
+        }
     }
 }
 
@@ -200,6 +241,45 @@ mod tests {
         assert_eq!(refused.status(), 422);
         let body: serde_json::Value = refused.json().await.unwrap();
         assert!(body["errors"].as_str().unwrap().contains("burts"));
+    }
+
+    /// Remembers the admin calls reported to it.
+    #[derive(Default)]
+    struct Recording(std::sync::Mutex<Vec<String>>);
+
+    impl AdminBackend for Recording {
+        fn metrics(&self) -> String {
+            String::new()
+        }
+        fn ready(&self) -> Result<(), String> {
+            Ok(())
+        }
+        fn reload(&self) -> Result<String, String> {
+            Ok("stages: waf".into())
+        }
+        fn status(&self) -> serde_json::Value {
+            serde_json::json!({})
+        }
+        fn audit_call(&self, call: &AdminCall<'_>) {
+            let peer = call.peer.map(|p| p.ip().to_string()).unwrap_or_default();
+            self.0.lock().unwrap().push(format!("{} {} {} {} {}", call.action, call.authorized, call.ok, peer, call.detail));
+        }
+    }
+
+    #[tokio::test]
+    async fn changes_and_refused_attempts_are_reported_with_the_caller() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let backend = Arc::new(Recording::default());
+        tokio::spawn(serve(listener, backend.clone(), Some("t".into()), std::future::pending()));
+        let c = reqwest::Client::new();
+        assert_eq!(c.post(format!("{base}/api/reload")).bearer_auth("t").send().await.unwrap().status(), 200);
+        assert_eq!(c.post(format!("{base}/api/mode")).bearer_auth("x").body("{}").send().await.unwrap().status(), 401);
+        let calls = backend.0.lock().unwrap().clone();
+        assert_eq!(calls, vec![
+            "reload true true 127.0.0.1 stages: waf".to_string(),
+            "set_mode false false 127.0.0.1 refused: no valid admin token".to_string(),
+        ]);
     }
 
     #[tokio::test]

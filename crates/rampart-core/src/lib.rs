@@ -28,7 +28,7 @@ pub mod verdict;
 pub use context::{
     cookie_in, ConnectionInfo, Identity, RequestContext, RequestId, ResponseFacts, RouteInfo, TlsFacts, PUBLIC_CLASS,
 };
-pub use event::{Event, EventSink, NullSink};
+pub use event::{Access, Event, EventSink, NullSink};
 pub use gate::{Gate, GateRequest, Pressure, Reply, GATE_MAX_BODY};
 pub use pipeline::{Outcome, Pipeline};
 pub use stage::{OnError, Phase, Stage, StageError, StageMode};

@@ -15,6 +15,8 @@
 //!   `Content-Length` + `Transfer-Encoding` head that hyper would silently normalise.
 //! * [`guard`], [`hygiene`], [`client_ip`], [`proxy_protocol`], [`tls`], [`pages`],
 //!   [`metrics`], [`body`], [`route`]: the pieces those use.
+//! * [`metered`]: the response body of a sensitive or flagged request, counted as it streams
+//!   and reported to the audit trail as one access when it ends.
 //!
 //! A [`Proxy`] holds the running [`Runtime`] (routes, pools, pipeline, limits) behind an
 //! atomic pointer: a reload builds a whole new runtime and swaps it in; requests in flight finish
@@ -29,6 +31,7 @@ pub mod h2_frames;
 pub mod hygiene;
 pub mod io;
 pub mod listener;
+pub mod metered;
 pub mod metrics;
 pub mod pages;
 pub mod proxy_protocol;

@@ -481,6 +481,8 @@ fn log_and_finish(
         );
     }
     rt.pipeline.on_logging(ctx, upstream);
+    // Sensitive routes and flagged-but-served requests: the audit trail gets what went out.
+    let resp = crate::metered::meter(&proxy.events, ctx, resp, upstream);
     finish(proxy, resp)
 }
 

@@ -59,6 +59,10 @@ pub struct Audit {
     /// `retention_age`: segments whose last record is older than this are removed. Default:
     /// never.
     pub retention_age: Option<Duration>,
+    /// `egress_interval`: each sensitive route's egress is summed over this long and written
+    /// as one `egress` record (the baseline `rampart audit assess` judges volume against).
+    /// Default `1m`; from `1s` to `1h`.
+    pub egress_interval: Duration,
 }
 
 /// `[audit] segment_size` by default.

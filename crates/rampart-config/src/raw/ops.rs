@@ -32,6 +32,7 @@ pub(crate) struct RawAudit {
     pub segment_size: Option<Str>,
     pub retention_size: Option<Str>,
     pub retention_age: Option<Str>,
+    pub egress_interval: Option<Str>,
 }
 
 /// `[admin]`.

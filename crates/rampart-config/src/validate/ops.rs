@@ -79,7 +79,11 @@ pub(crate) fn audit(ctx: &mut Ctx<'_>, raw: Option<&RawAudit>) -> Option<Audit> 
         }
     }
     let retention_age = raw.retention_age.as_ref().and_then(|v| required_duration(ctx, "retention_age", v));
-    Some(Audit { dir, signing_key, checkpoint_interval, segment_size, retention_size, retention_age })
+    let egress_interval = duration(ctx, "egress_interval", &raw.egress_interval, Duration::from_secs(60));
+    if let Some(v) = raw.egress_interval.as_ref().filter(|_| !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&egress_interval)) {
+        ctx.invalid(&v.span(), "`egress_interval` must be from \"1s\" to \"1h\"");
+    }
+    Some(Audit { dir, signing_key, checkpoint_interval, segment_size, retention_size, retention_age, egress_interval })
 }
 
 /// `[admin]`: loopback unless `allow_remote = true`; the token file is readable; the address
@@ -178,6 +182,10 @@ mod tests {
         assert!(e[0].contains("`segment_size` must be from"), "{e:?}");
         assert!(e[1].contains("`retention_size` must be at least twice"), "{e:?}");
         assert!(e[2].contains("`retention_age` must be longer than zero"), "{e:?}");
+        let e = errs("[audit]\ndir = \"audit\"\nsigning_key = \"/dev/null\"\negress_interval = \"2h\"\n");
+        assert!(e[0].contains("`egress_interval` must be from"), "{e:?}");
+        let c = ok("[audit]\ndir = \"audit\"\nsigning_key = \"/dev/null\"\negress_interval = \"10s\"\n");
+        assert_eq!(c.audit.unwrap().egress_interval, Duration::from_secs(10));
         let e = errs("[audit]\ndir = \"/dev/null\"\nsigning_key = \"audit.key\"\ncheckpoint_interval = \"5m\"\n");
         assert!(e[0].contains("is a file, not a directory"), "{e:?}");
         assert!(e[1].contains("`signing_key`: cannot read"), "{e:?}");
