@@ -47,5 +47,16 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
     (cd tests/browser && npm ci --no-audit --no-fund)
 fi
 
+# The OASIS STIX 2.1 validator (PyPI stix2-validator) that tests/incident_report.rs runs on every
+# bundle it makes: in a venv under target/, so the system Python stays untouched (Debian's
+# refuses pip installs outside one). python3-venv from apt when the venv module is missing.
+if [ ! -x target/stix-venv/bin/stix2_validator ]; then
+    echo "==> installing stix2-validator (pip, in target/stix-venv)"
+    python3 -m venv --help >/dev/null 2>&1 || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv python3-pip; }
+    mkdir -p target
+    python3 -m venv target/stix-venv
+    target/stix-venv/bin/pip install --quiet 'stix2-validator>=3.3.2'
+fi
+
 echo "==> building and running the tests"
 cargo nextest run --workspace --no-fail-fast "$@"

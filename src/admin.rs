@@ -171,6 +171,14 @@ impl AdminBackend for Shield {
         });
     }
 
+    fn incidents(&self) -> serde_json::Value {
+        serde_json::to_value(crate::incident::recent()).unwrap_or_default()
+    }
+
+    fn open_incident(&self, reason: &str) -> Result<serde_json::Value, String> {
+        crate::incident::open_manual(reason).map(|id| serde_json::json!({ "id": id }))
+    }
+
     fn status(&self) -> serde_json::Value {
         let rt = self.proxy.runtime();
         let upstreams: serde_json::Map<String, serde_json::Value> = rt

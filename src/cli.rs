@@ -40,6 +40,11 @@ pub enum Command {
     /// with a legitimate-user probe beside it, and report what was blocked, challenged and
     /// passed. Loopback targets only, unless `[drill] targets` in --config names the target.
     Drill(crate::drill::DrillArgs),
+    /// Render an incident's report: JSON (the incident record), a STIX 2.1 bundle, or a
+    /// self-contained HTML page for a national CSC.
+    Report(crate::incident::ReportArgs),
+    /// List the incidents in `[incident] dir`.
+    Incidents(crate::incident::IncidentsArgs),
     /// WAF tools.
     Waf {
         #[command(subcommand)]

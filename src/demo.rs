@@ -117,6 +117,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let token = format!("{:032x}", rand_token());
     let admin = AdminSettings { address: ADMIN_ADDRESS.parse()?, token: Some(token.clone()) };
     let stages = plan.stage_names().join(", ");
+    let incidents = plan.config.incident.as_ref().map(|i| i.dir.display().to_string());
     let notes = plan.notes.clone();
     let audit = plan.config.audit.as_ref().map(|a| (a.dir.display().to_string(), a.signing_key.display().to_string()));
     let (started, wait) = crate::run::start(plan, source, Some(admin)).await?;
@@ -130,6 +131,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     println!("  admin     http://{admin_addr}/metrics  /healthz  /readyz");
     println!("  admin API curl -H 'Authorization: Bearer {token}' http://{admin_addr}/api/status");
     println!("  stages    {stages}");
+    if let Some(dir) = &incidents {
+        println!("  incidents {dir}   (rampart incidents --dir {dir}; rampart report latest --dir {dir} --format html --out report.html)");
+    }
     if let Some((dir, key)) = &audit {
         let made = if made_key { ", made now" } else { "" };
         println!("  audit     {dir}   (signing key {key}{made})");

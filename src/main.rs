@@ -12,6 +12,7 @@ mod cli;
 mod demo;
 mod drill;
 mod ftw;
+mod incident;
 mod logging;
 mod run;
 mod stages;
@@ -30,6 +31,8 @@ fn main() -> ExitCode {
         cli::Command::Testbed(args) => run_async(demo::testbed(args)),
         cli::Command::Audit { command } => audit::main(command),
         cli::Command::Drill(args) => drill::drill(args),
+        cli::Command::Report(args) => incident::report_main(args),
+        cli::Command::Incidents(args) => incident::incidents_main(args),
         cli::Command::Waf { command: cli::WafCommand::Ftw(args) } => ftw::ftw(args),
     }
 }

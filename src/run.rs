@@ -126,7 +126,8 @@ pub async fn start(
     for note in &plan.notes {
         tracing::info!(target: "rampart::config", "{note}");
     }
-    let proxy = Proxy::new(plan.runtime()?, crate::audit::event_sink(&plan)?);
+    let proxy = Proxy::new(plan.runtime()?, crate::incident::wrap(crate::audit::event_sink(&plan)?));
+    crate::incident::start(&plan.config);
     // What the shield starts with goes on the record: the configuration's digest, the stages.
     // (Read again for the digest: the plan was built from the same file a moment ago.)
     let detail = format!("loaded at start; stages: {}", plan.stage_names().join(","));

@@ -56,7 +56,8 @@ pub fn load(path: &Path) -> Result<Plan, LoadErrors> {
 pub fn from_config(config: Config) -> Result<Plan, LoadErrors> {
     let mut errors = Vec::new();
     let upstreams = upstream_settings(&config, &mut errors);
-    let stages = match stages::build(&config, Arc::new(crate::run::LogSink)) {
+    let events = crate::incident::wrap(Arc::new(crate::run::LogSink));
+    let stages = match stages::build(&config, events) {
         Ok(s) => s,
         Err(mut e) => {
             errors.append(&mut e);
@@ -135,7 +136,10 @@ impl Plan {
                 rampart_config::ClientAddress::ProxyProtocol => ClientAddressSource::ProxyProtocol,
             },
         };
-        let pipeline = Pipeline::new(self.stages.clone(), c.mode);
+        // The incident tracker last: its logging hook sees every other stage's decisions.
+        let mut stages = self.stages.clone();
+        stages.extend(crate::incident::stage(c));
+        let pipeline = Pipeline::new(stages, c.mode);
         let access_log = !matches!(c.log.access_log, rampart_config::AccessLog::Off);
         let runtime = Runtime::new(routes, self.upstreams.clone(), pipeline, self.limits(), identity, access_log)?;
         let gate = crate::defence::gate(c).map_err(anyhow::Error::msg)?;

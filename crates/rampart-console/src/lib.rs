@@ -37,6 +37,14 @@ pub trait AdminBackend: Send + Sync + 'static {
     fn set_mode(&self, _mode: &str, _for_secs: Option<u64>) -> Result<serde_json::Value, String> {
         Err("no flood defence in this build".into())
     }
+    /// The open incident and the recently closed ones, newest first.
+    fn incidents(&self) -> serde_json::Value {
+        serde_json::json!([])
+    }
+    /// Open an incident by hand with `reason` (or note it in the open one): `{"id": ...}`.
+    fn open_incident(&self, _reason: &str) -> Result<serde_json::Value, String> {
+        Err("no incident tracker in this build".into())
+    }
     /// Called once a call that changes the shield (reload, mode) has been answered, or refused
     /// for want of a valid token: for the audit trail. Default: nothing.
     fn audit_call(&self, _call: &AdminCall<'_>) {}
@@ -78,6 +86,7 @@ pub fn router(backend: Arc<dyn AdminBackend>, token: Option<String>) -> Router {
         .route("/api/status", get(status))
         .route("/api/reload", post(reload))
         .route("/api/mode", get(mode).post(set_mode))
+        .route("/api/incidents", get(incidents).post(open_incident))
         .with_state(state)
 }
 
@@ -195,6 +204,31 @@ async fn set_mode(State(s): State<Arc<AppState>>, ext: Extensions, headers: Head
             audit_call(&s, &ext, true, "set_mode", false, &format!("{asked}: {e}"));
             (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": e}))).into_response()
         }
+    }
+}
+
+async fn incidents(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&s, &headers) {
+        return r;
+    }
+    Json(s.backend.incidents()).into_response()
+}
+
+/// `POST /api/incidents` with `{"reason": "a call from our hosting provider"}`.
+async fn open_incident(State(s): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Err(r) = authorize(&s, &headers) {
+        return r;
+    }
+    let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let Some(reason) = req.get("reason").and_then(|m| m.as_str()).filter(|r| !r.trim().is_empty()) else {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "`reason` is required"}))).into_response();
+    };
+    match s.backend.open_incident(reason) {
+        Ok(v) => {
+            tracing::warn!(target: "rampart::admin", action = "open_incident", reason, "incident opened through the admin API");
+            (StatusCode::CREATED, Json(v)).into_response()
+        }
+        Err(e) => (StatusCode::CONFLICT, Json(serde_json::json!({"error": e}))).into_response(),
     }
 }
 
