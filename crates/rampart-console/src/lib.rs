@@ -57,7 +57,7 @@ pub struct AdminCall<'a> {
     pub peer: Option<SocketAddr>,
     /// The caller held the admin token.
     pub authorized: bool,
-    /// `"reload"` or `"set_mode"`.
+    /// `"reload"`, `"set_mode"` or `"open_incident"`.
     pub action: &'static str,
     /// The call did what it asked.
     pub ok: bool,
@@ -215,8 +215,14 @@ async fn incidents(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Respon
 }
 
 /// `POST /api/incidents` with `{"reason": "a call from our hosting provider"}`.
-async fn open_incident(State(s): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn open_incident(
+    State(s): State<Arc<AppState>>,
+    ext: Extensions,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if let Err(r) = authorize(&s, &headers) {
+        audit_call(&s, &ext, false, "open_incident", false, "refused: no valid admin token");
         return r;
     }
     let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
@@ -225,10 +231,15 @@ async fn open_incident(State(s): State<Arc<AppState>>, headers: HeaderMap, body:
     };
     match s.backend.open_incident(reason) {
         Ok(v) => {
+            let id = v["id"].as_str().unwrap_or("?");
+            audit_call(&s, &ext, true, "open_incident", true, &format!("{id}: {reason}"));
             tracing::warn!(target: "rampart::admin", action = "open_incident", reason, "incident opened through the admin API");
             (StatusCode::CREATED, Json(v)).into_response()
         }
-        Err(e) => (StatusCode::CONFLICT, Json(serde_json::json!({"error": e}))).into_response(),
+        Err(e) => {
+            audit_call(&s, &ext, true, "open_incident", false, &e);
+            (StatusCode::CONFLICT, Json(serde_json::json!({"error": e}))).into_response()
+        }
     }
 }
 
