@@ -74,10 +74,23 @@ pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn 
     }
 
     let ceiling = config.state.memory_ceiling as usize;
-    let reserved = BanList::bytes_for(BAN_CAPACITY);
-    let n = (config.rate_limits.len() + config.logins.len() + config.exfiltration.len()).max(1);
-    let per_limit = ceiling.saturating_sub(reserved) / n;
-    for (i, rl) in config.rate_limits.iter().enumerate() {
+    // Out of the ceiling first: the shared ban list, and what the stages built so far hold (the
+    // flood detector's sketches and top-K); the rest is shared among the limits and guards.
+    let built: usize = stages.iter().filter(|s| s.name() != "bans").map(|s| s.memory_bytes()).sum();
+    let reserved = BanList::bytes_for(BAN_CAPACITY) + built;
+    let sharing = config.rate_limits.len() + config.logins.len() + config.exfiltration.len();
+    let per_limit = ceiling.saturating_sub(reserved) / sharing.max(1);
+    // Said once, plainly, instead of every limit and guard reporting a budget of 0 (they are
+    // not built; the WAF below still is, so that its errors come in the same report).
+    let fits = sharing == 0 || ceiling > reserved;
+    if !fits {
+        errors.push(format!(
+            "{file}: [state] memory_ceiling ({} KiB) leaves nothing for the rate limits and guards: the ban list ({BAN_CAPACITY} entries) and the flood detector take {} KiB of it",
+            ceiling / 1024,
+            reserved / 1024
+        ));
+    }
+    for (i, rl) in config.rate_limits.iter().enumerate().filter(|_| fits) {
         let key = match &rl.key {
             rampart_config::RateKey::Client => RateKey::Client,
             rampart_config::RateKey::Prefix => RateKey::Prefix,
@@ -107,7 +120,7 @@ pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn 
 
     // The login guard after the rate limits (a flood refused there costs no body read) and
     // before the WAF (a refused stuffing attempt costs no rule evaluation).
-    for (i, login) in config.logins.iter().enumerate() {
+    for (i, login) in config.logins.iter().enumerate().filter(|_| fits) {
         match login_guard(login, per_limit, &clock) {
             Ok(guard) => stages.push(Arc::new(guard.with_events(Arc::clone(&events)))),
             Err(e) => errors.push(format!("{file}: login #{} (`{}`): {e}", i + 1, login.path)),
@@ -116,7 +129,7 @@ pub fn build(config: &Config, events: Arc<dyn EventSink>) -> Result<Vec<Arc<dyn 
 
     // One exfiltration guard for every entry: a request is judged by the first entry whose
     // identity applies, which needs them side by side.
-    if !config.exfiltration.is_empty() {
+    if fits && !config.exfiltration.is_empty() {
         match exfiltration_guard(config, per_limit, &clock) {
             Ok(guard) => stages.push(Arc::new(guard.with_events(Arc::clone(&events)))),
             Err(e) => errors.push(format!("{file}: exfiltration: {e}")),

@@ -159,3 +159,21 @@ fn ephemeral_ports_are_not_duplicate_addresses() {
     let (code, stdout, stderr) = check(&path);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
 }
+
+/// A memory ceiling too small for the ban list is said once, with both figures, not as a
+/// budget of 0 from every rate limit.
+#[test]
+fn a_memory_ceiling_below_the_ban_list_is_said_plainly() {
+    let dir = temp_dir();
+    let path = write_file(
+        dir.path(),
+        "rampart.toml",
+        "[[listener]]\naddress = \"127.0.0.1:18081\"\n\n[[upstream]]\nname = \"app\"\nservers = [\"127.0.0.1:9100\"]\n\n\
+         [[rate_limit]]\nrate = \"10/s\"\n\n[[rate_limit]]\nkey = \"prefix\"\nrate = \"100/s\"\n\n[state]\nmemory_ceiling = \"4MiB\"\n",
+    );
+    let (code, stdout, stderr) = check(&path);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let said: Vec<&str> = stderr.lines().filter(|l| l.contains("memory_ceiling")).collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(said[0].contains("memory_ceiling (4096 KiB)") && said[0].contains("the ban list"), "{stderr}");
+}

@@ -125,6 +125,11 @@ pub fn temp_dir() -> tempfile::TempDir {
 }
 
 impl Rampart {
+    /// The process's id (for /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Write `config` to `rampart.toml` in a new temporary directory and run it.
     pub fn start(config: &str) -> Rampart {
         Rampart::start_in(temp_dir(), config)
