@@ -110,8 +110,7 @@ impl Building {
     /// Count one mitigation; true when it is the first of its kind.
     pub fn mitigation(&mut self, stage: &str, action: &str, enforced: bool) -> bool {
         let rows = &mut self.incident.mitigations;
-        if let Some(m) = rows.iter_mut().find(|m| m.stage == stage && m.action == action && m.detect_only == !enforced)
-        {
+        if let Some(m) = rows.iter_mut().find(|m| m.stage == stage && m.action == action && m.detect_only != enforced) {
             m.count += 1;
             return false;
         }
@@ -189,7 +188,7 @@ impl Building {
         inc.impact.during = self.during.stats();
         inc.timeline.sort_by_key(|e| e.at);
         inc.vectors.sort_by_key(|v| v.first_seen);
-        inc.mitigations.sort_by(|a, b| b.count.cmp(&a.count));
+        inc.mitigations.sort_by_key(|m| std::cmp::Reverse(m.count));
         inc
     }
 

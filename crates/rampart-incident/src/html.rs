@@ -144,11 +144,11 @@ pub fn render(inc: &Incident, checkpoint: Option<(&Checkpoint, &str)>) -> String
         headline = escape(&headline(inc)),
         status = if inc.status == Status::Open { "open" } else { "closed" },
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<h2 id=\"who\">Who and where</h2><table><tr><th>Organisation</th><td>{}</td></tr><tr><th>Contact</th><td>{}</td></tr>\
          <tr><th>Reported by</th><td>{}</td></tr><tr><th>Location / sector</th><td>{}</td></tr>\
-         <tr><th>Opened</th><td>{} UTC</td></tr><tr><th>Closed</th><td>{}</td></tr><tr><th>Opened because</th><td>{}</td></tr></table>\n",
+         <tr><th>Opened</th><td>{} UTC</td></tr><tr><th>Closed</th><td>{}</td></tr><tr><th>Opened because</th><td>{}</td></tr></table>",
         e(&r.organisation),
         e(&r.contact),
         e(&r.reporter),
@@ -158,7 +158,7 @@ pub fn render(inc: &Incident, checkpoint: Option<(&Checkpoint, &str)>) -> String
         escape(&inc.trigger),
     );
     let _ =
-        write!(h, "<h2 id=\"summary\">Summary and impact on services and users</h2><p>{}</p>\n", escape(&summary(inc)));
+        writeln!(h, "<h2 id=\"summary\">Summary and impact on services and users</h2><p>{}</p>", escape(&summary(inc)));
     h.push_str("<table><tr><th rowspan=\"2\">Legitimate users</th><th colspan=\"3\">before</th><th colspan=\"3\">during</th></tr>\
         <tr><th>requests</th><th>served</th><th>p50 / p99</th><th>requests</th><th>served</th><th>p50 / p99</th></tr>");
     let (b, d) = (&inc.impact.before, &inc.impact.during);

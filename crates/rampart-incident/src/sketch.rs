@@ -123,7 +123,7 @@ impl<K: PartialEq + Clone> TopK<K> {
     /// The `k` heaviest, heaviest first.
     pub fn top(&self, k: usize) -> Vec<Counter<K>> {
         let mut v = self.counters.clone();
-        v.sort_by(|a, b| b.count.cmp(&a.count));
+        v.sort_by_key(|c| std::cmp::Reverse(c.count));
         v.truncate(k);
         v
     }
