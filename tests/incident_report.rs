@@ -289,3 +289,58 @@ fn an_operator_opens_an_incident_through_the_admin_api() {
     assert!(admin.iter().any(|l| l.contains(&id) && l.contains("\"ok\":true")), "{admin:#?}");
     assert!(admin.iter().any(|l| l.contains("without a valid admin token")), "{admin:#?}");
 }
+
+#[test]
+fn a_burst_of_injections_opens_an_incident_with_their_capec_ids() {
+    let tb = Testbed::start(TestbedOptions::default());
+    let dir = temp_dir();
+    let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules/baseline.conf");
+    let config = config_for_testbed(
+        tb.addr,
+        &format!(
+            "[flood]\nenabled = false\n\n[waf]\nrules = [\"{}\"]\n\n\
+             [incident]\ndir = \"incidents\"\ncalm_after = \"2s\"\nwaf_threshold = \"2/s\"\ntlp = \"green\"\n",
+            rules.display()
+        ),
+    );
+    let r = Rampart::start_in(dir, &config);
+    let incidents = r.dir.path().join("incidents");
+    // 20 blocks in 10 s open it: 120 injections in 5 s do, well before the end.
+    let out = rampart(&["drill", "inject", "--target", &r.base(), "--duration", "5s", "--requests", "120"])
+        .stdout
+        .len();
+    assert!(out > 0, "the drill printed nothing");
+    let inc = eventually(Duration::from_secs(30), "a closed incident", || {
+        std::thread::sleep(Duration::from_millis(250));
+        incident_files(&incidents).into_iter().find(|i| i["status"] == "closed")
+    });
+    assert!(inc["trigger"].as_str().unwrap().starts_with("WAF: "), "{:#}", inc["trigger"]);
+    let kinds: Vec<&str> = inc["vectors"].as_array().unwrap().iter().map(|v| v["kind"].as_str().unwrap()).collect();
+    println!("vectors: {kinds:?}; mitigations: {}", inc["mitigations"]);
+    assert!(kinds.contains(&"sql_injection") && kinds.contains(&"cross_site_scripting"), "{kinds:?}");
+    let waf = inc["mitigations"].as_array().unwrap().iter().find(|m| m["stage"] == "waf" && m["action"] == "block");
+    assert!(waf.is_some_and(|m| m["count"].as_u64().unwrap() >= 20), "{:#}", inc["mitigations"]);
+
+    let id = inc["id"].as_str().unwrap();
+    let stix = artifacts().join(format!("{id}-waf.stix.json"));
+    let out = rampart(&["report", id, "--format", "stix", "--dir", incidents.to_str().unwrap(), "--out", stix.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = Command::new(stix_validator()).args(["--version", "2.1"]).arg(&stix).output().expect("stix2_validator");
+    let verdict = String::from_utf8_lossy(&v.stdout).to_string() + &String::from_utf8_lossy(&v.stderr);
+    assert!(v.status.success() && verdict.contains("STIX JSON: Valid") && !verdict.contains("[X]"), "{verdict}");
+    let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&stix).unwrap()).unwrap();
+    let objects = bundle["objects"].as_array().unwrap();
+    let capec: Vec<&str> = objects
+        .iter()
+        .filter(|o| o["type"] == "attack-pattern")
+        .filter_map(|o| o["external_references"][0]["external_id"].as_str())
+        .collect();
+    assert!(capec.contains(&"CAPEC-66") && capec.contains(&"CAPEC-63"), "{capec:?}");
+    // TLP:GREEN, the predefined marking, on every object but the markings themselves.
+    let green = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da";
+    assert!(objects.iter().any(|o| o["id"] == green));
+    assert!(objects
+        .iter()
+        .filter(|o| !matches!(o["type"].as_str(), Some("marking-definition" | "ipv4-addr" | "ipv6-addr")))
+        .all(|o| o["object_marking_refs"][0] == green));
+}

@@ -216,8 +216,20 @@ impl VectorKind {
         }
     }
 
-    /// The kind of a WAF rule, from the OWASP CRS's numbering (`942xxx` is SQL injection).
+    /// The kind of a WAF rule, from the OWASP CRS's numbering (`942xxx` is SQL injection) or
+    /// the project's baseline rules' (`rules/baseline.conf`, `97001xx` SQL injection, `97002xx`
+    /// XSS, `97003xx` path traversal, `97004xx` protocol, `97005xx` scanners).
     pub fn of_waf_rule(id: &str) -> Option<VectorKind> {
+        if let Some(rest) = id.strip_prefix("9700").filter(|r| r.len() == 3) {
+            return Some(match rest.get(..1)? {
+                "1" => VectorKind::SqlInjection,
+                "2" => VectorKind::CrossSiteScripting,
+                "3" => VectorKind::PathTraversal,
+                "4" => VectorKind::ProtocolAbuse,
+                "5" => VectorKind::Scanning,
+                _ => VectorKind::Injection,
+            });
+        }
         let family = id.get(..3)?;
         Some(match family {
             "913" => VectorKind::Scanning,
@@ -321,5 +333,21 @@ pub fn mode_name(level: u8) -> &'static str {
         1 => "elevated",
         2 => "under_attack",
         _ => "normal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waf_rules_are_classified_by_family() {
+        assert_eq!(VectorKind::of_waf_rule("942100"), Some(VectorKind::SqlInjection));
+        assert_eq!(VectorKind::of_waf_rule("941110"), Some(VectorKind::CrossSiteScripting));
+        assert_eq!(VectorKind::of_waf_rule("949110"), None, "the anomaly-score verdict is no vector");
+        assert_eq!(VectorKind::of_waf_rule("9700101"), Some(VectorKind::SqlInjection));
+        assert_eq!(VectorKind::of_waf_rule("9700200"), Some(VectorKind::CrossSiteScripting));
+        assert_eq!(VectorKind::of_waf_rule("12"), None);
+        assert_eq!(VectorKind::of_waf_rule("990000"), Some(VectorKind::Injection));
     }
 }
