@@ -84,6 +84,7 @@ fn demo_serves_the_testbed_through_the_shield_and_stops_on_sigterm() {
     assert!(cookie.starts_with("session="), "{cookie}");
     let contacts = c.get(format!("{SHIELD}/contacts")).header("cookie", &cookie).send().unwrap();
     assert_eq!(contacts.status(), 200);
+    let request_id = contacts.headers()["x-request-id"].to_str().unwrap().to_string();
     assert!(contacts.text().unwrap().contains("/contacts/"), "no contact links on the page");
 
     // The admin listener is up as announced.
@@ -94,4 +95,26 @@ fn demo_serves_the_testbed_through_the_shield_and_stops_on_sigterm() {
     let code = eventually(Duration::from_secs(30), "the demo to exit after SIGTERM", || demo.0.try_wait().ok().flatten());
     assert_eq!(code.code(), Some(0), "{}", logs());
     assert!(std::net::TcpStream::connect("127.0.0.1:8080").is_err(), "the shield still listens after stopping");
+
+    // The demo keeps an audit trail: announced with its verify command, the staff read of the
+    // sensitive /contacts on the record, the log verifying against the key the demo made.
+    assert!(logs().contains("audit     /tmp/rampart-demo/audit"), "{}", logs());
+    assert!(logs().contains("verify: rampart audit verify /tmp/rampart-demo/audit --key /tmp/rampart-demo/audit.key.pub"), "{}", logs());
+    let verify = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["audit", "verify", "/tmp/rampart-demo/audit", "--key", "/tmp/rampart-demo/audit.key.pub"])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}{}", String::from_utf8_lossy(&verify.stdout), String::from_utf8_lossy(&verify.stderr));
+    let mut access = None;
+    rampart_audit::segment::scan(std::path::Path::new("/tmp/rampart-demo/audit"), &mut |frame| {
+        let r: rampart_audit::StoredRecord = serde_json::from_slice(frame.payload).unwrap();
+        if r.kind == "access" && r.body["request_id"] == request_id.as_str() {
+            access = Some(r);
+        }
+        Ok(())
+    })
+    .unwrap();
+    let access = access.expect("the /contacts access record");
+    assert_eq!((access.body["path"].as_str(), access.body["sensitive"].as_bool()), (Some("/contacts"), Some(true)));
+    assert!(access.body["bytes"].as_u64().unwrap() > 0, "{:?}", access.body);
 }
