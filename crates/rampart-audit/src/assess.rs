@@ -17,7 +17,9 @@
 //!   minute exceed the route's baseline: the `egress` records of the same route before the
 //!   window, at least [`Settings::min_baseline`] of them. Above means more than
 //!   [`Settings::factor`] times the baseline mean, more than mean + 4 standard deviations, and
-//!   more than [`Settings::floor`] bytes per minute: *review*.
+//!   more than [`Settings::floor`] bytes per minute: *review*. Rates are taken over at least
+//!   the route's usual interval length (the median), so that an interval cut short by a
+//!   shutdown does not read as a burst.
 //! * **evidence incomplete** — `audit.dropped` records in the window (the queue was full and
 //!   records were lost, counted), or a window that starts before the records retention kept:
 //!   *review*.
@@ -145,7 +147,16 @@ pub struct Assessment {
 struct Interval {
     seq: u64,
     at: u64,
-    per_min: f64,
+    bytes: f64,
+    minutes: f64,
+}
+
+impl Interval {
+    /// Bytes per minute, over at least `nominal` minutes: the interval cut short at a shutdown
+    /// (a second, say) would otherwise read as a burst.
+    fn per_min(&self, nominal: f64) -> f64 {
+        self.bytes / self.minutes.max(nominal)
+    }
 }
 
 /// Verify the log in `dir` and assess the window of `settings`.
@@ -164,7 +175,7 @@ struct Accumulator {
     window_records: BTreeMap<String, u64>,
     findings: Vec<Finding>,
     routes: BTreeMap<String, RouteEgress>,
-    baseline: BTreeMap<String, Vec<f64>>,
+    baseline: BTreeMap<String, Vec<Interval>>,
     intervals: BTreeMap<String, Vec<Interval>>,
 }
 
@@ -297,12 +308,12 @@ impl Accumulator {
         let b = &r.body;
         let (from, to) = (u(b, "from"), u(b, "to"));
         let minutes = (to.saturating_sub(from) as f64 / 60_000.0).max(1.0 / 60.0);
-        let per_min = u(b, "bytes") as f64 / minutes;
+        let i = Interval { seq: r.seq, at: r.at, bytes: u(b, "bytes") as f64, minutes };
         let route = t(b, "route").to_string();
         if to <= self.s.from {
-            self.baseline.entry(route).or_default().push(per_min);
+            self.baseline.entry(route).or_default().push(i);
         } else if r.at < self.s.to {
-            self.intervals.entry(route).or_default().push(Interval { seq: r.seq, at: r.at, per_min });
+            self.intervals.entry(route).or_default().push(i);
         }
     }
 
@@ -310,14 +321,20 @@ impl Accumulator {
         let mut notes = Vec::new();
         let intervals = std::mem::take(&mut self.intervals);
         for (route, list) in intervals {
-            let base = self.baseline.get(&route).map(Vec::as_slice).unwrap_or(&[]);
+            let base_intervals = self.baseline.get(&route).map(Vec::as_slice).unwrap_or(&[]);
+            // The route's usual interval length: the median of all its intervals.
+            let mut lengths: Vec<f64> = base_intervals.iter().chain(&list).map(|i| i.minutes).collect();
+            lengths.sort_by(f64::total_cmp);
+            let nominal = lengths.get(lengths.len() / 2).copied().unwrap_or(1.0);
+            let base: Vec<f64> = base_intervals.iter().map(|i| i.per_min(nominal)).collect();
+            let base = base.as_slice();
             let (mean, sd) = mean_sd(base);
             let e = self
                 .routes
                 .entry(route.clone())
                 .or_insert_with(|| RouteEgress { route: route.clone(), ..RouteEgress::default() });
             e.intervals = list.len() as u64;
-            e.peak_bytes_per_min = list.iter().map(|i| i.per_min).fold(0.0, f64::max);
+            e.peak_bytes_per_min = list.iter().map(|i| i.per_min(nominal)).fold(0.0, f64::max);
             e.baseline_intervals = base.len() as u64;
             e.baseline_mean_bytes_per_min = mean;
             e.baseline_sd_bytes_per_min = sd;
@@ -330,10 +347,10 @@ impl Accumulator {
                 continue;
             }
             let limit = (mean * self.s.factor).max(mean + 4.0 * sd).max(self.s.floor);
-            for i in list.iter().filter(|i| i.per_min > limit) {
+            for i in list.iter().filter(|i| i.per_min(nominal) > limit) {
                 let summary = format!(
                     "route {route} sent {:.0} bytes/min, above its baseline of {mean:.0} bytes/min (sd {sd:.0}, {} intervals; limit {limit:.0})",
-                    i.per_min,
+                    i.per_min(nominal),
                     base.len()
                 );
                 self.findings.push(Finding {

@@ -70,14 +70,18 @@ fn egress_is_judged_against_the_routes_own_baseline() {
     feed(&mut acc, seq + 1, "egress", from + 2 * MIN, egress("contacts", from + MIN, 1_000_000));
     // A route without a baseline is noted, not judged.
     feed(&mut acc, seq + 2, "egress", from + MIN, egress("export", from, 9_000_000));
-    let a = acc.finish(seq + 3, seq + 3, 0);
+    // An interval cut short by a shutdown (one second, the usual bytes of a second) is no burst.
+    let mut short = egress("contacts", from + 2 * MIN, 50_000);
+    short["to"] = json!(from + 2 * MIN + 1000);
+    feed(&mut acc, seq + 3, "egress", from + 2 * MIN + 1000, short);
+    let a = acc.finish(seq + 4, seq + 4, 0);
     assert_eq!(a.verdict, Verdict::ReviewNeeded);
     assert_eq!(
         a.findings.iter().map(|f| (f.record, f.kind)).collect::<Vec<_>>(),
         vec![(seq + 1, "egress_above_baseline")]
     );
     let c = a.egress.iter().find(|e| e.route == "contacts").unwrap();
-    assert_eq!((c.baseline_intervals, c.intervals), (20, 2));
+    assert_eq!((c.baseline_intervals, c.intervals), (20, 3));
     assert!(a.notes.iter().any(|n| n.contains("route export")), "{:?}", a.notes);
 }
 
