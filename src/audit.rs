@@ -219,8 +219,32 @@ pub fn event_sink(plan: &Plan) -> anyhow::Result<Arc<dyn EventSink>> {
     options.retention = Retention { max_bytes: audit.retention_size, max_age: audit.retention_age };
     let log = AuditLog::open(options).with_context(|| format!("opening the audit log {}", audit.dir.display()))?;
     tracing::info!(target: "rampart::audit", dir = %audit.dir.display(), records = log.opened().records, key = log.verifier_key(), "audit log open");
-    let sink = AuditSink::with_egress_interval(Arc::new(log), audit.egress_interval);
-    Ok(Arc::new(FanOut(vec![log_sink, Arc::new(sink)])))
+    let sink: Arc<dyn EventSink> = Arc::new(AuditSink::with_egress_interval(Arc::new(log), audit.egress_interval));
+    let _ = OPEN.set(Arc::downgrade(&sink));
+    Ok(Arc::new(FanOut(vec![log_sink, sink])))
+}
+
+/// The audit sink [`event_sink`] opened, for [`stage_sink`]. Held weakly: the proxy owns it, and
+/// its drop at shutdown writes the last egress interval.
+static OPEN: std::sync::OnceLock<std::sync::Weak<dyn EventSink>> = std::sync::OnceLock::new();
+
+/// The sink the stages report to: the JSON log, and the audit log once [`event_sink`] has opened
+/// it. Stages are built (and rebuilt on every reload) before and apart from the proxy's sink,
+/// but their own events — the flood detector's mode changes, the guards' detections, automatic
+/// bans — belong on the record as much as the proxy's.
+pub fn stage_sink() -> Arc<dyn EventSink> {
+    Arc::new(FanOut(vec![Arc::new(crate::run::LogSink), Arc::new(StageAudit)]))
+}
+
+/// Hands an event to the audit sink, if one is open.
+struct StageAudit;
+
+impl EventSink for StageAudit {
+    fn emit(&self, event: Event) {
+        if let Some(sink) = OPEN.get().and_then(std::sync::Weak::upgrade) {
+            sink.emit(event);
+        }
+    }
 }
 
 /// Hands each event to several sinks in turn.

@@ -56,7 +56,7 @@ pub fn load(path: &Path) -> Result<Plan, LoadErrors> {
 pub fn from_config(config: Config) -> Result<Plan, LoadErrors> {
     let mut errors = Vec::new();
     let upstreams = upstream_settings(&config, &mut errors);
-    let events = crate::incident::wrap(Arc::new(crate::run::LogSink));
+    let events = crate::incident::wrap(crate::audit::stage_sink());
     let stages = match stages::build(&config, events) {
         Ok(s) => s,
         Err(mut e) => {

@@ -277,3 +277,30 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// The stages' own events — here a rate limit's automatic ban — reach the audit log, not only
+/// the JSON log: stages are built apart from the proxy's sink (and again on every reload).
+#[test]
+fn a_stage_s_automatic_ban_is_on_the_record() {
+    let keys = temp_dir();
+    let key = keys.path().join("audit.key");
+    let out = rampart(&["audit", "keygen", "--out", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = keys.path().join("log");
+    let app = Backend::start("app");
+    let extra = format!(
+        "[[rate_limit]]\nrate = \"1/s\"\nburst = 1\naction = \"block\"\nban = {{ after = 2, duration = \"1m\" }}\n\n\
+         [flood]\nenabled = false\n\n\
+         [audit]\ndir = \"{dir}\"\nsigning_key = \"{key}\"\ncheckpoint_interval = \"100ms\"\n",
+        dir = dir.display(),
+        key = key.display(),
+    );
+    let r = Rampart::start(&config_for(&app, &extra));
+    let statuses: Vec<u16> = (0..8).map(|_| client().get(r.url("/")).send().map(|r| r.status().as_u16()).unwrap_or(0)).collect();
+    assert!(statuses.contains(&403), "{statuses:?}");
+    let ban = wait_record(&dir, "the ban", |r| r.kind == "ban");
+    println!("{:?}", ban.body);
+    assert!(format!("{:?}", ban.body).contains("127.0.0.1"), "{:?}", ban.body);
+    let out = rampart(&["audit", "verify", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+}
