@@ -1,8 +1,10 @@
 //! The request toward the upstream and the response back: hop-by-hop headers removed,
 //! forwarding headers set.
 
-use std::net::{IpAddr, SocketAddr};
+use std::fmt::Write;
+use std::net::IpAddr;
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Uri, Version};
@@ -20,6 +22,17 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 
 /// Remove hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(header::CONNECTION) {
+        strip_named(headers);
+    }
+    for name in HOP_BY_HOP.iter() {
+        headers.remove(name);
+    }
+    headers.remove(header::TRANSFER_ENCODING);
+}
+
+/// Remove the headers the `Connection` header names.
+fn strip_named(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -27,10 +40,14 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    for name in &named {
         headers.remove(name);
     }
-    headers.remove(header::TRANSFER_ENCODING);
+}
+
+/// A header value from a string built for it, without copying it again.
+fn owned_value(s: String) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(Bytes::from(s)).ok()
 }
 
 /// Facts the upstream is told about the original request.
@@ -40,14 +57,19 @@ pub struct Forwarding<'a> {
     pub peer_trusted: bool,
     pub tls: bool,
     pub host: Option<&'a str>,
-    pub request_id: &'a str,
+    /// The request id, as the header value it is sent as (to the upstream and to the client).
+    pub request_id: HeaderValue,
 }
 
-/// Turn the client's request head into the upstream's: absolute-form target on `server`,
-/// HTTP/1.1, hop-by-hop removed, `X-Forwarded-*`, `Forwarded` and `X-Request-Id` set.
-pub fn upstream_parts(parts: &mut Parts, server: SocketAddr, fwd: &Forwarding<'_>) -> Result<(), http::Error> {
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let uri = Uri::builder().scheme("http").authority(server.to_string()).path_and_query(path_and_query).build()?;
+/// Turn the client's request head into the upstream's: origin-form target (the upstream
+/// client sends it to the server it picked, with that server as `Host` when the request named
+/// none), HTTP/1.1, hop-by-hop removed, `X-Forwarded-*`, `Forwarded` and `X-Request-Id` set.
+pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), http::Error> {
+    let uri = match parts.uri.path_and_query() {
+        Some(_) if parts.uri.scheme().is_none() && parts.uri.authority().is_none() => parts.uri.clone(),
+        Some(pq) => Uri::from(pq.clone()),
+        None => Uri::from_static("/"),
+    };
     // An HTTP/2 request carries its host in the `:authority` pseudo-header only; the upstream
     // speaks HTTP/1.1 and needs it as `Host`.
     if !parts.headers.contains_key(header::HOST) {
@@ -67,13 +89,14 @@ pub fn upstream_parts(parts: &mut Parts, server: SocketAddr, fwd: &Forwarding<'_
     } else {
         None
     };
-    let xff = match prior_xff {
-        Some(chain) => format!("{chain}, {}", fwd.peer),
-        None if fwd.client != fwd.peer => format!("{}, {}", fwd.client, fwd.peer),
-        None => fwd.peer.to_string(),
+    let mut xff = String::with_capacity(48);
+    let _ = match prior_xff {
+        Some(chain) => write!(xff, "{chain}, {}", fwd.peer),
+        None if fwd.client != fwd.peer => write!(xff, "{}, {}", fwd.client, fwd.peer),
+        None => write!(xff, "{}", fwd.peer),
     };
     h.remove("x-forwarded-for");
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    if let Some(v) = owned_value(xff) {
         h.insert("x-forwarded-for", v);
     }
     let proto = if fwd.tls { "https" } else { "http" };
@@ -81,25 +104,21 @@ pub fn upstream_parts(parts: &mut Parts, server: SocketAddr, fwd: &Forwarding<'_
     if let Some(host) = fwd.host.and_then(|host| HeaderValue::from_str(host).ok()) {
         h.insert("x-forwarded-host", host);
     }
-    let for_value = match fwd.client {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    let mut forwarded = String::with_capacity(64);
+    let _ = match fwd.client {
+        IpAddr::V4(v4) => write!(forwarded, "for={v4};proto={proto}"),
+        IpAddr::V6(v6) => write!(forwarded, "for=\"[{v6}]\";proto={proto}"),
     };
-    let forwarded = match fwd.host {
-        Some(host) if host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b)) => {
-            format!("for={for_value};proto={proto};host={host}")
-        }
-        _ => format!("for={for_value};proto={proto}"),
-    };
+    if let Some(host) = fwd.host.filter(|host| host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))) {
+        let _ = write!(forwarded, ";host={host}");
+    }
     if !fwd.peer_trusted {
         h.remove(header::FORWARDED);
     }
-    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+    if let Some(v) = owned_value(forwarded) {
         h.append(header::FORWARDED, v);
     }
-    if let Ok(v) = HeaderValue::from_str(fwd.request_id) {
-        h.insert("x-request-id", v);
-    }
+    h.insert("x-request-id", fwd.request_id.clone());
     Ok(())
 }
 
@@ -129,10 +148,10 @@ mod tests {
             peer_trusted: false,
             tls: true,
             host: Some("campaign.example.org"),
-            request_id: "abc-1",
+            request_id: HeaderValue::from_static("abc-1"),
         };
-        upstream_parts(&mut p, "127.0.0.1:9100".parse().unwrap(), &fwd).unwrap();
-        assert_eq!(p.uri, "http://127.0.0.1:9100/contacts?q=a");
+        upstream_parts(&mut p, &fwd).unwrap();
+        assert_eq!(p.uri, "/contacts?q=a");
         assert_eq!(p.headers["x-forwarded-for"], "192.0.2.9");
         assert_eq!(p.headers["x-forwarded-proto"], "https");
         assert_eq!(p.headers["x-request-id"], "abc-1");
@@ -151,9 +170,9 @@ mod tests {
             peer_trusted: true,
             tls: false,
             host: None,
-            request_id: "x",
+            request_id: HeaderValue::from_static("x"),
         };
-        upstream_parts(&mut p, "127.0.0.1:9100".parse().unwrap(), &fwd).unwrap();
+        upstream_parts(&mut p, &fwd).unwrap();
         assert_eq!(p.headers["x-forwarded-for"], "203.0.113.5, 10.0.0.2");
         assert_eq!(p.headers["forwarded"], "for=203.0.113.5;proto=http");
     }

@@ -8,7 +8,10 @@
 //!   pipeline's phases, forwarding, the access log line.
 //! * [`forward`]: the request toward the upstream (forwarding headers, hop-by-hop removal) and
 //!   the response back.
-//! * [`upstream`]: pools, balancing, health checks, passive ejection.
+//! * [`upstream`]: pools, balancing, health checks, passive ejection; keep-alive connections
+//!   per worker thread.
+//! * [`workers`]: one thread and single-threaded runtime per core; the accept loops hand each
+//!   connection to one, and it stays there.
 //! * [`admission`]: each pool's adaptive concurrency limit and its lanes (staff first, the
 //!   public shed first).
 //! * [`sniff`]: reads HTTP/1 request framing off the wire before hyper, to refuse a
@@ -41,6 +44,7 @@ pub mod sniff;
 pub mod settings;
 pub mod tls;
 pub mod upstream;
+pub mod workers;
 
 mod runtime;
 

@@ -54,15 +54,28 @@ pub async fn serve(
                 continue;
             }
         };
-        let proxy = Arc::clone(&proxy);
-        let tls = tls.clone();
-        let http2 = settings.http2;
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            if let Some(conn) = prepare(&proxy, stream, peer, local).await {
-                serve_connection(proxy, conn, tls, http2, watcher).await;
+        let (conn_proxy, tls, http2, watcher) = (Arc::clone(&proxy), tls.clone(), settings.http2, graceful.watcher());
+        let connection = move |stream, peer| async move {
+            if let Some(conn) = prepare(&conn_proxy, stream, peer, local).await {
+                serve_connection(conn_proxy, conn, tls, http2, watcher).await;
             }
-        });
+        };
+        // On a worker thread when there are workers (see crate::workers); here otherwise.
+        match proxy.workers() {
+            Some(workers) => workers.dispatch(
+                stream,
+                peer,
+                Box::new(move |stream, peer, load| {
+                    tokio::spawn(async move {
+                        connection(stream, peer).await;
+                        drop(load);
+                    });
+                }),
+            ),
+            None => {
+                tokio::spawn(connection(stream, peer));
+            }
+        }
     }
     // Close the socket before draining: new connections are refused at once (a load balancer
     // fails over) instead of waiting in the listen queue until the process exits.

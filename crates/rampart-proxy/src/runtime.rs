@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use rampart_core::{EventSink, Gate, Pipeline, Pressure};
@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::route::Router;
 use crate::settings::{ClientIdentity, Limits, RouteSettings, UpstreamSettings};
 use crate::upstream::{spawn_health_checks, Pool};
+use crate::workers::Workers;
 
 /// Why a runtime could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,8 @@ pub struct Proxy {
     pub events: Arc<dyn EventSink>,
     id_prefix: String,
     next_id: AtomicU64,
+    /// The per-core worker threads connections are served on, started by the first listener.
+    workers: OnceLock<Option<Workers>>,
 }
 
 impl Proxy {
@@ -106,7 +109,22 @@ impl Proxy {
             events,
             id_prefix: format!("{:06x}", rand::random::<u32>() & 0xff_ffff),
             next_id: AtomicU64::new(1),
+            workers: OnceLock::new(),
         })
+    }
+
+    /// The per-core workers, started on first use; `None` when their threads could not start
+    /// (connections are then served on the caller's runtime).
+    pub fn workers(&self) -> Option<&Workers> {
+        self.workers
+            .get_or_init(|| match Workers::per_core() {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start the worker threads; serving on the main runtime");
+                    None
+                }
+            })
+            .as_ref()
     }
 
     /// The runtime requests start on now.

@@ -23,6 +23,7 @@ use crate::forward::{strip_hop_by_hop, upstream_parts, Forwarding};
 use crate::hygiene::check_framing;
 use crate::pages::{refusal, wants_json};
 use crate::runtime::{Proxy, Runtime};
+use crate::upstream::{Pool, PooledBody, UpstreamError};
 
 /// What the listener knows about the connection a request arrived on.
 #[derive(Debug, Clone)]
@@ -170,15 +171,17 @@ pub async fn handle(
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     };
     parts.headers = ctx.headers.clone();
+    // Made once, sent twice (to the upstream and back to the client).
+    let id_value = http::HeaderValue::from_str(&id).unwrap_or(http::HeaderValue::from_static("-"));
     let fwd = Forwarding {
         client: ctx.client,
         peer: conn.peer.ip(),
         peer_trusted,
         tls: conn.tls.is_some(),
         host: ctx.host.as_deref(),
-        request_id: &id,
+        request_id: id_value.clone(),
     };
-    if upstream_parts(&mut parts, server.addr, &fwd).is_err() {
+    if upstream_parts(&mut parts, &fwd).is_err() {
         let resp = refusal(StatusCode::BAD_REQUEST, &id, json, None, true);
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     }
@@ -189,7 +192,7 @@ pub async fn handle(
     let sent = Instant::now();
     let mut server = server;
     let mut in_flight = server.begin();
-    let mut result = send(&pool, Request::from_parts(parts, upstream_body)).await;
+    let mut result = send(&pool, server.addr, Request::from_parts(parts, upstream_body)).await;
     if let (Ok(Err(e)), Some(head)) = (&result, spare) {
         if e.is_connect() {
             // A refused connect is certain: take the server out now, not after N requests.
@@ -200,7 +203,7 @@ pub async fn handle(
                     tracing::info!(request_id = %id, upstream = %pool.settings.name, refused = %server.addr, retry = %other.addr, "upstream connect refused; retrying on another server");
                     server = other;
                     in_flight = server.begin();
-                    result = send(&pool, req).await;
+                    result = send(&pool, server.addr, req).await;
                 }
             }
         }
@@ -270,9 +273,7 @@ pub async fn handle(
     };
     let mut resp = log_and_finish(&proxy, &rt, &ctx, Response::from_parts(resp_parts, body), Some(&facts));
     *resp.headers_mut() = facts.headers;
-    if let Ok(v) = http::HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
+    resp.headers_mut().insert("x-request-id", id_value);
     Ok(resp)
 }
 
@@ -319,11 +320,11 @@ fn reply(r: Reply) -> Response<ProxyBody> {
     resp
 }
 
-type Sent = Result<Result<Response<Incoming>, hyper_util::client::legacy::Error>, tokio::time::error::Elapsed>;
+type Sent = Result<Result<Response<PooledBody>, UpstreamError>, tokio::time::error::Elapsed>;
 
-/// One attempt at the upstream, bounded by the pool's read timeout.
-async fn send(pool: &crate::upstream::Pool, req: Request<ProxyBody>) -> Sent {
-    tokio::time::timeout(pool.settings.read_timeout, pool.client.request(req)).await
+/// One attempt at `server`, bounded by the pool's read timeout.
+async fn send(pool: &Pool, server: SocketAddr, req: Request<ProxyBody>) -> Sent {
+    tokio::time::timeout(pool.settings.read_timeout, pool.send(server, req)).await
 }
 
 /// No body now and none to come: safe to send twice.
@@ -360,15 +361,18 @@ impl RequestHead {
 
 /// The host the request named, lowercase, without port.
 fn request_host(parts: &http::request::Parts) -> Option<String> {
-    let raw = parts
-        .uri
-        .host()
-        .map(str::to_string)
-        .or_else(|| parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_string))?;
+    let raw = match parts.uri.host() {
+        Some(h) => h,
+        None => parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok())?,
+    };
     let host = if raw.starts_with('[') {
-        raw.split(']').next().map(|h| format!("{h}]")).unwrap_or(raw)
+        // `[v6]:port` or `[v6]`: up to and with the bracket.
+        match raw.find(']') {
+            Some(end) => &raw[..=end],
+            None => return Some(format!("{raw}]").to_ascii_lowercase()),
+        }
     } else {
-        raw.rsplit_once(':').map(|(h, _)| h.to_string()).unwrap_or(raw)
+        raw.rsplit_once(':').map_or(raw, |(h, _)| h)
     };
     Some(host.to_ascii_lowercase())
 }

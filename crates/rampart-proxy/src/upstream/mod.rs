@@ -1,32 +1,29 @@
 //! Upstream pools: several servers per pool, round-robin or least-connections, keep-alive
-//! connection reuse (hyper's pooled client), active health checks and passive ejection.
+//! connection reuse (per worker thread: see [`client`]), active health checks and passive
+//! ejection.
 
+pub mod client;
 mod health;
 mod server;
 
+pub use client::{PooledBody, UpstreamError};
 pub use health::spawn_health_checks;
 pub use server::{InFlight, ServerState};
 
 use crate::admission::{Admission, AdmissionSettings};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http::{Request, Response};
 
 use crate::body::ProxyBody;
 use crate::settings::{Balance, UpstreamSettings};
-
-/// The HTTP client one pool uses: keep-alive connections, reused across requests.
-pub type UpstreamClient = Client<HttpConnector, ProxyBody>;
 
 /// One upstream pool.
 pub struct Pool {
     pub settings: UpstreamSettings,
     pub servers: Vec<Arc<ServerState>>,
-    pub client: UpstreamClient,
     /// How many requests the pool takes at once, and who goes first.
     pub admission: Arc<Admission>,
     next: AtomicUsize,
@@ -34,14 +31,6 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(settings: UpstreamSettings) -> Arc<Pool> {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.connect_timeout));
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(256)
-            .build(connector);
         let servers = settings.servers.iter().map(|addr| Arc::new(ServerState::new(*addr))).collect();
         let mut limits = AdmissionSettings::default();
         if let Some(max) = settings.max_in_flight {
@@ -49,32 +38,36 @@ impl Pool {
             limits.min = limits.min.min(limits.max);
         }
         let admission = Arc::new(Admission::new(limits));
-        Arc::new(Pool { settings, servers, client, admission, next: AtomicUsize::new(0) })
+        Arc::new(Pool { settings, servers, admission, next: AtomicUsize::new(0) })
     }
 
     /// Pick a server: among the usable ones (healthy and not ejected), by the pool's balance.
     /// When none is usable, any server is tried rather than failing outright: a health check
     /// that is wrong must not take the site down.
     pub fn pick(&self) -> Option<Arc<ServerState>> {
-        if self.servers.is_empty() {
-            return None;
+        let n = self.servers.len();
+        if n <= 1 {
+            return self.servers.first().cloned();
         }
-        let usable: Vec<&Arc<ServerState>> = self.servers.iter().filter(|s| s.usable()).collect();
-        let candidates: Vec<&Arc<ServerState>> =
-            if usable.is_empty() { self.servers.iter().collect() } else { usable };
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        // No allocation per request: the candidates are walked in place.
+        let any_usable = self.servers.iter().any(|s| s.usable());
+        let candidate = |s: &&Arc<ServerState>| !any_usable || s.usable();
+        let count = if any_usable { self.servers.iter().filter(candidate).count().max(1) } else { n };
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % count;
         let chosen = match self.settings.balance {
-            Balance::RoundRobin => candidates[start % candidates.len()],
+            Balance::RoundRobin => self.servers.iter().filter(candidate).nth(start),
+            // Rotate the starting point so that ties spread instead of piling on server 0.
             Balance::LeastConn => {
-                // Rotate the starting point so that ties spread instead of piling on server 0.
-                let n = candidates.len();
-                (0..n)
-                    .map(|i| candidates[(start + i) % n])
-                    .min_by_key(|s| s.in_flight())
-                    .unwrap_or(candidates[0])
+                self.servers.iter().filter(candidate).cycle().skip(start).take(count).min_by_key(|s| s.in_flight())
             }
         };
-        Some(Arc::clone(chosen))
+        Some(Arc::clone(chosen.unwrap_or(&self.servers[0])))
+    }
+
+    /// Send `req` to `server` (one of this pool's), on a kept-alive connection of this thread's
+    /// or a new one within the pool's connect timeout.
+    pub async fn send(&self, server: SocketAddr, req: Request<ProxyBody>) -> Result<Response<PooledBody>, UpstreamError> {
+        client::send(server, self.settings.connect_timeout, req).await
     }
 
     /// Servers usable now.
@@ -86,6 +79,7 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn settings(balance: Balance, n: usize) -> UpstreamSettings {
         UpstreamSettings {

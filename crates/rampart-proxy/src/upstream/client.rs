@@ -1,0 +1,274 @@
+//! The upstream HTTP/1.1 client: keep-alive connections kept per thread.
+//!
+//! Each proxy worker (see [`crate::workers`]) is one thread with its own tokio runtime, and
+//! keeps its own idle connections to each upstream server here. A request checks one out on
+//! the thread it runs on, so the connection's task, the request's task and the client's
+//! connection are all driven by the same thread: no cross-thread wake-up, no lock per request
+//! (hyper-util's pooled client shares one locked pool between threads, and spawns a task per
+//! request to return the connection once its body is read).
+//!
+//! A connection goes back to its thread's idle list when the response body has been read to
+//! the end ([`PooledBody`]'s drop); one whose body was abandoned is closed instead. Idle
+//! connections older than [`IDLE_TIMEOUT`] are not reused (the server may be closing them), and
+//! at most [`MAX_IDLE`] are kept per server and thread.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, HOST};
+use http::{Request, Response, Uri};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::body::ProxyBody;
+
+/// Idle connections older than this are closed instead of reused.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle connections kept per server, per thread.
+pub const MAX_IDLE: usize = 256;
+
+/// Why a request to an upstream server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No connection: refused, unreachable, or not within the connect timeout.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The exchange failed: the server closed or broke the connection, sent a malformed
+    /// response, or the request body failed (its error is in the source chain).
+    #[error("upstream request failed: {0}")]
+    Http(#[source] hyper::Error),
+}
+
+impl UpstreamError {
+    /// The server could not be reached at all: certain, and the request was not sent.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, UpstreamError::Connect { .. })
+    }
+}
+
+struct Idle {
+    sender: http1::SendRequest<ProxyBody>,
+    since: Instant,
+}
+
+thread_local! {
+    static IDLE: RefCell<HashMap<SocketAddr, Vec<Idle>>> = RefCell::new(HashMap::new());
+}
+
+/// The most recently used idle connection to `addr` that is still open and young enough.
+fn take_idle(addr: SocketAddr) -> Option<http1::SendRequest<ProxyBody>> {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let list = idle.get_mut(&addr)?;
+        while let Some(conn) = list.pop() {
+            if !conn.sender.is_closed() && conn.since.elapsed() < IDLE_TIMEOUT {
+                return Some(conn.sender);
+            }
+        }
+        None
+    })
+}
+
+fn put_idle(addr: SocketAddr, sender: http1::SendRequest<ProxyBody>) {
+    if sender.is_closed() {
+        return;
+    }
+    // `try_with`: a body dropped while the thread is being torn down has nowhere to go.
+    let _ = IDLE.try_with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let list = idle.entry(addr).or_default();
+        if list.len() >= MAX_IDLE {
+            list.remove(0);
+        }
+        list.push(Idle { sender, since: Instant::now() });
+    });
+}
+
+/// A new connection to `addr`; its task runs on the current thread's runtime.
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
+    let connect_error = |source| UpstreamError::Connect { addr, source };
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(connect_error(e)),
+        Err(_) => return Err(connect_error(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"))),
+    };
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(UpstreamError::Http)?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(server = %addr, error = %e, "upstream connection ended with an error");
+        }
+    });
+    Ok(sender)
+}
+
+/// An idle connection made ready, or a new one.
+async fn checkout(addr: SocketAddr, connect_timeout: Duration) -> Result<(http1::SendRequest<ProxyBody>, bool), UpstreamError> {
+    while let Some(mut sender) = take_idle(addr) {
+        if sender.ready().await.is_ok() {
+            return Ok((sender, true));
+        }
+    }
+    let mut sender = connect(addr, connect_timeout).await?;
+    sender.ready().await.map_err(UpstreamError::Http)?;
+    Ok((sender, false))
+}
+
+/// Send `req` to `server` over a kept-alive connection (or a new one). The request's target is
+/// sent in origin form, with a `Host` header (the server's address when the request has none).
+/// A request a reused connection closed before taking is sent once more on a new connection.
+pub async fn send(
+    server: SocketAddr,
+    connect_timeout: Duration,
+    mut req: Request<ProxyBody>,
+) -> Result<Response<PooledBody>, UpstreamError> {
+    if !req.headers().contains_key(HOST) {
+        if let Ok(v) = HeaderValue::from_str(&server.to_string()) {
+            req.headers_mut().insert(HOST, v);
+        }
+    }
+    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+        let origin = req.uri().path_and_query().cloned().map(Uri::from).unwrap_or_else(|| Uri::from_static("/"));
+        *req.uri_mut() = origin;
+    }
+    let (mut sender, reused) = checkout(server, connect_timeout).await?;
+    let resp = match sender.try_send_request(req).await {
+        Ok(resp) => resp,
+        Err(mut e) => match e.take_message() {
+            // Not sent: the idle connection was closing as we took it. A new one is certain.
+            Some(req) if reused => {
+                sender = connect(server, connect_timeout).await?;
+                sender.ready().await.map_err(UpstreamError::Http)?;
+                sender.send_request(req).await.map_err(UpstreamError::Http)?
+            }
+            _ => return Err(UpstreamError::Http(e.into_error())),
+        },
+    };
+    Ok(resp.map(|body| PooledBody { inner: body, conn: Some((server, sender)) }))
+}
+
+/// An upstream response body that hands its connection back to the thread's idle list once
+/// it has been read to the end.
+#[derive(Debug)]
+pub struct PooledBody {
+    inner: Incoming,
+    conn: Option<(SocketAddr, http1::SendRequest<ProxyBody>)>,
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let r = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = r {
+            self.release();
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl PooledBody {
+    fn release(&mut self) {
+        if let Some((addr, sender)) = self.conn.take() {
+            put_idle(addr, sender);
+        }
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        // Read to the end (hyper stops polling once `is_end_stream` says so): reusable. Cut
+        // short: the rest of the body is still on the wire, so the connection is dropped.
+        if self.inner.is_end_stream() {
+            self.release();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server answering every request with `ok`, counting connections.
+    async fn server() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conns = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&conns);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut have = Vec::new();
+                    loop {
+                        let n = match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        have.extend_from_slice(&buf[..n]);
+                        while let Some(end) = have.windows(4).position(|w| w == b"\r\n\r\n") {
+                            have.drain(..end + 4);
+                            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, conns)
+    }
+
+    fn get(addr: SocketAddr) -> Request<ProxyBody> {
+        Request::get(format!("http://{addr}/x")).body(crate::body::full(Bytes::new())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn connections_are_reused_once_the_body_is_read() {
+        let (addr, conns) = server().await;
+        for _ in 0..5 {
+            let resp = send(addr, Duration::from_secs(1), get(addr)).await.unwrap();
+            assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
+        }
+        assert_eq!(conns.load(Ordering::Relaxed), 1);
+        // A body left unread: that connection is not reused.
+        let unread = send(addr, Duration::from_secs(1), get(addr)).await.unwrap();
+        drop(unread);
+        let resp = send(addr, Duration::from_secs(1), get(addr)).await.unwrap();
+        assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
+        assert_eq!(conns.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn refused_connections_are_connect_errors() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let err = send(addr, Duration::from_secs(1), get(addr)).await.unwrap_err();
+        assert!(err.is_connect(), "{err}");
+    }
+}
