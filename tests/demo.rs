@@ -11,6 +11,40 @@ use std::time::Duration;
 use common::eventually;
 
 const SHIELD: &str = "http://127.0.0.1:8080";
+/// Where the demo keeps its incidents (`examples/demo.toml`).
+const INCIDENTS: &str = "/tmp/rampart-demo/incidents";
+
+fn rampart(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rampart")).args(args).output().expect("rampart")
+}
+
+fn artifacts() -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/demo");
+    std::fs::create_dir_all(&dir).expect("artifact dir");
+    dir
+}
+
+/// The ids `rampart incidents` lists for the demo's directory.
+fn incident_ids() -> Vec<String> {
+    let out = rampart(&["incidents", "--dir", INCIDENTS]);
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().next().map(str::to_string)).collect()
+}
+
+/// `rampart drill flood` (4 s, 512 connections from 5,000 bound sources, on the testbed's cheapest
+/// page so that a debug build floods fast enough) against the demo; the id of the incident it
+/// opened (one not listed before it).
+fn flood_opens_an_incident() -> String {
+    let before = incident_ids();
+    let out = rampart(&[
+        "drill", "flood", "--target", "http://127.0.0.1:8080/", "--duration", "4s", "--connections", "512", "--sources", "5000",
+        "--path", "/healthz", "--cache-bust", "--timeout", "2s", "--no-probe",
+    ]);
+    assert!(out.status.success(), "drill: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    eventually(Duration::from_secs(10), "an incident opened by the flood", || {
+        incident_ids().into_iter().find(|id| !before.contains(id))
+    })
+}
 
 /// Kills the demo if the test fails half-way.
 struct Demo(std::process::Child);
@@ -55,6 +89,7 @@ fn demo_serves_the_testbed_through_the_shield_and_stops_on_sigterm() {
         }
         logs().contains("Rampart demo").then_some(())
     });
+    let up = std::time::Instant::now();
 
     let c = reqwest::blocking::Client::builder()
         .no_proxy()
@@ -89,6 +124,23 @@ fn demo_serves_the_testbed_through_the_shield_and_stops_on_sigterm() {
 
     // The admin listener is up as announced.
     assert_eq!(c.get("http://127.0.0.1:9090/healthz").send().unwrap().status(), 200);
+
+    // A drill flood against the demo opens an incident, whose HTML report opens in Chromium
+    // (after the flood detector's first 5 s, in which it learns its baseline and declares nothing).
+    std::thread::sleep(Duration::from_secs(6).saturating_sub(up.elapsed()));
+    let incident = flood_opens_an_incident();
+    let html = artifacts().join("demo-incident.html");
+    let png = artifacts().join("demo-incident.png");
+    let report = rampart(&["report", &incident, "--dir", INCIDENTS, "--format", "html", "--out", html.to_str().unwrap()]);
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    let browser = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(browser.join("node_modules/playwright-core").exists(), "scripts/test.sh installs playwright-core");
+    let run = Command::new("node").arg("report.mjs").arg(&html).arg(&png).current_dir(&browser).output().expect("node");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "browser: {stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains(&incident), "{stdout}");
+    assert!(std::fs::metadata(&png).map(|m| m.len() > 10_000).unwrap_or(false), "screenshot {}", png.display());
+    println!("incident {incident}: report {}, screenshot {}", html.display(), png.display());
 
     let pid = demo.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
