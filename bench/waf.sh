@@ -7,6 +7,8 @@
 #   bash bench/waf.sh
 source "$(dirname "$0")/lib.sh"
 setup
+# lib.sh builds with cargo, which honours CARGO_TARGET_DIR; run the binary it built.
+bin=${CARGO_TARGET_DIR:-$here/target}/release/rampart
 
 crs=$(cd "$shared/crs" && pwd)
 cp "$crs/crs-setup.conf.example" "$run/crs-setup.conf"

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{black_box, criterion_group, Criterion};
 use rampart_waf::ftw::crs;
 use rampart_waf::ftw::request::RawRequest;
 use rampart_waf::ftw::runner::run_request;
@@ -58,5 +58,31 @@ fn transactions(c: &mut Criterion) {
     c.bench_function("crs_pl4_form_post", |b| b.iter(|| black_box(run_request(&pl4, &post, "127.0.0.1", 80))));
 }
 
+/// `WAF_BENCH_ITERS=N`: run N transactions of each kind and exit, without criterion: a fixed
+/// amount of work for `perf stat -e instructions:u` (a count the machine's load does not
+/// disturb) or `perf record`.
+fn fixed_iterations(iters: usize) {
+    let get = request("GET", "/contacts/search?q=smith&ward=north&page=2", "");
+    let post = request("POST", "/form", "username=alice%40example.org&comment=Looking+forward+to+the+canvass+on+Saturday&ward=North+Central&consent=yes");
+    let pl1 = engine(1);
+    let which = std::env::var("WAF_BENCH_KIND").unwrap_or_default();
+    for _ in 0..iters {
+        if which != "post" {
+            black_box(run_request(&pl1, &get, "127.0.0.1", 80));
+        }
+        if which != "get" {
+            black_box(run_request(&pl1, &post, "127.0.0.1", 80));
+        }
+    }
+}
+
 criterion_group!(benches, transactions);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(iters) = std::env::var("WAF_BENCH_ITERS").ok().and_then(|n| n.parse().ok()) {
+        fixed_iterations(iters);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

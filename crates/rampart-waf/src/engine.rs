@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::compile::Builder;
 use crate::config::Config;
 use crate::error::LoadError;
+use crate::prefilter::LiteralIndex;
 use crate::rule::{Item, Rule};
 use crate::store::{MemoryStore, PersistentStore};
 use crate::tx::Transaction;
@@ -18,6 +19,10 @@ pub struct Engine {
     /// Rule lists by phase (index 0 = phase 1); markers appear in every phase.
     pub(crate) phases: [Vec<Item>; 5],
     pub(crate) store: Arc<dyn PersistentStore>,
+    /// The required literals of every rule that has some (groups numbered in [`Rule::prefilter`]).
+    pub(crate) literals: LiteralIndex,
+    /// Every rule's text, by [`Rule::text_index`] (a transaction holds the list, not each text).
+    pub(crate) texts: Arc<[Arc<crate::rule::RuleText>]>,
     rule_count: usize,
 }
 
@@ -32,6 +37,7 @@ impl Engine {
         let mut phases: [Vec<Item>; 5] = Default::default();
         let mut rule_count = 0;
         let mut chains: HashMap<Vec<usize>, u32> = HashMap::new();
+        let mut texts = Vec::new();
         for item in items {
             match item {
                 Item::Rule(mut rule) => {
@@ -40,9 +46,13 @@ impl Engine {
                     let m = &rule.metadata;
                     rule.text = Arc::new(crate::rule::RuleText {
                         msg: m.msg_raw.clone().unwrap_or_default(),
-                        rev: m.rev.clone().unwrap_or_default(),
-                        ver: m.ver.clone().unwrap_or_default(),
+                        rev: m.rev.as_deref().map(Arc::from),
+                        ver: m.ver.as_deref().map(Arc::from),
+                        tags: m.tags.clone().into(),
+                        file: rule.location.file.to_string_lossy().into(),
                     });
+                    rule.text_index = u32::try_from(texts.len()).unwrap_or(u32::MAX);
+                    texts.push(rule.text.clone());
                     let index = usize::from(rule.phase.clamp(1, 5) - 1);
                     phases[index].push(Item::Rule(rule));
                 }
@@ -53,7 +63,8 @@ impl Engine {
                 }
             }
         }
-        Engine { config, phases, store: Arc::new(MemoryStore::default()), rule_count }
+        let literals = index_literals(&mut phases);
+        Engine { config, phases, store: Arc::new(MemoryStore::default()), literals, texts: texts.into(), rule_count }
     }
 
     /// Compile SecLang text (a convenience over [`Builder`]).
@@ -100,6 +111,34 @@ impl Engine {
     pub fn transaction(self: &Arc<Self>) -> Transaction {
         Transaction::new(self.clone())
     }
+}
+
+/// Shortest literal worth a place in the [`LiteralIndex`]. A set with a shorter member (`/`,
+/// `'`, single letters from `[a-f]`-like alternations) is present in most values: it would
+/// filter nothing, and its every occurrence would cost the shared scan a report. Such
+/// operators keep their own check.
+const MIN_INDEXED_LITERAL: usize = 3;
+/// Largest set indexed: the long phrase lists of `@pmFromFile` (thousands of shell commands)
+/// would swell the shared automaton for all; they keep their own.
+const MAX_INDEXED_SET: usize = 256;
+
+/// Number every link whose operator has selective required literals and index their sets.
+fn index_literals(phases: &mut [Vec<Item>; 5]) -> LiteralIndex {
+    let mut sets: Vec<Vec<Vec<u8>>> = Vec::new();
+    for item in phases.iter_mut().flatten() {
+        let Item::Rule(rule) = item else { continue };
+        let mut link = Some(rule.as_mut());
+        while let Some(r) = link {
+            let set = r.operator.as_ref().and_then(|op| op.operator.required_literals());
+            let selective = |set: &Vec<Vec<u8>>| set.len() <= MAX_INDEXED_SET && set.iter().all(|l| l.len() >= MIN_INDEXED_LITERAL);
+            if let Some(set) = set.filter(selective) {
+                r.prefilter = u32::try_from(sets.len()).ok();
+                sets.push(set);
+            }
+            link = r.chain.as_deref_mut();
+        }
+    }
+    LiteralIndex::new(&sets)
 }
 
 /// Give every link the id of its transformation chain (equal chains, equal ids).

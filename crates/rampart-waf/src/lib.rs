@@ -14,6 +14,7 @@
 //!   trait they implement and the registry that builds them from a rule's text.
 //! * [`tx`]: [`Transaction`], the per-request API a proxy drives phase by phase; [`body`]: the
 //!   request body processors (URL-encoded, multipart, JSON, XML).
+//! * [`prefilter`]: every rule's required literals in one automaton, searched once per value.
 //! * [`store`]: [`store::PersistentStore`] for `IP`/`GLOBAL`/`SESSION`/`USER` collections.
 //! * [`ftw`]: an in-process runner for the CRS regression suite (go-ftw YAML).
 //!
@@ -39,6 +40,7 @@ pub mod error;
 pub mod ftw;
 pub mod operator;
 pub mod parser;
+pub mod prefilter;
 pub mod rule;
 pub mod store;
 pub mod transform;

@@ -1,6 +1,6 @@
 //! `setvar`: `tx.x=1`, `tx.x=+%{tx.y}`, `tx.x=-1`, `!tx.x`, `tx.%{rule.id}-foo=%{MATCHED_VAR}`.
 
-use crate::parser::macros::MacroText;
+use crate::parser::macros::{MacroText, Part};
 use crate::vars::Variable;
 
 /// What `setvar` does to the variable.
@@ -21,7 +21,7 @@ pub enum SetVarOp {
 pub struct SetVar {
     /// `TX` or a persistent collection.
     pub collection: Variable,
-    /// The key (may contain macros).
+    /// The key (may contain macros; its literal parts lower-cased).
     pub key: MacroText,
     /// The change.
     pub op: SetVarOp,
@@ -60,7 +60,14 @@ impl SetVar {
                 },
             }
         };
-        Ok(SetVar { collection, key: MacroText::parse(key), op })
+        // Keys are lower-cased when set; the literal parts can be now.
+        let mut key = MacroText::parse(key);
+        for part in &mut key.parts {
+            if let Part::Literal(l) = part {
+                l.make_ascii_lowercase();
+            }
+        }
+        Ok(SetVar { collection, key, op })
     }
 }
 

@@ -53,6 +53,15 @@ pub trait OperatorContext {
 pub trait Operator: Send + Sync + fmt::Debug {
     /// True when `input` matches. Negation (`!@rx`) is applied by the caller, not here.
     fn evaluate(&self, ctx: &mut dyn OperatorContext, input: &[u8]) -> bool;
+
+    /// Literals (lower-case, meant to be searched ASCII-case-insensitively) at least one of
+    /// which every input the operator matches contains; `None` (the default) when there is no
+    /// such set. Asked once, when the engine is built: the transaction searches every rule's
+    /// set in one pass per value (see [`crate::prefilter`]) and does not call
+    /// [`Operator::evaluate`] on a value that holds none of them.
+    fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        None
+    }
 }
 
 /// Why an operator could not be built from a rule's text.

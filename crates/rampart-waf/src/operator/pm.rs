@@ -54,6 +54,11 @@ impl Operator for PhraseMatch {
             None => false,
         }
     }
+
+    /// The phrases themselves: a match is one of them, ASCII case aside.
+    fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        Some(self.phrases.iter().map(|p| p.to_ascii_lowercase()).collect())
+    }
 }
 
 /// Split a `@pm` parameter into phrases: strip one pair of surrounding quotes, decode `|HH|`

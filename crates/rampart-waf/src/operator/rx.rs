@@ -168,6 +168,14 @@ impl Pattern {
         }
     }
 
+    /// What every match contains (see [`Operator::required_literals`]).
+    pub(crate) fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        match self {
+            Pattern::Fixed(_, Some(required)) => Some(required.literals().to_vec()),
+            _ => None,
+        }
+    }
+
     /// Run `f` with the regex for this evaluation; `None` when an expanded pattern does not
     /// compile (the rule then does not match: there is no way to report an error mid-request).
     pub(crate) fn with<R>(&self, ctx: &dyn OperatorContext, f: impl FnOnce(&Regex) -> R) -> Option<R> {
@@ -243,6 +251,10 @@ impl Operator for Rx {
             }
             None => false,
         }
+    }
+
+    fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        self.pattern.required_literals()
     }
 }
 

@@ -53,6 +53,10 @@ impl Operator for RxGlobal {
             None => false,
         }
     }
+
+    fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        self.pattern.required_literals()
+    }
 }
 
 #[cfg(test)]

@@ -65,6 +65,9 @@ pub struct Rule {
     /// Identifies the transformation chain for the transaction's cache (0: no chain), set
     /// when the engine is built.
     pub chain_id: u32,
+    /// The operator's group in the engine's [`crate::prefilter::LiteralIndex`] (`None`: the
+    /// operator has no required literals), set when the engine is built.
+    pub prefilter: Option<u32>,
     /// `multiMatch`: run the operator after each transformation too.
     pub multi_match: bool,
     /// `capture`: store regex groups as `TX.0`..`TX.9`.
@@ -91,17 +94,24 @@ pub struct Rule {
     pub chain: Option<Box<Rule>>,
     /// msg / rev / ver as plain text for `RULE.*`, filled when the engine is built.
     pub text: Arc<RuleText>,
+    /// Where `text` is in the engine's list of texts (what a transaction's `RULE` refers to).
+    pub text_index: u32,
 }
 
-/// A rule's descriptive text as `RULE.msg`, `RULE.rev`, `RULE.ver` report it.
+/// A rule's descriptive text as `RULE.msg`, `RULE.rev`, `RULE.ver` and [`crate::MatchedRule`]
+/// report it, shared (matches point at it rather than copy it).
 #[derive(Debug, Clone, Default)]
 pub struct RuleText {
     /// `msg` as written (macros not expanded).
     pub msg: String,
     /// `rev`.
-    pub rev: String,
+    pub rev: Option<Arc<str>>,
     /// `ver`.
-    pub ver: String,
+    pub ver: Option<Arc<str>>,
+    /// `tag`s, in order.
+    pub tags: Arc<[String]>,
+    /// The rule file.
+    pub file: Arc<str>,
 }
 
 impl Rule {
@@ -115,6 +125,7 @@ impl Rule {
             operator: None,
             transforms: Vec::new(),
             chain_id: 0,
+            prefilter: None,
             multi_match: false,
             capture: false,
             log: true,
@@ -128,6 +139,7 @@ impl Rule {
             actions: Vec::new(),
             chain: None,
             text: Arc::default(),
+            text_index: 0,
         }
     }
 

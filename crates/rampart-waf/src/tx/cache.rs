@@ -14,6 +14,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::prefilter::{self, LiteralIndex};
+
 /// Values longer than this are transformed without caching.
 const MAX_VALUE: usize = 8 * 1024;
 /// Most entries kept per phase.
@@ -65,18 +67,38 @@ impl Hasher for IntHasher {
     }
 }
 
+/// A value's entry in the cache (see [`TransformCache::get_or_insert`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryId(u32);
+
+/// What the cache knows of one value under one chain.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    slot: Slot,
+    /// Offset in `bits` of the value's literal groups (see [`crate::prefilter`]), or
+    /// [`NOT_SCANNED`].
+    bits: u32,
+}
+
+const NOT_SCANNED: u32 = u32::MAX;
+
 /// The cache.
 #[derive(Debug, Default)]
 pub struct TransformCache {
-    slots: HashMap<Key, Slot, BuildHasherDefault<IntHasher>>,
+    slots: HashMap<Key, u32, BuildHasherDefault<IntHasher>>,
+    entries: Vec<Entry>,
     arena: Vec<Vec<u8>>,
+    /// Group sets of scanned entries, [`LiteralIndex::words`] words each.
+    bits: Vec<u64>,
 }
 
 impl TransformCache {
     /// Forget everything (start of a phase, or request data written). Keeps the capacity.
     pub fn clear(&mut self) {
         self.slots.clear();
+        self.entries.clear();
         self.arena.clear();
+        self.bits.clear();
     }
 
     /// Whether `value` may be cached at all.
@@ -84,13 +106,13 @@ impl TransformCache {
         value.len() <= MAX_VALUE
     }
 
-    /// The slot of chain `chain` over `value` (identified by its address), computing it with
+    /// The entry of chain `chain` over `value` (identified by its address), computing it with
     /// `transform` (`None`: unchanged) on a miss. `None` when the cache is full and the value
     /// was not in it: the caller transforms it itself.
-    pub fn get_or_insert(&mut self, chain: u32, value: &[u8], transform: impl FnOnce(&[u8]) -> Option<Vec<u8>>) -> Option<Slot> {
+    pub fn get_or_insert(&mut self, chain: u32, value: &[u8], transform: impl FnOnce(&[u8]) -> Option<Vec<u8>>) -> Option<EntryId> {
         let key = Key { address: value.as_ptr() as usize, len: value.len(), chain };
-        if let Some(slot) = self.slots.get(&key) {
-            return Some(*slot);
+        if let Some(id) = self.slots.get(&key) {
+            return Some(EntryId(*id));
         }
         if self.slots.len() >= MAX_ENTRIES || !Self::accepts(value) {
             return None;
@@ -102,16 +124,41 @@ impl TransformCache {
             }
             None => Slot::Unchanged,
         };
-        self.slots.insert(key, slot);
-        Some(slot)
+        let id = u32::try_from(self.entries.len()).ok()?;
+        self.entries.push(Entry { slot, bits: NOT_SCANNED });
+        self.slots.insert(key, id);
+        Some(EntryId(id))
     }
 
-    /// The bytes a slot stands for, given the original value.
-    pub fn resolve<'a>(&'a self, slot: Slot, original: &'a [u8]) -> &'a [u8] {
-        match slot {
-            Slot::Unchanged => original,
-            Slot::Changed(i) => self.arena.get(i).map_or(original, Vec::as_slice),
+    /// The bytes an entry stands for, given the original value.
+    pub fn resolve<'a>(&'a self, id: EntryId, original: &'a [u8]) -> &'a [u8] {
+        match self.entries.get(id.0 as usize).map(|e| e.slot) {
+            Some(Slot::Changed(i)) => self.arena.get(i).map_or(original, Vec::as_slice),
+            _ => original,
         }
+    }
+
+    /// Whether the entry's (transformed) value holds one of `group`'s literals; the value is
+    /// scanned for all groups of `index` the first time any group asks.
+    pub fn has_literal(&mut self, id: EntryId, group: u32, index: &LiteralIndex, original: &[u8]) -> bool {
+        let Some(entry) = self.entries.get(id.0 as usize).copied() else { return true };
+        let words = index.words();
+        let at = if entry.bits == NOT_SCANNED {
+            let at = self.bits.len();
+            self.bits.resize(at + words, 0);
+            let input = match entry.slot {
+                Slot::Changed(i) => self.arena.get(i).map_or(original, Vec::as_slice),
+                Slot::Unchanged => original,
+            };
+            index.scan(input, &mut self.bits[at..]);
+            if let Some(e) = self.entries.get_mut(id.0 as usize) {
+                e.bits = u32::try_from(at).unwrap_or(NOT_SCANNED);
+            }
+            at
+        } else {
+            entry.bits as usize
+        };
+        prefilter::has(&self.bits[at..at + words], group)
     }
 }
 
@@ -126,13 +173,24 @@ mod tests {
         let lower = |v: &[u8]| Some(v.to_ascii_lowercase());
         let s1 = c.get_or_insert(1, &value, lower);
         assert_eq!(s1.map(|s| c.resolve(s, &value)), Some(&b"abc"[..]));
-        assert_eq!(c.get_or_insert(2, &value, |_| None), Some(Slot::Unchanged));
+        let s2 = c.get_or_insert(2, &value, |_| None);
+        assert_eq!(s2.map(|s| c.resolve(s, &value).as_ptr()), Some(value.as_ptr()));
         // A hit does not run the transformation again.
         assert_eq!(c.get_or_insert(1, &value, |_| panic!("cached")), s1);
         // Equal bytes elsewhere are another value.
         let other = b"Abc".to_vec();
-        assert_eq!(c.get_or_insert(1, &other, |_| None), Some(Slot::Unchanged));
+        assert_ne!(c.get_or_insert(1, &other, |_| None), s1);
         c.clear();
-        assert_eq!(c.get_or_insert(1, &value, |_| None), Some(Slot::Unchanged));
+        assert_eq!(c.get_or_insert(1, &value, |_| None).map(|s| c.resolve(s, &value).as_ptr()), Some(value.as_ptr()));
+    }
+
+    #[test]
+    fn literal_groups_of_the_transformed_value() {
+        let index = LiteralIndex::new(&[vec![b"abc".to_vec()], vec![b"xyz".to_vec()]]);
+        let mut c = TransformCache::default();
+        let value = b"ABC".to_vec();
+        let Some(id) = c.get_or_insert(1, &value, |v| Some(v.to_ascii_lowercase())) else { panic!("not cached") };
+        assert!(c.has_literal(id, 0, &index, &value));
+        assert!(!c.has_literal(id, 1, &index, &value));
     }
 }

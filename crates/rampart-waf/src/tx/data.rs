@@ -85,8 +85,9 @@ pub struct CurrentRule {
     pub(crate) id: u64,
     pub(crate) phase: u8,
     pub(crate) severity: Option<u8>,
-    /// msg, rev, ver of the rule (shared with the rule: no copy per evaluation).
-    pub(crate) text: std::sync::Arc<crate::rule::RuleText>,
+    /// msg, rev, ver of the rule: its index in [`TxData::rule_texts`] (no reference count to
+    /// touch per rule).
+    pub(crate) text: u32,
     pub(crate) logdata: String,
 }
 
@@ -146,6 +147,8 @@ pub struct TxData {
     /// `MATCHED_VARS` of the rule being evaluated: (variable name `ARGS:foo`, value).
     pub matched_vars: Vec<(String, Vec<u8>)>,
     pub rule: CurrentRule,
+    /// The engine's rule texts (see [`CurrentRule`]).
+    pub rule_texts: std::sync::Arc<[std::sync::Arc<crate::rule::RuleText>]>,
     pub web_app_id: String,
     pub started: Option<std::time::Instant>,
 }

@@ -85,7 +85,7 @@ impl Transaction {
     fn is_removed(&self, rule: &Rule) -> bool {
         let s = &self.state;
         (!s.removed_ids.is_empty() && in_ranges(&s.removed_ids, rule.id))
-            || (!s.removed_tags.is_empty() && rule.metadata.tags.iter().any(|t| s.removed_tags.iter().any(|r| r == t)))
+            || (!s.removed_tags.is_empty() && rule.metadata.tags.iter().any(|t| s.removed_tags.iter().any(|r| super::state::same_tag(r, t))))
             || (!s.removed_msgs.is_empty()
                 && rule.metadata.msg_raw.as_ref().is_some_and(|m| s.removed_msgs.iter().any(|r| r == m)))
     }
@@ -97,32 +97,27 @@ impl Transaction {
             id: rule.id,
             phase,
             severity: rule.metadata.severity.map(|s| s.0),
-            text: rule.text.clone(),
+            text: rule.text_index,
             logdata: String::new(),
         };
-        let mut matched = Vec::new();
         for link in rule.links() {
-            let hits = self.eval_link(link, rule);
-            if hits.is_empty() {
+            if !self.eval_link(link, rule) {
                 return false;
             }
-            matched.extend(hits.into_iter().map(|h| MatchedValue {
-                name: h.0,
-                value: String::from_utf8_lossy(&h.1[..h.1.len().min(MAX_LOGGED_VALUE)]).into_owned(),
-            }));
         }
-        self.record_match(rule, phase, matched);
+        self.record_match(rule, phase);
         self.disrupt(rule, phase);
         true
     }
 
-    /// Evaluate one link; returns the (name, value) of every value that matched.
-    fn eval_link(&mut self, link: &Rule, top: &Rule) -> Vec<(String, Vec<u8>)> {
+    /// Evaluate one link; whether it matched. The values that matched are appended to
+    /// `MATCHED_VARS` (which [`Transaction::record_match`] reports).
+    fn eval_link(&mut self, link: &Rule, top: &Rule) -> bool {
         let Some(op) = &link.operator else {
             for action in &link.actions {
                 self.run_action(action);
             }
-            return vec![(String::new(), Vec::new())];
+            return true;
         };
         let mut hits: Vec<Hit> = Vec::new();
         let mut scratch = std::mem::take(&mut self.values);
@@ -138,16 +133,29 @@ impl Transaction {
             }
             let mut ctx = EvalContext { data, capture: link.capture, captures: Vec::new() };
             let cache = &mut self.cache;
+            let literals = &self.engine.literals;
+            // Values are cached by identity when there is a chain to save, or literals to find.
+            let use_cache = !link.multi_match && (link.chain_id != 0 || (link.prefilter.is_some() && !literals.is_empty()));
             for value in &values {
                 // Only bytes borrowed from request data have a stable identity (see `cache`).
                 let borrowed = matches!(value.value, Cow::Borrowed(_));
-                let slot = if !link.multi_match && link.chain_id != 0 && borrowed && cacheable(value.variable) {
+                let entry = if use_cache && borrowed && cacheable(value.variable) {
                     cache.get_or_insert(link.chain_id, &value.value, |v| transform(link, v))
                 } else {
                     None
                 };
-                if let Some(slot) = slot {
-                    let input = cache.resolve(slot, &value.value);
+                if let Some(entry) = entry {
+                    // None of the operator's literals in the value: it cannot match.
+                    if let Some(group) = link.prefilter.filter(|_| !literals.is_empty()) {
+                        if !cache.has_literal(entry, group, literals, &value.value) {
+                            if op.negated {
+                                let input = cache.resolve(entry, &value.value);
+                                hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: Vec::new() });
+                            }
+                            continue;
+                        }
+                    }
+                    let input = cache.resolve(entry, &value.value);
                     if test(op, &mut ctx, input) {
                         hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: std::mem::take(&mut ctx.captures) });
                     } else {
@@ -180,7 +188,7 @@ impl Transaction {
             scratch = reuse(values);
         }
         self.values = scratch;
-        let mut out = Vec::with_capacity(hits.len());
+        let matched = !hits.is_empty();
         for hit in hits {
             for (i, v) in &hit.captures {
                 self.data.tx.insert(i.to_string(), v.clone());
@@ -190,19 +198,19 @@ impl Transaction {
             self.data.matched_var.extend_from_slice(&hit.value);
             self.data.matched_var_name.clear();
             self.data.matched_var_name.push_str(&hit.name);
-            self.data.matched_vars.push((hit.name.clone(), hit.value.clone()));
+            self.data.matched_vars.push((hit.name, hit.value));
             // As ModSecurity and Coraza do, non-disruptive actions run for each matching value,
             // right away: CRS relies on it (920450 records every restricted header through
             // `%{tx.0}`; 920420 sets `tx.content_type` for its next link).
             for action in &link.actions {
                 self.run_action(action);
             }
-            out.push((hit.name, hit.value));
         }
-        out
+        matched
     }
 
-    fn record_match(&mut self, rule: &Rule, phase: u8, matched: Vec<MatchedValue>) {
+    /// Report a match: the rule's descriptive fields are shared with the rule, not copied.
+    fn record_match(&mut self, rule: &Rule, phase: u8) {
         let meta = &rule.metadata;
         let logdata = meta.logdata.as_ref().map(|l| expand_string(&self.data, l)).unwrap_or_default();
         let msg = meta.msg.as_ref().map(|m| expand_string(&self.data, m)).unwrap_or_default();
@@ -219,15 +227,23 @@ impl Transaction {
             msg,
             data: logdata.chars().take(MAX_LOGGED_VALUE).collect(),
             severity: meta.severity.map(|s| s.0),
-            tags: meta.tags.clone(),
-            ver: meta.ver.clone(),
-            rev: meta.rev.clone(),
+            tags: rule.text.tags.clone(),
+            ver: rule.text.ver.clone(),
+            rev: rule.text.rev.clone(),
             maturity: meta.maturity,
             accuracy: meta.accuracy,
             log: rule.log,
             disruptive: rule.disruptive.interrupts(),
-            matched: matched.into_iter().filter(|m| !m.name.is_empty()).collect(),
-            file: rule.location.file.to_string_lossy().into_owned(),
+            matched: self
+                .data
+                .matched_vars
+                .iter()
+                .map(|(name, value)| MatchedValue {
+                    name: name.clone(),
+                    value: String::from_utf8_lossy(&value[..value.len().min(MAX_LOGGED_VALUE)]).into_owned(),
+                })
+                .collect(),
+            file: rule.text.file.clone(),
             line: rule.location.line,
         });
     }

@@ -45,8 +45,9 @@ pub fn resolve<'a>(data: &'a TxData, collection: &str, key: Option<&str>) -> Opt
         return out.into_iter().next().map(|v| v.value);
     }
     if variable == Variable::Tx {
-        let key = key?.to_ascii_lowercase();
-        return data.tx.get(&key).map(|v| Cow::Borrowed(v.as_slice()));
+        let key = key?;
+        let value = if key.bytes().any(|b| b.is_ascii_uppercase()) { data.tx.get(&key.to_ascii_lowercase()) } else { data.tx.get(key) };
+        return value.map(|v| Cow::Borrowed(v.as_slice()));
     }
     let target = Target { variable, selector: key.map(|k| Selector::Key(k.to_ascii_lowercase())), count: false };
     let mut out: Vec<Value<'a>> = Vec::new();

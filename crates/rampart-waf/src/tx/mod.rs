@@ -53,6 +53,7 @@ impl Transaction {
             unique_id: format!("{:x}{:06x}", now, NEXT_ID.fetch_add(1, Ordering::Relaxed) & 0xff_ffff),
             web_app_id: engine.config.web_app_id.clone(),
             started: Some(std::time::Instant::now()),
+            rule_texts: engine.texts.clone(),
             ..TxData::default()
         };
         Transaction { engine, data, state, cache: cache::TransformCache::default(), values: Vec::new() }

@@ -1,5 +1,7 @@
 //! What a transaction reports: the rules that matched and the intervention, if any.
 
+use std::sync::Arc;
+
 /// Why and how the transaction must be interrupted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Intervention {
@@ -37,12 +39,12 @@ pub struct MatchedRule {
     pub data: String,
     /// `severity` (0..=7).
     pub severity: Option<u8>,
-    /// `tag`s.
-    pub tags: Vec<String>,
+    /// `tag`s (shared with the rule).
+    pub tags: Arc<[String]>,
     /// `ver`.
-    pub ver: Option<String>,
+    pub ver: Option<Arc<str>>,
     /// `rev`.
-    pub rev: Option<String>,
+    pub rev: Option<Arc<str>>,
     /// `maturity`.
     pub maturity: Option<u8>,
     /// `accuracy`.
@@ -54,7 +56,7 @@ pub struct MatchedRule {
     /// Values that matched.
     pub matched: Vec<MatchedValue>,
     /// Rule file.
-    pub file: String,
+    pub file: Arc<str>,
     /// Line in the rule file.
     pub line: usize,
 }
@@ -76,7 +78,7 @@ impl MatchedRule {
         if let Some(sev) = self.severity {
             s.push_str(&format!(" [severity \"{}\"]", crate::rule::Severity(sev).name()));
         }
-        for t in &self.tags {
+        for t in self.tags.iter() {
             s.push_str(&format!(" [tag \"{t}\"]"));
         }
         s

@@ -1,10 +1,13 @@
 //! Running non-disruptive actions (`setvar`, `ctl`, `initcol`, `setenv`) on a transaction.
 
+use std::borrow::Cow;
+
 use super::expand::{expand, expand_string};
 use super::state::RuleSelector;
 use super::Transaction;
 use crate::actions::setvar::to_int;
 use crate::actions::{Action, Ctl, SetVar, SetVarOp};
+use crate::parser::macros::Part;
 use crate::vars::Variable;
 
 /// Most `TX` / persistent variables a transaction may hold; `setvar` past it is ignored, so
@@ -52,7 +55,11 @@ impl Transaction {
     }
 
     fn set_var(&mut self, s: &SetVar) {
-        let key = expand_string(&self.data, &s.key).to_ascii_lowercase();
+        // A literal key (most are) was lower-cased when the rule was read.
+        let key: Cow<'_, str> = match s.key.parts.as_slice() {
+            [Part::Literal(l)] => Cow::Borrowed(l),
+            _ => Cow::Owned(expand_string(&self.data, &s.key).to_ascii_lowercase()),
+        };
         let value = match &s.op {
             SetVarOp::Set(v) | SetVarOp::Add(v) | SetVarOp::Sub(v) => expand(&self.data, v),
             SetVarOp::Delete => Vec::new(),
@@ -64,22 +71,24 @@ impl Transaction {
                 None => return,
             },
         };
-        if map.len() >= MAX_VARIABLES && !map.contains_key(&key) {
-            return;
-        }
-        match &s.op {
-            SetVarOp::Set(_) => {
-                map.insert(key, value);
-            }
+        let value = match &s.op {
+            SetVarOp::Set(_) => value,
             SetVarOp::Add(_) | SetVarOp::Sub(_) => {
-                let current = map.get(&key).map_or(0, |v| to_int(v));
+                let current = map.get(&*key).map_or(0, |v| to_int(v));
                 let delta = to_int(&value);
                 let next = if matches!(s.op, SetVarOp::Add(_)) { current.saturating_add(delta) } else { current.saturating_sub(delta) };
-                map.insert(key, next.to_string().into_bytes());
+                next.to_string().into_bytes()
             }
             SetVarOp::Delete => {
-                map.remove(&key);
+                map.remove(&*key);
+                return;
             }
+        };
+        // An existing variable is overwritten in place: no new key.
+        if let Some(slot) = map.get_mut(&*key) {
+            *slot = value;
+        } else if map.len() < MAX_VARIABLES {
+            map.insert(key.into_owned(), value);
         }
     }
 

@@ -22,10 +22,17 @@ impl RuleSelector {
     fn matches(&self, rule: &Rule) -> bool {
         match self {
             RuleSelector::Ids(r) => in_ranges(r, rule.id),
-            RuleSelector::Tag(t) => rule.metadata.tags.iter().any(|x| x == t),
+            RuleSelector::Tag(t) => rule.metadata.tags.iter().any(|x| same_tag(x, t)),
             RuleSelector::Msg(m) => rule.metadata.msg_raw.as_deref() == Some(m.as_str()),
         }
     }
+}
+
+/// `a == b`, with a cheap look at the first byte before the full comparison: checked against
+/// every tag of every rule once a `ctl:ruleRemoveTargetByTag` ran (CRS 941010 does), and tags of
+/// the same length are common.
+pub(crate) fn same_tag(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 /// Settings and outcomes of one transaction.

@@ -22,21 +22,31 @@ pub struct Value<'a> {
 impl Value<'_> {
     /// `ARGS:foo` or `REQUEST_URI`, as `MATCHED_VAR_NAME` reports it.
     pub fn full_name(&self) -> String {
-        if self.key.is_empty() {
-            self.variable.name().to_string()
-        } else {
-            format!("{}:{}", self.variable.name(), self.key)
+        let name = self.variable.name();
+        let mut out = String::with_capacity(name.len() + 1 + self.key.len());
+        out.push_str(name);
+        if !self.key.is_empty() {
+            out.push(':');
+            out.push_str(&self.key);
         }
+        out
     }
 }
 
 /// Append the values of `target` to `out`, leaving out keys for which `excluded` is true.
 pub fn fetch<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &str) -> bool, out: &mut Vec<Value<'a>>) {
     if target.count {
-        let mut tmp = Vec::new();
-        values(data, target, excluded, &mut tmp);
-        let count = tmp.len().to_string().into_bytes();
-        out.push(Value { variable: target.variable, key: Cow::Borrowed(""), value: Cow::Owned(count) });
+        // Counted in place: the values are pushed, counted and taken off again.
+        let before = out.len();
+        values(data, target, excluded, out);
+        let count = out.len() - before;
+        out.truncate(before);
+        const DIGITS: [&[u8]; 10] = [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"];
+        let value = match DIGITS.get(count) {
+            Some(d) => Cow::Borrowed(*d),
+            None => Cow::Owned(count.to_string().into_bytes()),
+        };
+        out.push(Value { variable: target.variable, key: Cow::Borrowed(""), value });
     } else {
         values(data, target, excluded, out);
     }
@@ -101,18 +111,20 @@ fn values<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &st
         }
         Rule => {
             let r = &data.rule;
-            let fields: [(&'static str, String); 7] = [
-                ("id", r.id.to_string()),
-                ("phase", r.phase.to_string()),
-                ("msg", r.text.msg.clone()),
-                ("severity", r.severity.map(|s| s.to_string()).unwrap_or_default()),
-                ("rev", r.text.rev.clone()),
-                ("ver", r.text.ver.clone()),
-                ("logdata", r.logdata.clone()),
+            let rule_text = data.rule_texts.get(r.text as usize);
+            let text = |t: Option<&'a Option<std::sync::Arc<str>>>| Cow::Borrowed(t.and_then(|t| t.as_deref()).unwrap_or("").as_bytes());
+            let fields: [(&'static str, Cow<'a, [u8]>); 7] = [
+                ("id", Cow::Owned(r.id.to_string().into_bytes())),
+                ("phase", Cow::Owned(r.phase.to_string().into_bytes())),
+                ("msg", Cow::Borrowed(rule_text.map_or("", |t| t.msg.as_str()).as_bytes())),
+                ("severity", Cow::Owned(r.severity.map(|s| s.to_string()).unwrap_or_default().into_bytes())),
+                ("rev", text(rule_text.map(|t| &t.rev))),
+                ("ver", text(rule_text.map(|t| &t.ver))),
+                ("logdata", Cow::Borrowed(r.logdata.as_bytes())),
             ];
             for (k, val) in fields {
                 if selected(k) {
-                    out.push(Value { variable: v, key: Cow::Borrowed(k), value: Cow::Owned(val.into_bytes()) });
+                    out.push(Value { variable: v, key: Cow::Borrowed(k), value: val });
                 }
             }
         }
