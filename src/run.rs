@@ -136,9 +136,7 @@ pub async fn start(
     let mut tasks = Vec::new();
     let mut proxy_addrs = Vec::new();
     for settings in plan.listeners() {
-        let listener = TcpListener::bind(settings.address)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.address))?;
+        let listener = listen(settings.address).with_context(|| format!("cannot listen on {}", settings.address))?;
         let addr = listener.local_addr()?;
         proxy_addrs.push(addr);
         let acceptor = match &settings.tls {
@@ -216,4 +214,18 @@ async fn wait_for_signals(shield: &Arc<Shield>) -> anyhow::Result<()> {
 async fn wait_for_signals(_shield: &Arc<Shield>) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+/// Connections the kernel may hold for a proxy listener before it is accepted (capped by
+/// `net.core.somaxconn`). A flood opens thousands of connections at once: with the usual 1,024,
+/// the accept queue overflows and the kernel drops SYNs — everyone's, staff's included, who
+/// then wait the 1 s SYN retransmission before their connection even starts.
+const LISTEN_BACKLOG: u32 = 8192;
+
+/// A proxy listener on `addr`, with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as `bind` sets it).
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }

@@ -143,7 +143,9 @@ impl Plan {
         let access_log = !matches!(c.log.access_log, rampart_config::AccessLog::Off);
         let runtime = Runtime::new(routes, self.upstreams.clone(), pipeline, self.limits(), identity, access_log)?;
         let gate = crate::defence::gate(c).map_err(anyhow::Error::msg)?;
-        Ok(runtime.with_gate(gate).with_pressure(crate::defence::mitigation()))
+        // Staff networks get a worker of their own (crate rampart_proxy::workers).
+        let staff = c.priorities.iter().flat_map(|p| p.networks.iter().copied()).collect();
+        Ok(runtime.with_gate(gate).with_pressure(crate::defence::mitigation()).with_priority_networks(staff))
     }
 }
 

@@ -5,8 +5,9 @@
 //! response times is the baseline, a fast one the present. When the present runs above the
 //! baseline by more than the tolerance, the upstream is queueing, and the limit drops at once
 //! to what the upstream delivers at a tolerable latency (Little's law: delivered rate × the
-//! tolerable response time); when it does not and the limit is in use, it grows — doubling
-//! while requests wait and the upstream is as fast as its baseline, by `√limit` otherwise; in
+//! tolerable response time); when it does not and the limit is in use, it grows — by half while
+//! requests wait and the upstream is as fast as its baseline, by `√limit` when none wait, one
+//! at a time when the upstream is slower than its baseline but still tolerable; in
 //! quiet times it follows the use down. So the limit sits near the upstream's real capacity
 //! before a flood arrives, not at whatever a quiet day let it drift to. An upstream answering
 //! 503 (its own load shedding) cuts it by 10%.
@@ -90,7 +91,7 @@ impl Default for AdmissionSettings {
             initial: 64,
             min: 8,
             max: 2048,
-            tolerance: 1.5,
+            tolerance: 1.3,
             slack: Duration::from_millis(2),
             queue_timeout: Duration::from_secs(5),
             max_waiting: 4096,
@@ -323,10 +324,14 @@ impl Admission {
                 let delivered = f64::from(g.window_responses) / secs;
                 (delivered * tolerable / 1e6).min(limit)
             } else if g.window_responses >= 10 && busy {
-                if g.short <= 1.1 * g.long + slack && self.waiting() > 0 {
-                    limit * 2.0
-                } else {
-                    limit + limit.sqrt()
+                // As fast as the baseline: room to grow, quickly while requests wait. Slower but
+                // still tolerable: near the knee, one more at a time, and only if asked.
+                let unhurried = g.short <= 1.1 * g.long + slack;
+                match (unhurried, self.waiting() > 0) {
+                    (true, true) => limit * 1.5,
+                    (true, false) => limit + limit.sqrt(),
+                    (false, true) => limit + 1.0,
+                    (false, false) => limit,
                 }
             } else if busy {
                 limit
@@ -440,7 +445,7 @@ mod tests {
         let calm = a.limit();
         assert!(calm >= 200, "no queueing while in use: the limit does not shrink ({calm})");
         // 800 responses a second at 80 ms: the upstream holds 64 and queues the rest. At the
-        // tolerable 17 ms (1.5 x 10 ms + 2 ms) it delivers 800/s with about 14 in flight.
+        // tolerable 15 ms (1.3 x 10 ms + 2 ms) it delivers 800/s with 12 in flight.
         settled(&a, &mut now, 80, 800, 1, 150);
         let loaded = a.limit();
         assert!((12..=14).contains(&loaded), "queueing upstream: {calm} -> {loaded}");

@@ -65,6 +65,7 @@ pub async fn serve(
             Some(workers) => workers.dispatch(
                 stream,
                 peer,
+                proxy.runtime().is_priority_peer(peer.ip()),
                 Box::new(move |stream, peer, load| {
                     tokio::spawn(async move {
                         connection(stream, peer).await;

@@ -36,6 +36,9 @@ pub struct Runtime {
     pub gate: Option<Arc<dyn Gate>>,
     /// Whether the shield is defending: admission sheds lanes only then.
     pub pressure: Option<Arc<dyn Pressure>>,
+    /// Networks of the priority classes (staff), known from the socket peer: their connections
+    /// are served on a worker of their own (see [`crate::workers`]).
+    pub priority_networks: Vec<ipnet::IpNet>,
     health_stop: watch::Sender<bool>,
 }
 
@@ -57,13 +60,39 @@ impl Runtime {
             }
         }
         let (health_stop, _) = watch::channel(false);
-        Ok(Runtime { router: Router::new(routes), pools, pipeline, limits, identity, access_log, gate: None, pressure: None, health_stop })
+        Ok(Runtime {
+            router: Router::new(routes),
+            pools,
+            pipeline,
+            limits,
+            identity,
+            access_log,
+            gate: None,
+            pressure: None,
+            priority_networks: Vec::new(),
+            health_stop,
+        })
     }
 
     /// Shed admission lanes only while `pressure` says so.
     pub fn with_pressure(mut self, pressure: Arc<dyn Pressure>) -> Runtime {
         self.pressure = Some(pressure);
         self
+    }
+
+    /// Serve connections from `networks` (the priority classes' staff networks) on the priority
+    /// worker, apart from everyone else's.
+    pub fn with_priority_networks(mut self, networks: Vec<ipnet::IpNet>) -> Runtime {
+        self.priority_networks = networks;
+        self
+    }
+
+    /// Whether a connection from `peer` belongs on the priority worker: the peer is the client
+    /// (no proxy in front to speak for it) and in a priority network.
+    pub fn is_priority_peer(&self, peer: std::net::IpAddr) -> bool {
+        !self.priority_networks.is_empty()
+            && (self.identity.source == crate::settings::ClientAddressSource::Peer || !self.identity.is_trusted(peer))
+            && self.priority_networks.iter().any(|n| n.contains(&peer))
     }
 
     /// Serve challenges through `gate`.

@@ -10,6 +10,12 @@
 //! The accept loops stay on the caller's runtime and hand each accepted socket to the worker
 //! with the fewest open connections. A handed-over socket leaves the accept loop's reactor and
 //! joins the worker's (one `epoll_ctl` each way, once per connection, not per request).
+//!
+//! One more worker serves only the priority classes' connections (staff networks, known from
+//! the socket's peer): under a flood the other workers' queues are long, every request on them
+//! waits for the CPU behind thousands of flood requests, and staff would too. On a worker of
+//! their own they wait for nothing but the kernel's scheduler, which runs a thread that wakes
+//! rarely ahead of the busy ones.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +35,7 @@ struct Worker {
 /// The worker threads. Dropping this ends them once their connections have ended.
 pub struct Workers {
     workers: Vec<Worker>,
+    priority: Worker,
 }
 
 /// Counts one open connection against its worker until dropped.
@@ -40,31 +47,34 @@ impl Drop for Load {
     }
 }
 
-impl Workers {
-    /// Start `n` workers (at least one).
-    pub fn start(n: usize) -> std::io::Result<Workers> {
-        let mut workers = Vec::with_capacity(n.max(1));
-        for i in 0..n.max(1) {
-            let (tx, mut rx) = mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr, Job)>();
-            let open = Arc::new(AtomicUsize::new(0));
-            let load = Arc::clone(&open);
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            std::thread::Builder::new().name(format!("rampart-worker-{i}")).spawn(move || {
-                runtime.block_on(async move {
-                    while let Some((stream, peer, job)) = rx.recv().await {
-                        match tokio::net::TcpStream::from_std(stream) {
-                            Ok(stream) => job(stream, peer, Load(Arc::clone(&load))),
-                            Err(e) => {
-                                load.fetch_sub(1, Ordering::Relaxed);
-                                tracing::warn!(error = %e, "cannot register a connection with its worker");
-                            }
+impl Worker {
+    fn start(name: String) -> std::io::Result<Worker> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr, Job)>();
+        let open = Arc::new(AtomicUsize::new(0));
+        let load = Arc::clone(&open);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::Builder::new().name(name).spawn(move || {
+            runtime.block_on(async move {
+                while let Some((stream, peer, job)) = rx.recv().await {
+                    match tokio::net::TcpStream::from_std(stream) {
+                        Ok(stream) => job(stream, peer, Load(Arc::clone(&load))),
+                        Err(e) => {
+                            load.fetch_sub(1, Ordering::Relaxed);
+                            tracing::warn!(error = %e, "cannot register a connection with its worker");
                         }
                     }
-                });
-            })?;
-            workers.push(Worker { jobs: tx, open });
-        }
-        Ok(Workers { workers })
+                }
+            });
+        })?;
+        Ok(Worker { jobs: tx, open })
+    }
+}
+
+impl Workers {
+    /// Start `n` workers (at least one), and the priority worker.
+    pub fn start(n: usize) -> std::io::Result<Workers> {
+        let workers = (0..n.max(1)).map(|i| Worker::start(format!("rampart-worker-{i}"))).collect::<Result<_, _>>()?;
+        Ok(Workers { workers, priority: Worker::start("rampart-priority".into())? })
     }
 
     /// One worker per core.
@@ -81,11 +91,16 @@ impl Workers {
         self.workers.is_empty()
     }
 
-    /// Hand `stream` to the worker with the fewest open connections; `job` runs there, inside
-    /// its runtime (it spawns the connection's task). The socket is closed if it cannot be
-    /// moved.
-    pub fn dispatch(&self, stream: tokio::net::TcpStream, peer: SocketAddr, job: Job) {
-        let Some(worker) = self.workers.iter().min_by_key(|w| w.open.load(Ordering::Relaxed)) else { return };
+    /// Hand `stream` to the priority worker (`priority`) or to the worker with the fewest open
+    /// connections; `job` runs there, inside its runtime (it spawns the connection's task). The
+    /// socket is closed if it cannot be moved.
+    pub fn dispatch(&self, stream: tokio::net::TcpStream, peer: SocketAddr, priority: bool, job: Job) {
+        let worker = if priority {
+            &self.priority
+        } else {
+            let Some(w) = self.workers.iter().min_by_key(|w| w.open.load(Ordering::Relaxed)) else { return };
+            w
+        };
         let stream = match stream.into_std() {
             Ok(s) => s,
             Err(e) => {
@@ -117,6 +132,7 @@ mod tests {
             workers.dispatch(
                 stream,
                 peer,
+                false,
                 Box::new(|mut stream, _, load| {
                     tokio::spawn(async move {
                         let _load = load;
@@ -137,5 +153,28 @@ mod tests {
         names.sort();
         assert_eq!(names, ["rampart-worker-0", "rampart-worker-0", "rampart-worker-1", "rampart-worker-1"]);
         drop(clients);
+    }
+
+    #[tokio::test]
+    async fn priority_connections_get_the_priority_worker() {
+        let workers = Workers::start(2).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (stream, peer) = listener.accept().await.unwrap();
+        workers.dispatch(
+            stream,
+            peer,
+            true,
+            Box::new(|mut stream, _, load| {
+                tokio::spawn(async move {
+                    let _load = load;
+                    let name = std::thread::current().name().unwrap_or("").to_string();
+                    stream.write_all(name.as_bytes()).await.unwrap();
+                });
+            }),
+        );
+        let mut buf = [0u8; 64];
+        let n = client.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"rampart-priority");
     }
 }
