@@ -28,12 +28,7 @@ NGINX=127.0.0.1:8096
 
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 ulimit -n 20000 2>/dev/null || true
-if [ -n "${RAMPART_BIN:-}" ]; then
-    bin=$RAMPART_BIN            # a binary built elsewhere (no build here)
-else
-    (cd "$here" && cargo build --release --quiet --bin rampart)
-    bin=${CARGO_TARGET_DIR:-$here/target}/release/rampart
-fi
+rampart_bin
 
 "$bin" testbed --listen "$TESTBED" --open --max-concurrent 8 --work-ms 10 > "$run/testbed.log" 2>&1 & pids+=($!)
 
@@ -42,11 +37,7 @@ cat > "$run/rampart.toml" <<TOML
 address = "$RAMPART"
 http2 = false
 
-[limits]
-max_connections = 20000
-max_connections_per_client = 20000
-max_connections_per_prefix = 20000
-accept_rate = "100000/s"
+$LOAD_LIMITS
 
 [[upstream]]
 name = "app"

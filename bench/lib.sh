@@ -29,6 +29,25 @@ setup() {
     bash "$shared/anchors/start.sh" "$run" >/dev/null
 }
 
+# Connection limits out of a load generator's way (every bench drives thousands of connections
+# from one or a few addresses), for the configurations the scripts write.
+LOAD_LIMITS='[limits]
+max_connections = 20000
+max_connections_per_client = 20000
+max_connections_per_prefix = 20000
+accept_rate = "100000/s"'
+
+# The rampart binary for scripts that run only it: RAMPART_BIN when set (no build here), else
+# a release build of this tree.
+rampart_bin() {
+    if [ -n "${RAMPART_BIN:-}" ]; then
+        bin=$RAMPART_BIN
+    else
+        (cd "$here" && cargo build --release --quiet --bin rampart)
+        bin=${CARGO_TARGET_DIR:-$here/target}/release/rampart
+    fi
+}
+
 # A Rampart configuration in front of the anchors' backend: base_config PORT EXTRA_TOML.
 # The flood detector is off unless EXTRA_TOML has a [flood] section: a load generator hammering
 # from one address is exactly what it exists to stop (it would challenge and ban wrk), and the
@@ -42,11 +61,7 @@ enabled = false'
 address = "127.0.0.1:$1"
 http2 = false
 
-[limits]
-max_connections = 20000
-max_connections_per_client = 20000
-max_connections_per_prefix = 20000
-accept_rate = "100000/s"
+$LOAD_LIMITS
 
 [[upstream]]
 name = "backend"

@@ -19,12 +19,7 @@ SOURCES=${SOURCES:-10000000}
 TESTBED=127.0.0.1:9320
 RAMPART=127.0.0.1:8097
 ADMIN=127.0.0.1:9097
-if [ -n "${RAMPART_BIN:-}" ]; then
-    bin=$RAMPART_BIN
-else
-    (cd "$here" && cargo build --release --quiet --bin rampart)
-    bin=${CARGO_TARGET_DIR:-$here/target}/release/rampart
-fi
+rampart_bin
 ulimit -n 20000 2>/dev/null || true
 
 "$bin" testbed --listen "$TESTBED" --open > "$run/testbed.log" 2>&1 & pids+=($!)
@@ -42,11 +37,7 @@ http2 = false
 address = "$ADMIN"
 token_file = "$run/admin.token"
 
-[limits]
-max_connections = 20000
-max_connections_per_client = 20000
-max_connections_per_prefix = 20000
-accept_rate = "100000/s"
+$LOAD_LIMITS
 
 [[upstream]]
 name = "app"
