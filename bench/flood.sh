@@ -7,8 +7,9 @@
 #   staff   drill's probe from 127.0.0.2 (Rampart: [[priority]] class "staff"), 4 req/s
 #   public  a second drill (`calm`) from 127.0.0.3, 4 req/s
 #   cleared a third (`calm --probe-solve`) from 127.0.0.4, 4 req/s: a clearance holder, which
-#           solves the challenge when it first meets it (that request's latency includes the
-#           solving) and keeps the cookie
+#           earns its clearance before its first request (a challenge asked for ahead of time,
+#           as a regular visitor's browser holds one), keeps the cookie, and solves again if it
+#           is ever challenged (that request's latency includes the solving)
 # each request with a 2 s deadline. Prints, per target and flood: staff success %, staff p99
 # against the calm p99 (measured first, same probe, no flood), the slowest staff requests and
 # when they were sent, clearance holders' and the public's success %, and what the flood met.
@@ -127,6 +128,9 @@ print(f"  {'':<22} flood {flood['requests_per_s']:.0f} req/s: passed {share('pas
       f" throttled {share('throttled'):.1f}% blocked {share('blocked'):.1f}% shed {share('shed'):.1f}% errors {share('errors'):.1f}%")
 slow = ", ".join(f"{s['latency_ms']:.0f} ms at {s['at_s']:.1f} s" for s in staff["summary"].get("slowest", []))
 print(f"  {'':<22} slowest staff requests: {slow}")
+slow = ", ".join(f"{s['latency_ms']:.0f} ms at {s['at_s']:.1f} s" for s in clr["summary"].get("slowest", []))
+earned = ", ".join(f"{'ahead' if e['ahead'] else 'met'} at {e['at_s']:.1f} s in {e['took_ms']:.0f} ms" for e in clr["summary"].get("earned", []))
+print(f"  {'':<22} slowest clearance-holder requests: {slow}; clearances earned: {earned or 'none'}")
 PY
 }
 

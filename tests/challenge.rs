@@ -163,16 +163,18 @@ fn wrk_does_not_get_through() {
 }
 
 /// `rampart drill`'s probe with `--probe-solve` solves the challenge as the README's protocol
-/// says (JSON challenge, proof of work, redemption, cookie) and is served from then on; the same
-/// probe without it is challenged on every request.
+/// says (JSON challenge, proof of work, redemption, cookie): each user first asks for one ahead
+/// of time (`GET /.rampart/challenge`), and solves again the challenge it meets once its
+/// clearance (1 s here) has expired; every request is served. The same probe without it is
+/// challenged on every request, then banned for skipping the challenge.
 #[test]
 fn the_drill_probe_solves_the_challenge_like_a_scripted_client_allowed_in() {
     let tb = Testbed::start(TestbedOptions::default());
-    let r = shield(&tb, "challenge_difficulty = 12");
+    let r = shield(&tb, "challenge_difficulty = 12\nclearance_ttl = \"1s\"");
     pin(&r, "under_attack");
     let probe = |solve: bool| -> serde_json::Value {
         let url = r.url("/");
-        let mut args = vec!["drill", "calm", "--target", &url, "--duration", "2s", "--probe-rate", "5", "--json"];
+        let mut args = vec!["drill", "calm", "--target", &url, "--duration", "3s", "--probe-rate", "5", "--json"];
         if solve {
             args.push("--probe-solve");
         }
@@ -187,7 +189,15 @@ fn the_drill_probe_solves_the_challenge_like_a_scripted_client_allowed_in() {
     assert!(requests >= 5, "{requests} probe requests");
     assert_eq!(solving["summary"]["counts"]["passed"].as_u64(), Some(requests), "every request served: {solving}");
     assert!(solving["who"].as_str().unwrap_or_default().contains("clearance holder"));
+    let earned = solving["summary"]["earned"].as_array().expect("earned clearances");
+    let ahead = earned.iter().filter(|e| e["ahead"] == true).count();
+    assert_eq!(ahead, 2, "each of the 2 users earned one ahead of time: {earned:?}");
+    assert!(earned.len() > ahead, "an expired clearance is earned again on a challenged request: {earned:?}");
     let plain = probe(false);
     assert_eq!(plain["summary"]["counts"]["passed"].as_u64(), Some(0), "{plain}");
-    assert_eq!(plain["summary"]["counts"]["challenged"], plain["summary"]["requests"], "{plain}");
+    // Challenged on every request, until it is banned for skipping the challenge repeatedly.
+    let counts = &plain["summary"]["counts"];
+    let (challenged, blocked) = (counts["challenged"].as_u64().unwrap_or(0), counts["blocked"].as_u64().unwrap_or(0));
+    assert!(challenged > 0, "{plain}");
+    assert_eq!(Some(challenged + blocked), plain["summary"]["requests"].as_u64(), "{plain}");
 }

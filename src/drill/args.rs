@@ -156,9 +156,10 @@ pub struct DrillArgs {
     /// A probe request not answered within this is a failure.
     #[arg(long, default_value = "2s")]
     pub probe_timeout: String,
-    /// The probe solves a challenge when it meets one, as a browser does (the proof of work,
-    /// redeemed for a clearance cookie it then keeps), and its request goes on: a clearance
-    /// holder. The solving time counts in that request's latency.
+    /// The probe stands for clearance holders: each user earns a clearance before its first
+    /// request (asking for a challenge ahead of time, not counted as a request), and solves a
+    /// challenge again whenever it meets one, as a browser does (the proof of work, redeemed for
+    /// a clearance cookie it then keeps); that solving counts in the request's latency.
     #[arg(long)]
     pub probe_solve: bool,
     /// No legitimate-user probe.

@@ -79,6 +79,15 @@ impl Report {
                 let list: Vec<String> = p.summary.slowest.iter().map(|s| format!("{:.0} ms at {:.1} s", s.latency_ms, s.at_s)).collect();
                 let _ = writeln!(o, "  slowest: {}", list.join(", "));
             }
+            if !p.summary.earned.is_empty() {
+                let list: Vec<String> = p
+                    .summary
+                    .earned
+                    .iter()
+                    .map(|e| format!("{} at {:.1} s in {:.0} ms", if e.ahead { "ahead" } else { "met" }, e.at_s, e.took_ms))
+                    .collect();
+                let _ = writeln!(o, "  clearances earned: {}", list.join(", "));
+            }
         }
         o
     }

@@ -17,14 +17,21 @@ const MAX_ANSWER: usize = 16 * 1024;
 /// Challenges harder than this are not worth solving here (2^28 hashes: minutes).
 const MAX_BITS: u32 = 28;
 
-/// Get a clearance cookie (`name=token`) for `path` on `conn`: `None` if any step fails or
-/// `deadline` passes.
+/// Get a clearance cookie (`name=token`) for `path` on `conn`, asking `path` itself for the
+/// challenge it met: `None` if any step fails or `deadline` passes.
 pub async fn clearance(conn: &mut Connection, authority: &str, agent: &str, path: &str, deadline: Duration) -> Option<HeaderValue> {
     tokio::time::timeout(deadline, solve(conn, authority, agent, path)).await.ok().flatten()
 }
 
-async fn solve(conn: &mut Connection, authority: &str, agent: &str, path: &str) -> Option<HeaderValue> {
-    let ask = Request::get(path)
+/// Get a clearance cookie before meeting any challenge, as a browser that passed one earlier
+/// does: `GET /.rampart/challenge` asks for one ahead of time.
+pub async fn clearance_ahead(conn: &mut Connection, authority: &str, agent: &str, deadline: Duration) -> Option<HeaderValue> {
+    tokio::time::timeout(deadline, solve(conn, authority, agent, rampart_shield::challenge::ENDPOINT)).await.ok().flatten()
+}
+
+/// Ask `ask` for a challenge (as JSON), solve it, redeem it.
+async fn solve(conn: &mut Connection, authority: &str, agent: &str, ask: &str) -> Option<HeaderValue> {
+    let ask = Request::get(ask)
         .header(HOST, authority)
         .header(USER_AGENT, agent)
         .header(ACCEPT, "application/json")

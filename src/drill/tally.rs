@@ -73,10 +73,26 @@ pub struct Tally {
     /// The probe's slowest responses and when they came, counted from `since`: a p99 over a
     /// long run says how bad, this says when (the seconds before detection, or all along).
     slowest: Option<(Instant, Mutex<Vec<SlowResponse>>)>,
+    /// Clearances the probe earned (`--probe-solve`), the first [`EARNED_KEPT`] of them.
+    earned: Mutex<Vec<Earned>>,
 }
 
 /// How many of the slowest responses a traced tally keeps.
 const SLOWEST_KEPT: usize = 5;
+
+/// How many earned clearances a tally lists.
+const EARNED_KEPT: usize = 16;
+
+/// A clearance the probe earned by solving a challenge.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Earned {
+    /// When the probe asked for the challenge, in seconds from the start of the drill.
+    pub at_s: f64,
+    /// Asking, solving and redeeming, in milliseconds.
+    pub took_ms: f64,
+    /// Asked for ahead of time (`GET /.rampart/challenge`), not met on a request.
+    pub ahead: bool,
+}
 
 /// One slow response of a traced tally.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -102,6 +118,7 @@ impl Tally {
             other_statuses: Mutex::new(BTreeMap::new()),
             latency: Mutex::new(latency),
             slowest: None,
+            earned: Mutex::new(Vec::new()),
         }
     }
 
@@ -145,6 +162,20 @@ impl Tally {
         }
     }
 
+    /// Note a clearance earned in `took`, asked for at `asked` (a traced tally's clock; the
+    /// tally's creation otherwise).
+    pub fn earned(&self, asked: Instant, took: Duration, ahead: bool) {
+        let since = self.slowest.as_ref().map(|(since, _)| *since).unwrap_or(asked);
+        let mut kept = self.earned.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() < EARNED_KEPT {
+            kept.push(Earned {
+                at_s: (asked.saturating_duration_since(since).as_secs_f64() * 100.0).round() / 100.0,
+                took_ms: (took.as_secs_f64() * 10_000.0).round() / 10.0,
+                ahead,
+            });
+        }
+    }
+
     /// The counts and percentiles now.
     pub fn summary(&self) -> Summary {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -166,7 +197,8 @@ impl Tally {
             Some((_, kept)) => kept.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             None => Vec::new(),
         };
-        Summary { requests: counts.total(), counts, errors, other_statuses, latency_ms, slowest }
+        let earned = self.earned.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Summary { requests: counts.total(), counts, errors, other_statuses, latency_ms, slowest, earned }
     }
 }
 
@@ -183,6 +215,9 @@ pub struct Summary {
     /// A traced tally's slowest responses, slowest first, with when they were sent.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slowest: Vec<SlowResponse>,
+    /// Clearances earned by solving challenges (`--probe-solve`), the first 16.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub earned: Vec<Earned>,
 }
 
 impl Summary {

@@ -22,6 +22,10 @@
 //!    `{"clearance": …, "cookie": "rampart_clearance", "expires": UNIX}`).
 //! 4. Send the cookie (and the same `User-Agent`) with every later request.
 //!
+//! A client may also ask for a challenge before it meets one: `GET /.rampart/challenge`
+//! (optionally `?r=/path/to/return`) answers `200` with the same page or JSON as step 1, so a
+//! browser or a script can hold a clearance before an attack starts.
+//!
 //! Without JavaScript, post `c=W` (the wait challenge) after `S` seconds instead.
 //!
 //! A challenge can be redeemed once and within [`CHALLENGE_TTL`]; a clearance lasts
@@ -333,6 +337,14 @@ impl Gate for ChallengeGate {
 
     fn answer(&self, req: &GateRequest<'_>) -> Reply {
         let json = wants_json(req.headers);
+        if req.path == ENDPOINT && req.method == Method::GET {
+            // A challenge asked for ahead of time: a browser or a scripted client can earn its
+            // clearance before it is ever challenged (while the site is calm, say).
+            let back = req.query.and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "r").map(|(_, v)| v.into_owned()));
+            let mut reply = self.challenge_reply(req.headers, safe_back(back.as_deref().unwrap_or("/")), "-", "", json);
+            reply.status = StatusCode::OK;
+            return reply;
+        }
         if req.path != ENDPOINT || req.method != Method::POST {
             return plain(StatusCode::NOT_FOUND, "not found\n");
         }

@@ -179,3 +179,28 @@ fn unknown_gate_paths_are_not_found() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert!(g.owns("/.rampart/challenge") && !g.owns("/rampart"));
 }
+
+#[test]
+fn a_challenge_asked_for_ahead_of_time_earns_a_clearance() {
+    let g = gate(fixed(8));
+    let mut h = headers(UA);
+    h.insert(http::header::ACCEPT, "application/json".parse().unwrap());
+    let ask = GateRequest { method: &Method::GET, path: ENDPOINT, query: None, headers: &h, body: b"", client: ip("192.0.2.7"), tls: None };
+    let reply = g.answer(&ask);
+    assert_eq!(reply.status, StatusCode::OK, "asked for, not met: 200");
+    let c: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    let token = c["challenge"].as_str().unwrap();
+    assert_eq!(c["bits"], 8);
+    let reply = post(&g, UA, &format!("c={token}&n={}&r=%2F", solve(token, 8)));
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert!(cookie_of(&reply).starts_with("rampart_clearance="));
+
+    // A browser asking for the page gets the interstitial, which returns to `r` (on-site only).
+    let page = GateRequest { query: Some("r=%2Fcontacts%3Fpage%3D2"), headers: &headers(UA), ..ask };
+    let reply = g.answer(&page);
+    assert_eq!(reply.status, StatusCode::OK);
+    let html = String::from_utf8(reply.body).unwrap();
+    assert!(html.contains(r#"name="r" value="/contacts?page"#), "{html}");
+    let off_site = GateRequest { query: Some("r=https%3A%2F%2Fevil.example%2F"), headers: &headers(UA), ..ask };
+    assert!(!String::from_utf8(g.answer(&off_site).body).unwrap().contains("evil.example"));
+}
