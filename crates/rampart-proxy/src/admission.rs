@@ -18,9 +18,11 @@
 //! In calm, waiting is how a busy day is served: nothing is refused until a request has waited
 //! [`AdmissionSettings::queue_timeout`]. While the shield is defending (the flood detector's
 //! mode is not normal, or an operator pinned it) lanes get shares: the public may fill
-//! [`PUBLIC_SHARE`] of the limit and clearance holders [`CLEARED_SHARE`], and a request over its
-//! share is shed at once with a 503; priority classes (staff) may fill all of it and a headroom
-//! above in every mode, so they never queue behind a flood.
+//! [`PUBLIC_SHARE`] of the limit and clearance holders [`CLEARED_SHARE`]. A public request over
+//! its share is shed at once with a 503 (that is the flood); a clearance holder's waits for the
+//! next slot below its share, ahead of the public, so that a moment's full house does not cost
+//! a browser that proved itself its page; priority classes (staff) may fill all of it and a
+//! headroom above in every mode, so they never queue behind a flood.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -218,9 +220,9 @@ impl Admission {
     }
 
     /// Take a slot for `lane`, waiting for one when the limit is reached; `None` when the
-    /// request is shed (counted). While `defending`, the public and clearance holders over
-    /// their share are shed at once; otherwise, and for priority classes always, a request
-    /// waits up to the queue timeout, ahead of every waiting request of a lower lane.
+    /// request is shed (counted). While `defending`, the public over its share is shed at once;
+    /// otherwise, and for clearance holders and priority classes always, a request waits up to
+    /// the queue timeout, ahead of every waiting request of a lower lane.
     pub async fn acquire(self: &Arc<Self>, lane: Lane, defending: bool) -> Option<Permit> {
         if self.defending.load(Ordering::Relaxed) != defending {
             self.defending.store(defending, Ordering::Relaxed);
@@ -228,7 +230,9 @@ impl Admission {
         if let Some(p) = self.try_acquire(lane, defending) {
             return Some(p);
         }
-        if defending && lane != Lane::Priority {
+        // While defending, the public over its share is the flood: shed at once. A clearance
+        // holder proved it is a browser; it waits for a slot (ahead of the public) like staff.
+        if defending && lane == Lane::Public {
             return self.refuse(lane);
         }
         let waiter = {
@@ -372,7 +376,7 @@ mod tests {
         Arc::new(Admission::new(AdmissionSettings { initial, ..AdmissionSettings::default() }))
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn while_defending_the_public_fills_its_share_and_staff_still_get_in() {
         let a = admission(100);
         let mut public = Vec::new();
@@ -381,15 +385,25 @@ mod tests {
         }
         assert_eq!(public.len(), 70);
         assert_eq!(a.shed(Lane::Public), 1, "shed at once, not queued");
-        let mut cleared = Vec::new();
-        while let Some(p) = a.acquire(Lane::Cleared, true).await {
-            cleared.push(p);
-        }
+        let cleared: Vec<_> = std::iter::from_fn(|| a.try_acquire(Lane::Cleared, true)).take(1000).collect();
         assert_eq!(cleared.len(), 15);
+        // Over its share a clearance holder waits for a slot, ahead of the public: not shed.
+        let waiter = tokio::spawn({
+            let a = Arc::clone(&a);
+            async move { a.acquire(Lane::Cleared, true).await.is_some() }
+        });
+        while a.waiting() < 1 {
+            tokio::task::yield_now().await;
+        }
         let staff: Vec<_> = std::iter::from_fn(|| a.try_acquire(Lane::Priority, true)).take(1000).collect();
         assert_eq!(staff.len(), 40, "staff fill the limit and a headroom above it");
+        drop(staff);
+        assert_eq!(a.waiting(), 1, "the slots freed are above the clearance holders' share");
+        public.pop();
+        assert!(waiter.await.unwrap(), "the next slot below the share goes to the waiting clearance holder");
+        assert_eq!(a.shed(Lane::Cleared), 0);
         drop(public);
-        assert_eq!(a.in_flight(), 55);
+        assert_eq!(a.in_flight(), 15);
         assert!(a.acquire(Lane::Public, true).await.is_some());
     }
 
