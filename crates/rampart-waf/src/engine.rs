@@ -138,7 +138,18 @@ fn index_literals(phases: &mut [Vec<Item>; 5]) -> LiteralIndex {
             link = r.chain.as_deref_mut();
         }
     }
-    LiteralIndex::new(&sets)
+    let index = LiteralIndex::new(&sets);
+    if !index.is_empty() {
+        for item in phases.iter_mut().flatten() {
+            let Item::Rule(rule) = item else { continue };
+            let mut link = Some(rule.as_mut());
+            while let Some(r) = link {
+                r.literal_skip = crate::tx::literal_skip::applies(r);
+                link = r.chain.as_deref_mut();
+            }
+        }
+    }
+    index
 }
 
 /// Give every link the id of its transformation chain (equal chains, equal ids).

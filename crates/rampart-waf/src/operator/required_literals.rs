@@ -54,6 +54,8 @@ impl Facts {
 #[derive(Clone)]
 pub struct RequiredLiterals {
     matcher: AhoCorasick,
+    /// The literal, when there is only one: searched for in lower-case input.
+    single: Option<memchr::memmem::Finder<'static>>,
     /// The literals the matcher searches for (lower-case).
     literals: Vec<Vec<u8>>,
 }
@@ -89,7 +91,11 @@ impl RequiredLiterals {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&literals)
             .ok()?;
-        Some(RequiredLiterals { matcher, literals })
+        let single = match literals.as_slice() {
+            [only] => Some(memchr::memmem::Finder::new(only).into_owned()),
+            _ => None,
+        };
+        Some(RequiredLiterals { matcher, single, literals })
     }
 
     /// The literals (lower-case, to be searched ASCII-case-insensitively).
@@ -100,6 +106,15 @@ impl RequiredLiterals {
     /// False when `input` holds none of the literals, so the pattern cannot match it.
     pub fn may_match(&self, input: &[u8]) -> bool {
         self.matcher.is_match(input)
+    }
+
+    /// [`RequiredLiterals::may_match`] for input with no upper-case ASCII letter (so a
+    /// single literal is a plain substring search, faster than the automaton on short keys).
+    pub fn may_match_lowercase(&self, input: &[u8]) -> bool {
+        match &self.single {
+            Some(finder) => finder.find(input).is_some(),
+            None => self.matcher.is_match(input),
+        }
     }
 }
 

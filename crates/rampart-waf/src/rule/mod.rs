@@ -68,6 +68,9 @@ pub struct Rule {
     /// The operator's group in the engine's [`crate::prefilter::LiteralIndex`] (`None`: the
     /// operator has no required literals), set when the engine is built.
     pub prefilter: Option<u32>,
+    /// Whether the prefilter may be asked of whole variables, so that the link can be skipped
+    /// without fetching its values (see `tx::literal_skip`), set when the engine is built.
+    pub literal_skip: bool,
     /// `multiMatch`: run the operator after each transformation too.
     pub multi_match: bool,
     /// `capture`: store regex groups as `TX.0`..`TX.9`.
@@ -126,6 +129,7 @@ impl Rule {
             transforms: Vec::new(),
             chain_id: 0,
             prefilter: None,
+            literal_skip: false,
             multi_match: false,
             capture: false,
             log: true,

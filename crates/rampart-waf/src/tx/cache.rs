@@ -75,6 +75,8 @@ pub struct EntryId(u32);
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     slot: Slot,
+    /// The chain (0: none).
+    chain: u32,
     /// Offset in `bits` of the value's literal groups (see [`crate::prefilter`]), or
     /// [`NOT_SCANNED`].
     bits: u32,
@@ -90,15 +92,36 @@ pub struct TransformCache {
     arena: Vec<Vec<u8>>,
     /// Group sets of scanned entries, [`LiteralIndex::words`] words each.
     bits: Vec<u64>,
+    /// Group sets of whole variables under a chain (see [`super::literal_skip`]): offset in
+    /// `bits`, by variable and chain.
+    summaries: HashMap<(u32, u32), u32, BuildHasherDefault<IntHasher>>,
 }
 
+/// Room reserved when a transaction starts: a CRS request has a few hundred (value, chain)
+/// pairs per phase; growing the table there would rehash it several times per request.
+const INITIAL_ENTRIES: usize = 512;
+/// Whole-variable group sets reserved likewise (about a hundred per phase).
+const INITIAL_SUMMARIES: usize = 128;
+
 impl TransformCache {
+    /// An empty cache with room for a typical request.
+    pub fn with_room() -> TransformCache {
+        TransformCache {
+            slots: HashMap::with_capacity_and_hasher(INITIAL_ENTRIES, BuildHasherDefault::default()),
+            entries: Vec::with_capacity(INITIAL_ENTRIES),
+            arena: Vec::new(),
+            bits: Vec::with_capacity(INITIAL_ENTRIES),
+            summaries: HashMap::with_capacity_and_hasher(INITIAL_SUMMARIES, BuildHasherDefault::default()),
+        }
+    }
+
     /// Forget everything (start of a phase, or request data written). Keeps the capacity.
     pub fn clear(&mut self) {
         self.slots.clear();
         self.entries.clear();
         self.arena.clear();
         self.bits.clear();
+        self.summaries.clear();
     }
 
     /// Whether `value` may be cached at all.
@@ -125,7 +148,7 @@ impl TransformCache {
             None => Slot::Unchanged,
         };
         let id = u32::try_from(self.entries.len()).ok()?;
-        self.entries.push(Entry { slot, bits: NOT_SCANNED });
+        self.entries.push(Entry { slot, chain, bits: NOT_SCANNED });
         self.slots.insert(key, id);
         Some(EntryId(id))
     }
@@ -141,24 +164,76 @@ impl TransformCache {
     /// Whether the entry's (transformed) value holds one of `group`'s literals; the value is
     /// scanned for all groups of `index` the first time any group asks.
     pub fn has_literal(&mut self, id: EntryId, group: u32, index: &LiteralIndex, original: &[u8]) -> bool {
-        let Some(entry) = self.entries.get(id.0 as usize).copied() else { return true };
-        let words = index.words();
-        let at = if entry.bits == NOT_SCANNED {
-            let at = self.bits.len();
-            self.bits.resize(at + words, 0);
-            let input = match entry.slot {
-                Slot::Changed(i) => self.arena.get(i).map_or(original, Vec::as_slice),
-                Slot::Unchanged => original,
-            };
-            index.scan(input, &mut self.bits[at..]);
-            if let Some(e) = self.entries.get_mut(id.0 as usize) {
-                e.bits = u32::try_from(at).unwrap_or(NOT_SCANNED);
+        match self.scanned(id, index, original) {
+            Some(at) => self.has(at, group, index),
+            None => true,
+        }
+    }
+
+    /// Whether the group set at `at` (of [`TransformCache::scanned`] or
+    /// [`TransformCache::new_summary`]) has `group`.
+    pub fn has(&self, at: usize, group: u32, index: &LiteralIndex) -> bool {
+        self.bits.get(at..at + index.words()).is_some_and(|bits| prefilter::has(bits, group))
+    }
+
+    /// The offset of a whole variable's group set under `chain`, if computed this phase.
+    pub fn summary(&self, variable: u32, chain: u32) -> Option<usize> {
+        self.summaries.get(&(variable, chain)).map(|at| *at as usize)
+    }
+
+    /// Start an empty group set for a whole variable under `chain`; its offset. The caller
+    /// fills it with [`TransformCache::add_to_summary`] and [`TransformCache::scan_into`].
+    pub fn new_summary(&mut self, variable: u32, chain: u32, index: &LiteralIndex) -> usize {
+        let at = self.bits.len();
+        self.bits.resize(at + index.words(), 0);
+        self.summaries.insert((variable, chain), u32::try_from(at).unwrap_or(u32::MAX));
+        at
+    }
+
+    /// Add the group set at `from` to the one at `to`.
+    pub fn add_to_summary(&mut self, from: usize, to: usize, index: &LiteralIndex) {
+        for i in 0..index.words() {
+            self.bits[to + i] |= self.bits[from + i];
+        }
+    }
+
+    /// Add the groups `input` has to the group set at `to`.
+    pub fn scan_into(&mut self, input: &[u8], to: usize, index: &LiteralIndex) {
+        index.scan(input, &mut self.bits[to..to + index.words()]);
+    }
+
+    /// The offset of the entry's group set, scanning its value the first time; `None` for an
+    /// unknown entry.
+    pub fn scanned(&mut self, id: EntryId, index: &LiteralIndex, original: &[u8]) -> Option<usize> {
+        let entry = self.entries.get(id.0 as usize).copied()?;
+        if entry.bits != NOT_SCANNED {
+            return Some(entry.bits as usize);
+        }
+        // A chain that left the value as it was (the usual case for clean input) has the
+        // groups of the value itself: one scan serves every such chain.
+        let shared = match (entry.slot, entry.chain) {
+            (Slot::Unchanged, chain) if chain != 0 => {
+                self.get_or_insert(0, original, |_| None).and_then(|raw| self.scanned(raw, index, original))
             }
-            at
-        } else {
-            entry.bits as usize
+            _ => None,
         };
-        prefilter::has(&self.bits[at..at + words], group)
+        let at = match shared {
+            Some(at) => at,
+            None => {
+                let at = self.bits.len();
+                self.bits.resize(at + index.words(), 0);
+                let input = match entry.slot {
+                    Slot::Changed(i) => self.arena.get(i).map_or(original, Vec::as_slice),
+                    Slot::Unchanged => original,
+                };
+                index.scan(input, &mut self.bits[at..]);
+                at
+            }
+        };
+        if let Some(e) = self.entries.get_mut(id.0 as usize) {
+            e.bits = u32::try_from(at).unwrap_or(NOT_SCANNED);
+        }
+        Some(at)
     }
 }
 

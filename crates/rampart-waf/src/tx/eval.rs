@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use super::expand::{expand_string, EvalContext};
+use super::literal_skip;
 use super::outcome::{Intervention, MatchedRule, MatchedValue};
 use super::Transaction;
 use crate::actions::ctl::in_ranges;
@@ -119,6 +120,14 @@ impl Transaction {
             }
             return true;
         };
+        if link.literal_skip {
+            let mut scratch = std::mem::take(&mut self.values);
+            let may = literal_skip::may_match(&mut self.cache, &self.data, &self.engine.literals, link, &mut scratch);
+            self.values = scratch;
+            if !may {
+                return false;
+            }
+        }
         let mut hits: Vec<Hit> = Vec::new();
         let mut scratch = std::mem::take(&mut self.values);
         {
@@ -274,7 +283,7 @@ impl Transaction {
 }
 
 /// Run a link's transformation chain; `None` when nothing changed.
-fn transform(link: &Rule, value: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn transform(link: &Rule, value: &[u8]) -> Option<Vec<u8>> {
     let mut current: Option<Vec<u8>> = None;
     for t in &link.transforms {
         if let Some(v) = changed(t.function, current.as_deref().unwrap_or(value)) {
@@ -296,7 +305,7 @@ fn changed(function: crate::transform::TransformFn, input: &[u8]) -> Option<Vec<
 
 /// An empty vector of values keeping `spare`'s allocation, for another borrow of the
 /// transaction's data (values are fetched for every rule; this saves an allocation each).
-fn reuse<'b>(mut spare: Vec<Value<'_>>) -> Vec<Value<'b>> {
+pub(super) fn reuse<'b>(mut spare: Vec<Value<'_>>) -> Vec<Value<'b>> {
     spare.clear();
     spare.into_iter().filter_map(|_| None).collect()
 }

@@ -10,6 +10,7 @@ mod body;
 mod cache;
 pub mod data;
 mod eval;
+pub(crate) mod literal_skip;
 pub mod expand;
 pub mod outcome;
 pub mod request;
@@ -56,7 +57,7 @@ impl Transaction {
             rule_texts: engine.texts.clone(),
             ..TxData::default()
         };
-        Transaction { engine, data, state, cache: cache::TransformCache::default(), values: Vec::new() }
+        Transaction { engine, data, state, cache: cache::TransformCache::with_room(), values: Vec::with_capacity(32) }
     }
 
     /// Override the generated `UNIQUE_ID` (e.g. with the proxy's request id).

@@ -178,10 +178,23 @@ fn map<'a>(
         }
         return;
     }
-    for (k, val) in m {
-        if target.selector.as_ref().is_none_or_match(k) && !excluded(v, k) {
+    let Some(selector) = &target.selector else {
+        for (k, val) in m {
+            if !excluded(v, k) {
+                out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
+            }
+        }
+        return;
+    };
+    let mut push = |k: &'a String, val: &'a Vec<u8>| {
+        if selector.matches_lowercase(k) && !excluded(v, k) {
             out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
         }
+    };
+    match selector.prefix() {
+        // Only the keys starting with the selector's prefix (the keys are sorted).
+        Some(prefix) => m.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded)).take_while(|(k, _)| k.starts_with(prefix)).for_each(|(k, val)| push(k, val)),
+        None => m.iter().for_each(|(k, val)| push(k, val)),
     }
 }
 

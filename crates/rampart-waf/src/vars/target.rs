@@ -14,11 +14,22 @@ use crate::parser::variables::{RawSelector, RawVariable};
 pub enum Selector {
     /// A literal key, compared case-insensitively (stored lower-cased).
     Key(String),
-    /// Keys matching a regex (compiled case-insensitive, as ModSecurity does), with the
-    /// literals one of which a matching key must contain, when there are such: CRS exclusions
-    /// such as `!REQUEST_COOKIES:/^_pk_ref/` are checked for every cookie by many rules, and
-    /// most keys lack the literal.
-    Regex(Regex, Option<RequiredLiterals>),
+    /// Keys matching a regex (compiled case-insensitive, as ModSecurity does).
+    Regex(KeyRegex),
+}
+
+/// A regex key selector and what is known of the keys it can select: CRS exclusions such as
+/// `!REQUEST_COOKIES:/^_pk_ref/` are checked for every cookie by many rules, and selectors
+/// such as `TX:/^header_name_920450_/` for every `TX` variable (a few hundred), while most
+/// keys lack the literal such a selector needs.
+#[derive(Debug, Clone)]
+pub struct KeyRegex {
+    regex: Regex,
+    /// The literals one of which a matching key must contain, when there are such.
+    required: Option<RequiredLiterals>,
+    /// A lower-case literal every matching key starts with, ASCII case aside (from a `^abc`
+    /// pattern); lets a sorted map of lower-cased keys visit only the keys that have it.
+    prefix: Option<String>,
 }
 
 impl Selector {
@@ -36,16 +47,36 @@ impl Selector {
 
     /// A regex selector for `pattern` (without the slashes), compiled case-insensitive.
     pub fn regex(pattern: &str) -> Result<Selector, regex::Error> {
+        let prefix = anchored_prefix(pattern);
         let pattern = format!("(?i){pattern}");
         let regex = Regex::new(&pattern)?;
-        Ok(Selector::Regex(regex, RequiredLiterals::new_unicode(&pattern)))
+        Ok(Selector::Regex(KeyRegex { regex, required: RequiredLiterals::new_unicode(&pattern), prefix }))
     }
 
     /// Whether `key` is selected.
     pub fn matches(&self, key: &str) -> bool {
         match self {
             Selector::Key(k) => k.eq_ignore_ascii_case(key),
-            Selector::Regex(r, required) => required.as_ref().is_none_or(|l| l.may_match(key.as_bytes())) && r.is_match(key),
+            Selector::Regex(r) => r.required.as_ref().is_none_or(|l| l.may_match(key.as_bytes())) && r.regex.is_match(key),
+        }
+    }
+
+    /// [`Selector::matches`] for a key that is most likely lower-case (`TX` and persistent
+    /// collections store their keys so): then the literal check is a plain substring search.
+    pub fn matches_lowercase(&self, key: &str) -> bool {
+        match self {
+            Selector::Regex(r) if !key.bytes().any(|c| c.is_ascii_uppercase()) => {
+                r.required.as_ref().is_none_or(|l| l.may_match_lowercase(key.as_bytes())) && r.regex.is_match(key)
+            }
+            _ => self.matches(key),
+        }
+    }
+
+    /// The lower-case literal every selected key starts with (ASCII case aside), if known.
+    pub fn prefix(&self) -> Option<&str> {
+        match self {
+            Selector::Key(_) => None,
+            Selector::Regex(r) => r.prefix.as_deref(),
         }
     }
 
@@ -56,6 +87,25 @@ impl Selector {
             Selector::Regex(..) => None,
         }
     }
+}
+
+/// The literal run after a leading `^` of a regex without alternation, lower-cased: every key
+/// the case-insensitive regex matches starts with it. The run ends at the first byte that is
+/// not a letter, digit, `_` or `-`, and drops its last letter when a quantifier follows. `k`
+/// and `s` end it too: under Unicode case folding they also match the Kelvin sign and the long
+/// s, which a byte comparison would miss.
+fn anchored_prefix(pattern: &str) -> Option<String> {
+    let rest = pattern.strip_prefix('^')?;
+    if pattern.contains('|') {
+        return None;
+    }
+    let bytes = rest.as_bytes();
+    let literal = |c: u8| (c.is_ascii_alphanumeric() || c == b'_' || c == b'-') && !matches!(c.to_ascii_lowercase(), b'k' | b's');
+    let mut len = bytes.iter().take_while(|&&c| literal(c)).count();
+    if matches!(bytes.get(len), Some(b'?' | b'*' | b'+' | b'{')) {
+        len = len.saturating_sub(1);
+    }
+    (len > 0).then(|| rest[..len].to_ascii_lowercase())
 }
 
 /// One variable a rule inspects.
@@ -126,5 +176,29 @@ impl TargetList {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchored_prefixes() {
+        assert_eq!(anchored_prefix("^header_name_920450_"), Some("header_name_920450_".into()));
+        assert_eq!(anchored_prefix("^Abc_d*"), Some("abc_".into()));
+        assert_eq!(anchored_prefix("^ab(c)"), Some("ab".into()));
+        // `k` and `s` fold to non-ASCII characters; alternations and unanchored patterns have none.
+        assert_eq!(anchored_prefix("^ask"), Some("a".into()));
+        assert_eq!(anchored_prefix("^a|b"), None);
+        assert_eq!(anchored_prefix("paramcounter_.*"), None);
+    }
+
+    #[test]
+    fn lowercase_keys_select_as_any_key() {
+        let Ok(s) = Selector::regex("MULTIPART_HEADERS_CONTENT_TYPES_*") else { panic!("compiles") };
+        for key in ["multipart_headers_content_types_0", "x_multipart_headers_content_type", "Multipart_Headers_Content_Types_1", "paramcounter_a"] {
+            assert_eq!(s.matches_lowercase(key), s.matches(key), "{key}");
+        }
     }
 }
