@@ -22,6 +22,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc (Microsoft's allocator, the `mimalloc` crate): per-thread free lists suit per-core
+/// workers that allocate and free a request's buffers on one thread. Measured against glibc's
+/// malloc under `wrk` through the plain proxy: see the commit that brought it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {

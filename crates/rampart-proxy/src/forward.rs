@@ -20,8 +20,23 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// The request id header, toward the upstream and back to the client.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::TRANSFER_ENCODING || HOP_BY_HOP.contains(name)
+}
+
 /// Remove hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names present (a handful) instead of eight look-ups, most of them
+    // for headers a request or response does not have.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         strip_named(headers);
     }
@@ -84,7 +99,7 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
 
     // Keep the chain a trusted proxy gave us; from anyone else it is a forgery and is dropped.
     let prior_xff = if fwd.peer_trusted {
-        let joined: Vec<&str> = h.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        let joined: Vec<&str> = h.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
         (!joined.is_empty()).then(|| joined.join(", "))
     } else {
         None
@@ -95,14 +110,16 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
         None if fwd.client != fwd.peer => write!(xff, "{}, {}", fwd.client, fwd.peer),
         None => write!(xff, "{}", fwd.peer),
     };
-    h.remove("x-forwarded-for");
     if let Some(v) = owned_value(xff) {
-        h.insert("x-forwarded-for", v);
+        // `insert` replaces every value the client sent.
+        h.insert(X_FORWARDED_FOR, v);
+    } else {
+        h.remove(X_FORWARDED_FOR);
     }
     let proto = if fwd.tls { "https" } else { "http" };
-    h.insert("x-forwarded-proto", HeaderValue::from_static(if fwd.tls { "https" } else { "http" }));
+    h.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     if let Some(host) = fwd.host.and_then(|host| HeaderValue::from_str(host).ok()) {
-        h.insert("x-forwarded-host", host);
+        h.insert(X_FORWARDED_HOST, host);
     }
     let mut forwarded = String::with_capacity(64);
     let _ = match fwd.client {
@@ -118,7 +135,7 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
     if let Some(v) = owned_value(forwarded) {
         h.append(header::FORWARDED, v);
     }
-    h.insert("x-request-id", fwd.request_id.clone());
+    h.insert(X_REQUEST_ID, fwd.request_id.clone());
     Ok(())
 }
 

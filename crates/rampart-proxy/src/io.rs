@@ -34,7 +34,7 @@ pub struct GuardedIo<T> {
 
 /// One direction's timeout: armed while an operation is pending, measured from its last
 /// progress.
-struct Watchdog {
+pub(crate) struct Watchdog {
     limit: Duration,
     /// When the current wait began (the last progress, or the first pending poll after it).
     since: Option<Instant>,
@@ -42,7 +42,7 @@ struct Watchdog {
 }
 
 impl Watchdog {
-    fn new(limit: Duration) -> Watchdog {
+    pub(crate) fn new(limit: Duration) -> Watchdog {
         Watchdog { limit, since: None, timer: None }
     }
 
@@ -52,7 +52,7 @@ impl Watchdog {
     }
 
     /// The connection made progress the other way: a wait in progress starts over now. The
-    /// timer is not touched; when it fires, [`Watchdog::expired`] re-arms it from here.
+    /// timer is not touched; when it fires, [`Watchdog::passed`] re-arms it from here.
     fn restart(&mut self) {
         if self.since.is_some() {
             self.since = Some(Instant::now());
@@ -62,10 +62,19 @@ impl Watchdog {
     /// The operation is pending: true once it has waited `limit` without progress.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
         let since = *self.since.get_or_insert_with(Instant::now);
-        let deadline = since + self.limit;
+        self.passed(since + self.limit, cx)
+    }
+
+    /// Whether `deadline` has passed; if not, `cx` is woken when it may have. The timer is
+    /// armed once and moved out only when it fires: a wait with a later deadline than the one
+    /// armed (the next request's) leaves it alone, and the timer, firing early, re-arms itself
+    /// for the wait then pending. So the timer wheel is not touched per request, only once per
+    /// `limit` at most (a timer moved per request costs a wheel update, and when moved earlier
+    /// than the runtime's next wake-up, an `eventfd` write to wake its own thread).
+    pub(crate) fn passed(&mut self, deadline: Instant, cx: &mut Context<'_>) -> bool {
         let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline && timer.deadline() < deadline {
-            // Armed for an earlier wait: move it out to this wait's deadline.
+        if timer.deadline() > deadline {
+            // Armed for a later deadline than this wait's: bring it forward.
             timer.as_mut().reset(deadline);
         }
         if timer.as_mut().poll(cx).is_ready() {

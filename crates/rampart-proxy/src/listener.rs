@@ -27,6 +27,8 @@ use crate::settings::{ClientAddressSource, Limits, ListenerSettings};
 
 /// hyper refuses a read buffer smaller than this.
 const HYPER_MIN_BUF: usize = 8192;
+/// The most header fields hyper parses when not told otherwise (it answers 431 beyond).
+pub(crate) const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 /// Serve `listener` until `shutdown` turns true, then stop accepting and wait up to `drain`
 /// for open connections to finish their requests.
@@ -137,12 +139,14 @@ async fn prepare(proxy: &Arc<Proxy>, mut stream: TcpStream, peer: SocketAddr, lo
 
 fn builder(limits: &Limits, http2: bool) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(HYPER_MIN_BUF))
-        .max_headers(limits.max_headers)
-        .keep_alive(true);
+    // No hyper timer for HTTP/1: the header read timeout is kept by `SniffedIo::http1_limits`,
+    // which does not re-arm a timer per request as hyper's does.
+    b.http1().max_buf_size(limits.max_header_bytes.max(HYPER_MIN_BUF)).keep_alive(true);
+    // hyper parses into a stack array of its default size (100) unless told a size, and then
+    // fills a vector of that size per request; a lower limit is checked by the service.
+    if limits.max_headers > HYPER_DEFAULT_MAX_HEADERS {
+        b.http1().max_headers(limits.max_headers);
+    }
     b.http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(128)
@@ -178,7 +182,10 @@ async fn serve_connection(
             let meta = Arc::new(meta);
             let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
             let cut = AbuseSlot::default();
-            let io = TokioIo::new(SniffedIo::new(io).guarded(&cut, limits.max_header_bytes as u64));
+            let io = SniffedIo::new(io)
+                .guarded(&cut, limits.max_header_bytes as u64)
+                .http1_limits(limits.header_read_timeout, limits.max_header_bytes);
+            let io = TokioIo::new(io);
             let conn = builder(&limits, http2).serve_connection(io, svc).into_owned();
             if let Err(e) = watcher.watch(conn).await {
                 count_h2_abuse(&counting, client, &cut, e.as_ref());
@@ -216,7 +223,7 @@ async fn serve_connection(
                     tracing::debug!(error = %e, "TLS connection ended with an error");
                 }
             } else {
-                let io = TokioIo::new(SniffedIo::new(tls_stream));
+                let io = TokioIo::new(SniffedIo::new(tls_stream).http1_limits(limits.header_read_timeout, limits.max_header_bytes));
                 let conn = builder(&limits, false).serve_connection(io, svc).into_owned();
                 if let Err(e) = watcher.watch(conn).await {
                     tracing::debug!(error = %e, "TLS connection ended with an error");

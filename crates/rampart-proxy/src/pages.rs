@@ -11,9 +11,11 @@ use crate::body::{full, ProxyBody};
 
 /// Whether the client prefers JSON (an API client) to HTML (a person).
 pub fn wants_json(headers: &HeaderMap) -> bool {
-    let accept = headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let json = accept.find("application/json");
-    let html = accept.find("text/html");
+    let Some(accept) = headers.get(http::header::ACCEPT).map(|v| v.as_bytes()).filter(|a| !a.is_empty()) else {
+        return false;
+    };
+    let json = memchr::memmem::find(accept, b"application/json");
+    let html = memchr::memmem::find(accept, b"text/html");
     match (json, html) {
         (Some(_), None) => true,
         (Some(j), Some(h)) => j < h,
@@ -87,7 +89,7 @@ code{{background:#eee;padding:.1rem .3rem}}</style></head><body><h1>{title}</h1>
     );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-request-id", v);
+        h.insert(crate::forward::X_REQUEST_ID, v);
     }
     if let Some(d) = retry_after {
         h.insert(RETRY_AFTER, HeaderValue::from(d.as_secs().max(1)));

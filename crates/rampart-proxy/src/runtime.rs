@@ -173,7 +173,28 @@ impl Proxy {
     /// A fresh request id: a per-process prefix and a counter, short enough to read out on the
     /// phone to an operator.
     pub fn next_request_id(&self) -> String {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        format!("{}-{:x}", self.id_prefix, n)
+        request_id(&self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// `format!("{prefix}-{n:x}")` without the formatting machinery: it runs once per request.
+fn request_id(prefix: &str, n: u64) -> String {
+    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+    let mut id = String::with_capacity(prefix.len() + 1 + digits);
+    id.push_str(prefix);
+    id.push('-');
+    for i in (0..digits).rev() {
+        id.push(char::from(b"0123456789abcdef"[((n >> (i * 4)) & 0xf) as usize]));
+    }
+    id
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    #[test]
+    fn request_ids_are_the_prefix_and_the_counter_in_hex() {
+        for n in [0u64, 1, 9, 10, 15, 16, 255, 256, 0x1234_abcd, u64::MAX] {
+            assert_eq!(super::request_id("0a1b2c", n), format!("0a1b2c-{n:x}"));
+        }
     }
 }

@@ -60,6 +60,10 @@ pub async fn handle(
         tracing::info!(target: "rampart::decision", request_id = %id, client = %conn.client, reason = e.reason(), "ambiguous framing refused");
         return Ok(early(StatusCode::BAD_REQUEST, true, e.reason(), &parts));
     }
+    // Over hyper's default it counts them itself (see `listener::builder`); below, here.
+    if parts.headers.len() > rt.limits.max_headers {
+        return Ok(early(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, true, "too many header fields", &parts));
+    }
     let target_len = parts.uri.path_and_query().map(|p| p.as_str().len()).unwrap_or(1);
     if target_len + parts.method.as_str().len() + 10 > rt.limits.max_request_line {
         return Ok(early(StatusCode::URI_TOO_LONG, true, "request line too long", &parts));
@@ -273,7 +277,7 @@ pub async fn handle(
     };
     let mut resp = log_and_finish(&proxy, &rt, &ctx, Response::from_parts(resp_parts, body), Some(&facts));
     *resp.headers_mut() = facts.headers;
-    resp.headers_mut().insert("x-request-id", id_value);
+    resp.headers_mut().insert(crate::forward::X_REQUEST_ID, id_value);
     Ok(resp)
 }
 

@@ -13,20 +13,28 @@
 //! then fails to parse that head, answers 400 and closes the connection, and nothing reaches
 //! an upstream. Everything else passes through byte for byte.
 //!
-//! It stops (passes everything through) on what it cannot follow: the HTTP/2 preface, an
-//! oversized line, a malformed chunk size — hyper refuses those itself. HTTP/2 connections are
-//! followed by the frame guard instead ([`crate::h2_frames`]).
+//! It stops (passes everything through) on what it cannot follow: the HTTP/2 preface, a line
+//! longer than a whole head may be, a malformed chunk size — hyper refuses those itself. HTTP/2
+//! connections are followed by the frame guard instead ([`crate::h2_frames`]).
+//!
+//! Knowing where heads begin and end, it also keeps the header read timeout (a slowloris
+//! trickling a head byte by byte is cut after `header_read_timeout`): the first head from the
+//! connection's start, every later one from its first byte. This replaces hyper's own timer,
+//! which re-armed a timer per request (and, moved earlier than the runtime's next wake-up,
+//! cost an `eventfd` write each time); see [`crate::io`] for the lazy timer used instead.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::h2_frames::{AbuseSlot, H2FrameGuard};
+use crate::io::Watchdog;
 
-/// Longest line the sniffer follows; longer lines mean hyper will refuse the head anyway.
+/// Longest line the sniffer follows by default; longer lines mean hyper will refuse the head
+/// anyway (see [`SniffedIo::http1_limits`] for the listener's own head limit).
 const MAX_LINE: usize = 16 * 1024;
 /// Bytes of a header line kept: its name and, for `Content-Length`, the value.
 const NAME_BYTES: usize = 64;
@@ -61,6 +69,10 @@ pub struct FramingSniffer {
     content_length: Option<u64>,
     content_length_fields: usize,
     transfer_encoding_fields: usize,
+    /// Longest line followed.
+    max_line: usize,
+    /// A head has begun (a byte of it read) and not ended.
+    head_open: bool,
     /// Heads refused so far (for tests and metrics).
     pub refused: u64,
 }
@@ -75,6 +87,8 @@ impl Default for FramingSniffer {
             content_length: None,
             content_length_fields: 0,
             transfer_encoding_fields: 0,
+            max_line: MAX_LINE,
+            head_open: false,
             refused: 0,
         }
     }
@@ -84,6 +98,12 @@ impl FramingSniffer {
     /// Whether the sniffer still follows the stream.
     pub fn active(&self) -> bool {
         self.state != State::Off
+    }
+
+    /// Whether a request head has begun and not yet ended (after a line too long to follow,
+    /// until the connection ends: hyper refuses such a head).
+    pub fn head_open(&self) -> bool {
+        self.head_open
     }
 
     /// Look at (and, for an ambiguous head, alter) bytes just read from the client.
@@ -105,6 +125,9 @@ impl FramingSniffer {
                 }
                 State::Head | State::ChunkSize | State::ChunkEnd | State::Trailers => {
                     let b = bytes[i];
+                    if self.state == State::Head {
+                        self.head_open = true;
+                    }
                     if b == b'\n' {
                         self.end_of_line(bytes, i);
                     } else {
@@ -112,7 +135,7 @@ impl FramingSniffer {
                             self.line.push(b);
                         }
                         self.line_len += 1;
-                        if self.line_len > MAX_LINE {
+                        if self.line_len > self.max_line {
                             self.state = State::Off;
                         }
                     }
@@ -132,6 +155,7 @@ impl FramingSniffer {
             State::Head => {
                 if self.head_lines == 0 && line.starts_with(b"PRI * HTTP/2") {
                     self.state = State::Off; // the HTTP/2 preface: not ours to follow
+                    self.head_open = false;
                     return;
                 }
                 if self.head_lines > 0 {
@@ -187,6 +211,7 @@ impl FramingSniffer {
                 None => State::Off,
             }
         };
+        self.head_open = false;
         self.head_lines = 0;
         self.content_length = None;
         self.content_length_fields = 0;
@@ -195,17 +220,37 @@ impl FramingSniffer {
 }
 
 /// `T` with a [`FramingSniffer`] (HTTP/1) and an [`H2FrameGuard`] (HTTP/2) on the bytes read
-/// from it. Writes pass straight through.
+/// from it, and the header read timeout. Writes pass straight through.
 pub struct SniffedIo<T> {
     inner: T,
     sniffer: FramingSniffer,
     frames: H2FrameGuard,
     cut: Option<AbuseSlot>,
+    head: Option<HeadClock>,
+}
+
+/// The header read timeout: when the head being read began, and the timer.
+struct HeadClock {
+    limit: Duration,
+    since: Option<tokio::time::Instant>,
+    watch: Watchdog,
 }
 
 impl<T> SniffedIo<T> {
     pub fn new(inner: T) -> SniffedIo<T> {
-        SniffedIo { inner, sniffer: FramingSniffer::default(), frames: H2FrameGuard::default(), cut: None }
+        SniffedIo { inner, sniffer: FramingSniffer::default(), frames: H2FrameGuard::default(), cut: None, head: None }
+    }
+
+    /// The listener's HTTP/1 head limits: a head must be read whole within `header_read_timeout`
+    /// (the first from now, the connection's start), and is at most `max_header_bytes` long.
+    pub fn http1_limits(mut self, header_read_timeout: Duration, max_header_bytes: usize) -> SniffedIo<T> {
+        self.sniffer.max_line = self.sniffer.max_line.max(max_header_bytes);
+        self.head = Some(HeadClock {
+            limit: header_read_timeout,
+            since: Some(tokio::time::Instant::now()),
+            watch: Watchdog::new(header_read_timeout),
+        });
+        self
     }
 
     /// Where to leave the frame guard's verdict when it cuts the connection, and the listener's
@@ -222,9 +267,23 @@ impl<T: AsyncRead + Unpin> AsyncRead for SniffedIo<T> {
         let this = &mut *self;
         let before = buf.filled().len();
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if r.is_pending() {
+            if let Some(HeadClock { limit, since: Some(since), watch }) = &mut this.head {
+                if watch.passed(*since + *limit, cx) {
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "header read timeout")));
+                }
+            }
+        }
         if matches!(r, Poll::Ready(Ok(()))) {
             if this.sniffer.active() {
                 this.sniffer.inspect(&mut buf.filled_mut()[before..]);
+            }
+            if let Some(clock) = &mut this.head {
+                if this.sniffer.head_open() {
+                    clock.since.get_or_insert_with(tokio::time::Instant::now);
+                } else {
+                    clock.since = None;
+                }
             }
             if this.frames.active() {
                 if let Err(abuse) = this.frames.inspect(&buf.filled()[before..], Instant::now()) {
@@ -323,6 +382,72 @@ mod tests {
     fn http2_preface_turns_it_off() {
         let (s, _) = run(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00"]);
         assert!(!s.active());
+    }
+
+    /// Reads from `io` until it fails; the error's kind and when.
+    async fn read_until_error<T: AsyncRead + Unpin>(io: &mut SniffedIo<T>) -> (io::ErrorKind, Duration) {
+        use tokio::io::AsyncReadExt;
+        let started = tokio::time::Instant::now();
+        let mut buf = [0u8; 256];
+        loop {
+            match io.read(&mut buf).await {
+                Ok(0) => return (io::ErrorKind::UnexpectedEof, started.elapsed()),
+                Ok(_) => {}
+                Err(e) => return (e.kind(), started.elapsed()),
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_trickled_slower_than_the_header_timeout_is_cut() {
+        use tokio::io::AsyncWriteExt;
+        let (a, mut b) = tokio::io::duplex(1024);
+        let mut io = SniffedIo::new(a).http1_limits(Duration::from_secs(2), 8192);
+        tokio::spawn(async move {
+            // A complete request at once, then a slowloris: a header byte every 300 ms.
+            b.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            b.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+            for _ in 0..100 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if b.write_all(b"X").await.is_err() {
+                    return;
+                }
+            }
+        });
+        let (kind, after) = read_until_error(&mut io).await;
+        assert_eq!(kind, io::ErrorKind::TimedOut);
+        // 30 s idle between requests is the idle timeout's business, not the head's; the
+        // trickled head is cut 2 s after its first byte.
+        assert!(after >= Duration::from_secs(32) && after < Duration::from_millis(32_400), "cut after {after:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_head_is_timed_from_the_connection_start() {
+        let (a, _b) = tokio::io::duplex(64);
+        let mut io = SniffedIo::new(a).http1_limits(Duration::from_secs(3), 8192);
+        let (kind, after) = read_until_error(&mut io).await;
+        assert_eq!(kind, io::ErrorKind::TimedOut);
+        assert_eq!(after, Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heads_sent_in_time_are_never_cut() {
+        use tokio::io::AsyncWriteExt;
+        let (a, mut b) = tokio::io::duplex(1024);
+        let mut io = SniffedIo::new(a).http1_limits(Duration::from_secs(2), 8192);
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                // Each head in two parts 1.5 s apart, 3 s between requests.
+                b.write_all(b"POST /f HTTP/1.1\r\nContent-Length: 4\r\n").await.unwrap();
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                b.write_all(b"\r\nbody").await.unwrap();
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+        });
+        let (kind, after) = read_until_error(&mut io).await;
+        assert_eq!(kind, io::ErrorKind::UnexpectedEof, "ended by the peer after {after:?}");
+        assert!(after >= Duration::from_secs(90));
     }
 
     #[test]
