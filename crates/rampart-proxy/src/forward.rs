@@ -96,6 +96,8 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
     parts.version = Version::HTTP_11;
     let h = &mut parts.headers;
     strip_hop_by_hop(h);
+    // Room for the six fields set below at once, not a rehash per insert.
+    h.reserve(6);
 
     // Keep the chain a trusted proxy gave us; from anyone else it is a forgery and is dropped.
     let prior_xff = if fwd.peer_trusted {
@@ -105,11 +107,18 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
         None
     };
     let mut xff = String::with_capacity(48);
-    let _ = match prior_xff {
-        Some(chain) => write!(xff, "{chain}, {}", fwd.peer),
-        None if fwd.client != fwd.peer => write!(xff, "{}, {}", fwd.client, fwd.peer),
-        None => write!(xff, "{}", fwd.peer),
-    };
+    match prior_xff {
+        Some(chain) => {
+            xff.push_str(&chain);
+            xff.push_str(", ");
+        }
+        None if fwd.client != fwd.peer => {
+            push_ip(&mut xff, fwd.client);
+            xff.push_str(", ");
+        }
+        None => {}
+    }
+    push_ip(&mut xff, fwd.peer);
     if let Some(v) = owned_value(xff) {
         // `insert` replaces every value the client sent.
         h.insert(X_FORWARDED_FOR, v);
@@ -122,12 +131,20 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
         h.insert(X_FORWARDED_HOST, host);
     }
     let mut forwarded = String::with_capacity(64);
-    let _ = match fwd.client {
-        IpAddr::V4(v4) => write!(forwarded, "for={v4};proto={proto}"),
-        IpAddr::V6(v6) => write!(forwarded, "for=\"[{v6}]\";proto={proto}"),
-    };
+    match fwd.client {
+        IpAddr::V4(_) => {
+            forwarded.push_str("for=");
+            push_ip(&mut forwarded, fwd.client);
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(forwarded, "for=\"[{v6}]\"");
+        }
+    }
+    forwarded.push_str(";proto=");
+    forwarded.push_str(proto);
     if let Some(host) = fwd.host.filter(|host| host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))) {
-        let _ = write!(forwarded, ";host={host}");
+        forwarded.push_str(";host=");
+        forwarded.push_str(host);
     }
     if !fwd.peer_trusted {
         h.remove(header::FORWARDED);
@@ -137,6 +154,29 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
     }
     h.insert(X_REQUEST_ID, fwd.request_id.clone());
     Ok(())
+}
+
+/// Append `ip` as text: IPv4 by hand (every request), IPv6 through `Display`.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +216,16 @@ mod tests {
         assert!(p.headers.get("x-secret").is_none());
         assert!(p.headers.get("connection").is_none());
         assert_eq!(p.headers["host"], "campaign.example.org");
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in ["0.0.0.0", "127.0.0.1", "10.20.30.40", "100.9.99.255", "255.255.255.255", "::1", "2001:db8::7", "::ffff:192.0.2.1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut s = String::new();
+            push_ip(&mut s, ip);
+            assert_eq!(s, ip.to_string());
+        }
     }
 
     #[test]
