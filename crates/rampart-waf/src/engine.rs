@@ -117,7 +117,7 @@ impl Engine {
 /// `'`, single letters from `[a-f]`-like alternations) is present in most values: it would
 /// filter nothing, and its every occurrence would cost the shared scan a report. Such
 /// operators keep their own check.
-const MIN_INDEXED_LITERAL: usize = 3;
+const MIN_INDEXED_LITERAL: usize = 2;
 /// Largest set indexed: the long phrase lists of `@pmFromFile` (thousands of shell commands)
 /// would swell the shared automaton for all; they keep their own.
 const MAX_INDEXED_SET: usize = 256;

@@ -70,7 +70,13 @@ impl RequiredLiterals {
     /// The matcher for `pattern` (as [`super::rx::compile`] gets it, braced escapes already
     /// rewritten), `None` when the pattern requires no useful literal.
     pub(crate) fn new(pattern: &str) -> Option<RequiredLiterals> {
-        Self::from_literals(required_literals(pattern)?)
+        let literals = required_literals(pattern)?;
+        // A lone letter or digit is in nearly every value: looking for it first would only
+        // add a search in front of the regex (CRS shell-command patterns require `[a-z]`).
+        if literals.iter().any(|l| matches!(l.as_slice(), [b] if b.is_ascii_alphanumeric())) {
+            return None;
+        }
+        Self::from_literals(literals)
     }
 
     /// The same for a pattern compiled with the `regex` crate's defaults (Unicode on, no

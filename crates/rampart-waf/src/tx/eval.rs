@@ -230,6 +230,13 @@ impl Transaction {
                 self.data.highest_severity = Some(current.min(sev.0));
             }
         }
+        // The next rule clears MATCHED_VARS before reading it: the values move into the report
+        // instead of being copied, unless a redirect URL (expanded next) may still read them.
+        let matched = if matches!(rule.disruptive, Disruptive::Redirect(_)) {
+            self.data.matched_vars.iter().map(|(name, value)| matched_value(name.clone(), value.clone())).collect()
+        } else {
+            std::mem::take(&mut self.data.matched_vars).into_iter().map(|(name, value)| matched_value(name, value)).collect()
+        };
         self.state.matched_rules.push(MatchedRule {
             id: rule.id,
             phase,
@@ -243,15 +250,7 @@ impl Transaction {
             accuracy: meta.accuracy,
             log: rule.log,
             disruptive: rule.disruptive.interrupts(),
-            matched: self
-                .data
-                .matched_vars
-                .iter()
-                .map(|(name, value)| MatchedValue {
-                    name: name.clone(),
-                    value: String::from_utf8_lossy(&value[..value.len().min(MAX_LOGGED_VALUE)]).into_owned(),
-                })
-                .collect(),
+            matched,
             file: rule.text.file.clone(),
             line: rule.location.line,
         });
@@ -280,6 +279,14 @@ impl Transaction {
             Disruptive::Allow(scope) => self.state.allow = Some((*scope, phase)),
         }
     }
+}
+
+/// A matched value for the report: at most [`MAX_LOGGED_VALUE`] bytes, lossy UTF-8 (copied
+/// only when not valid UTF-8).
+fn matched_value(name: String, mut value: Vec<u8>) -> MatchedValue {
+    value.truncate(MAX_LOGGED_VALUE);
+    let value = String::from_utf8(value).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    MatchedValue { name, value }
 }
 
 /// Run a link's transformation chain; `None` when nothing changed.
