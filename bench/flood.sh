@@ -16,12 +16,14 @@
 #
 #   bash bench/flood.sh
 #   FLOOD_DURATION=30s CALM_DURATION=10s bash bench/flood.sh
+#   TRIALS=3 bash bench/flood.sh                         # each flood 3 times, and the worst of them
 #   RAMPART_BIN=/path/to/rampart bash bench/flood.sh     # skip the release build
 #
 # Nothing here asserts: the figures go in commit messages and issue notes. The issue's bar is
 # staff >= 99.9% success with p99 <= 1.5x calm, clearance holders >= 99%, in both floods.
 source "$(dirname "$0")/lib.sh"
 FLOOD_DURATION=${FLOOD_DURATION:-15s}
+TRIALS=${TRIALS:-1}
 CALM_DURATION=${CALM_DURATION:-8s}
 TESTBED=127.0.0.1:9310
 RAMPART=127.0.0.1:8095
@@ -112,7 +114,7 @@ trial() {
 }
 
 summary() { # summary NAME CALM_JSON LABEL
-    python3 - "$run/$1-flood.json" "$run/$1-public.json" "$run/$1-cleared.json" "$2" "$3" <<'PY'
+    python3 - "$run/$1-flood.json" "$run/$1-public.json" "$run/$1-cleared.json" "$2" "$3" "$run/worst.tsv" <<'PY'
 import json, sys
 flood, public, cleared, calm = [json.load(open(p)) for p in sys.argv[1:5]]
 name = sys.argv[5]
@@ -131,6 +133,21 @@ print(f"  {'':<22} slowest staff requests: {slow}")
 slow = ", ".join(f"{s['latency_ms']:.0f} ms at {s['at_s']:.1f} s" for s in clr["summary"].get("slowest", []))
 earned = ", ".join(f"{'ahead' if e['ahead'] else 'met'} at {e['at_s']:.1f} s in {e['took_ms']:.0f} ms" for e in clr["summary"].get("earned", []))
 print(f"  {'':<22} slowest clearance-holder requests: {slow}; clearances earned: {earned or 'none'}")
+with open(sys.argv[6], "a") as w:
+    w.write(f"{name}\t{staff['success_pct']}\t{p99(staff)/p99(calm['probe'])}\t{clr['success_pct']}\n")
+PY
+}
+
+worst() { # the worst trial of each target and flood
+    python3 - "$run/worst.tsv" <<'PY'
+import sys, collections
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    name, staff, ratio, cleared = line.rstrip("\n").split("\t")
+    rows[name].append((float(staff), float(ratio), float(cleared)))
+print(f"worst of {max(len(v) for v in rows.values())} trial(s):")
+for name, v in rows.items():
+    print(f"  {name:<22} staff {min(r[0] for r in v):6.2f}%  p99 {max(r[1] for r in v):.2f}x calm   cleared {min(r[2] for r in v):6.2f}%")
 PY
 }
 
@@ -140,11 +157,14 @@ for t in rampart nginx; do
     settle
     "$bin" drill calm --target "http://$target/" --duration "$CALM_DURATION" --probe-source 127.0.0.2 "${probe[@]}" --json > "$run/$t-calm.json"
     python3 -c "import json,sys; p=json.load(open(sys.argv[1]))['probe']; l=p['summary']['latency_ms']; print(f'  {sys.argv[2]:<22} calm: staff {p[\"success_pct\"]:.2f}%  p50 {l[\"p50\"]:.1f} ms  p99 {l[\"p99\"]:.1f} ms')" "$run/$t-calm.json" "$t"
-    for sources in 50000 100; do
-        trial "$target" "$t-$sources" "$sources"
-        summary "$t-$sources" "$run/$t-calm.json" "$t, $sources sources"
+    for n in $(seq "$TRIALS"); do
+        for sources in 50000 100; do
+            trial "$target" "$t-$sources-$n" "$sources"
+            summary "$t-$sources-$n" "$run/$t-calm.json" "$t, $sources sources"
+        done
     done
 done
+worst
 echo "(reports: $run)"
 trap - EXIT
 stop_nginx
