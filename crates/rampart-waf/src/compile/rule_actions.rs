@@ -96,7 +96,11 @@ pub fn apply(rule: &mut Rule, actions: &[RawAction], location: &Location, regist
                         location: location.clone(),
                         name: t.to_string(),
                     })?;
-                    rule.transforms.push(Transformation { name: t.to_string(), function });
+                    rule.transforms.push(Transformation {
+                        name: t.to_string(),
+                        function,
+                        unchanged_without: crate::transform::unchanged_without(function),
+                    });
                 }
             }
             "multimatch" => rule.multi_match = true,

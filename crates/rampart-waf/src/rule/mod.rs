@@ -39,6 +39,9 @@ pub struct Transformation {
     pub name: String,
     /// The function.
     pub function: TransformFn,
+    /// The bytes without which it leaves a value unchanged, when known
+    /// ([`crate::transform::unchanged_without`]).
+    pub unchanged_without: Option<crate::transform::ByteSet>,
 }
 
 impl fmt::Debug for Transformation {

@@ -95,6 +95,58 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     REGISTRY.iter().map(|(name, _)| *name)
 }
 
+/// A set of bytes, one bit each.
+pub type ByteSet = [u64; 4];
+
+/// The bytes `input` holds.
+pub fn byte_set(input: &[u8]) -> ByteSet {
+    let mut set = [0u64; 4];
+    for &b in input {
+        set[usize::from(b >> 6)] |= 1 << (b & 63);
+    }
+    set
+}
+
+/// Whether two byte sets share a byte.
+pub fn intersects(a: &ByteSet, b: &ByteSet) -> bool {
+    a.iter().zip(b).any(|(x, y)| x & y != 0)
+}
+
+/// The bytes without which a built-in transformation returns its input unchanged (its own
+/// fast path checks exactly these): a chain may skip the step for a value known to hold none
+/// of them. `None` for the other transformations, and for functions an embedder registered.
+pub fn unchanged_without(function: TransformFn) -> Option<ByteSet> {
+    let set = |pred: fn(u8) -> bool| {
+        let mut set = [0u64; 4];
+        for b in 0..=u8::MAX {
+            if pred(b) {
+                set[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+        }
+        set
+    };
+    let is = |known: TransformFn| std::ptr::fn_addr_eq(function, known);
+    if is(case::lowercase) {
+        Some(set(|b| b.is_ascii_uppercase()))
+    } else if is(case::uppercase) {
+        Some(set(|b| b.is_ascii_lowercase()))
+    } else if is(url_decode::url_decode) || is(url_decode::url_decode_uni) {
+        Some(set(|b| b == b'%' || b == b'+'))
+    } else if is(html_entity_decode::html_entity_decode) {
+        Some(set(|b| b == b'&'))
+    } else if is(js_decode::js_decode) || is(css_decode::css_decode) {
+        Some(set(|b| b == b'\\'))
+    } else if is(nulls::remove_nulls) || is(nulls::replace_nulls) {
+        Some(set(|b| b == 0))
+    } else if is(utf8_to_unicode::utf8_to_unicode) {
+        Some(set(|b| !b.is_ascii()))
+    } else if is(whitespace::remove_whitespace) {
+        Some(set(|b| is_c_space(b) || b == 0xa0))
+    } else {
+        None
+    }
+}
+
 /// Borrow the input when a transformation's output turned out identical to it, so callers can
 /// tell "unchanged" from the `Cow` and no allocation escapes.
 pub(crate) fn owned_if_changed(input: &[u8], out: Vec<u8>) -> Cow<'_, [u8]> {
@@ -155,6 +207,31 @@ mod tests {
         assert!(lookup("none").is_none());
         assert!(lookup("nope").is_none());
         assert_eq!(names().count(), REGISTRY.len());
+    }
+
+    /// A step a chain skips must really be a no-op: every input lacking its bytes comes back
+    /// unchanged.
+    #[test]
+    fn unchanged_without_its_bytes() {
+        let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut checked = 0;
+        for (name, function) in REGISTRY {
+            let Some(needs) = unchanged_without(*function) else { continue };
+            checked += 1;
+            for n in 0..2000usize {
+                let input: Vec<u8> = (0..n % 48)
+                    .map(|_| {
+                        s ^= s << 13;
+                        s ^= s >> 7;
+                        s ^= s << 17;
+                        (s >> 24) as u8
+                    })
+                    .filter(|&b| !intersects(&byte_set(&[b]), &needs))
+                    .collect();
+                assert_eq!(&*function(&input), &input[..], "t:{name} changed {:?}", input.escape_ascii().to_string());
+            }
+        }
+        assert_eq!(checked, 11);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::prefilter::{self, LiteralIndex};
+use crate::transform::{byte_set, ByteSet};
 
 /// Values longer than this are transformed without caching.
 const MAX_VALUE: usize = 8 * 1024;
@@ -77,6 +78,8 @@ struct Entry {
     slot: Slot,
     /// The chain (0: none).
     chain: u32,
+    /// For a chain-0 entry, where in `held` the bytes the value holds are, or [`NOT_SCANNED`].
+    held: u32,
     /// Offset in `bits` of the value's literal groups (see [`crate::prefilter`]), or
     /// [`NOT_SCANNED`].
     bits: u32,
@@ -92,6 +95,8 @@ pub struct TransformCache {
     arena: Vec<Vec<u8>>,
     /// Group sets of scanned entries, [`LiteralIndex::words`] words each.
     bits: Vec<u64>,
+    /// The bytes of values that chains asked about (see [`TransformCache::get_or_insert`]).
+    held: Vec<ByteSet>,
     /// Group sets of whole variables under a chain (see [`super::literal_skip`]): offset in
     /// `bits`, by variable and chain.
     summaries: HashMap<(u32, u32), u32, BuildHasherDefault<IntHasher>>,
@@ -111,6 +116,7 @@ impl TransformCache {
             entries: Vec::with_capacity(INITIAL_ENTRIES),
             arena: Vec::new(),
             bits: Vec::with_capacity(INITIAL_ENTRIES),
+            held: Vec::with_capacity(INITIAL_SUMMARIES),
             summaries: HashMap::with_capacity_and_hasher(INITIAL_SUMMARIES, BuildHasherDefault::default()),
         }
     }
@@ -121,6 +127,7 @@ impl TransformCache {
         self.entries.clear();
         self.arena.clear();
         self.bits.clear();
+        self.held.clear();
         self.summaries.clear();
     }
 
@@ -130,9 +137,15 @@ impl TransformCache {
     }
 
     /// The entry of chain `chain` over `value` (identified by its address), computing it with
-    /// `transform` (`None`: unchanged) on a miss. `None` when the cache is full and the value
-    /// was not in it: the caller transforms it itself.
-    pub fn get_or_insert(&mut self, chain: u32, value: &[u8], transform: impl FnOnce(&[u8]) -> Option<Vec<u8>>) -> Option<EntryId> {
+    /// `transform` (`None`: unchanged) on a miss, which is also given the bytes the value
+    /// holds when known. `None` when the cache is full and the value was not in it: the caller
+    /// transforms it itself.
+    pub fn get_or_insert(
+        &mut self,
+        chain: u32,
+        value: &[u8],
+        transform: impl FnOnce(&[u8], Option<&ByteSet>) -> Option<Vec<u8>>,
+    ) -> Option<EntryId> {
         let key = Key { address: value.as_ptr() as usize, len: value.len(), chain };
         if let Some(id) = self.slots.get(&key) {
             return Some(EntryId(*id));
@@ -140,7 +153,9 @@ impl TransformCache {
         if self.slots.len() >= MAX_ENTRIES || !Self::accepts(value) {
             return None;
         }
-        let slot = match transform(value) {
+        // The value's bytes, kept with its chain-0 entry: every chain over it asks.
+        let held = if chain == 0 { None } else { self.bytes_held(value) };
+        let slot = match transform(value, held.as_ref()) {
             Some(v) => {
                 self.arena.push(v);
                 Slot::Changed(self.arena.len() - 1)
@@ -148,9 +163,25 @@ impl TransformCache {
             None => Slot::Unchanged,
         };
         let id = u32::try_from(self.entries.len()).ok()?;
-        self.entries.push(Entry { slot, chain, bits: NOT_SCANNED });
+        self.entries.push(Entry { slot, chain, held: NOT_SCANNED, bits: NOT_SCANNED });
         self.slots.insert(key, id);
         Some(EntryId(id))
+    }
+
+    /// The bytes `value` holds, computed once per value and phase; `None` when the cache is full.
+    fn bytes_held(&mut self, value: &[u8]) -> Option<ByteSet> {
+        let raw = self.get_or_insert(0, value, |_, _| None)?;
+        let entry = self.entries.get(raw.0 as usize).copied()?;
+        if entry.held != NOT_SCANNED {
+            return self.held.get(entry.held as usize).copied();
+        }
+        let set = byte_set(value);
+        let at = u32::try_from(self.held.len()).ok()?;
+        self.held.push(set);
+        if let Some(e) = self.entries.get_mut(raw.0 as usize) {
+            e.held = at;
+        }
+        Some(set)
     }
 
     /// The bytes an entry stands for, given the original value.
@@ -213,7 +244,7 @@ impl TransformCache {
         // groups of the value itself: one scan serves every such chain.
         let shared = match (entry.slot, entry.chain) {
             (Slot::Unchanged, chain) if chain != 0 => {
-                self.get_or_insert(0, original, |_| None).and_then(|raw| self.scanned(raw, index, original))
+                self.get_or_insert(0, original, |_, _| None).and_then(|raw| self.scanned(raw, index, original))
             }
             _ => None,
         };
@@ -245,18 +276,18 @@ mod tests {
     fn keyed_by_chain_and_identity() {
         let mut c = TransformCache::default();
         let value = b"Abc".to_vec();
-        let lower = |v: &[u8]| Some(v.to_ascii_lowercase());
+        let lower = |v: &[u8], _: Option<&ByteSet>| Some(v.to_ascii_lowercase());
         let s1 = c.get_or_insert(1, &value, lower);
         assert_eq!(s1.map(|s| c.resolve(s, &value)), Some(&b"abc"[..]));
-        let s2 = c.get_or_insert(2, &value, |_| None);
+        let s2 = c.get_or_insert(2, &value, |_, _| None);
         assert_eq!(s2.map(|s| c.resolve(s, &value).as_ptr()), Some(value.as_ptr()));
         // A hit does not run the transformation again.
-        assert_eq!(c.get_or_insert(1, &value, |_| panic!("cached")), s1);
+        assert_eq!(c.get_or_insert(1, &value, |_, _| panic!("cached")), s1);
         // Equal bytes elsewhere are another value.
         let other = b"Abc".to_vec();
-        assert_ne!(c.get_or_insert(1, &other, |_| None), s1);
+        assert_ne!(c.get_or_insert(1, &other, |_, _| None), s1);
         c.clear();
-        assert_eq!(c.get_or_insert(1, &value, |_| None).map(|s| c.resolve(s, &value).as_ptr()), Some(value.as_ptr()));
+        assert_eq!(c.get_or_insert(1, &value, |_, _| None).map(|s| c.resolve(s, &value).as_ptr()), Some(value.as_ptr()));
     }
 
     #[test]
@@ -264,7 +295,7 @@ mod tests {
         let index = LiteralIndex::new(&[vec![b"abc".to_vec()], vec![b"xyz".to_vec()]]);
         let mut c = TransformCache::default();
         let value = b"ABC".to_vec();
-        let Some(id) = c.get_or_insert(1, &value, |v| Some(v.to_ascii_lowercase())) else { panic!("not cached") };
+        let Some(id) = c.get_or_insert(1, &value, |v, _| Some(v.to_ascii_lowercase())) else { panic!("not cached") };
         assert!(c.has_literal(id, 0, &index, &value));
         assert!(!c.has_literal(id, 1, &index, &value));
     }

@@ -11,6 +11,7 @@ use crate::actions::ctl::in_ranges;
 use crate::actions::{AllowScope, Disruptive};
 use crate::config::EngineMode;
 use crate::rule::{Item, Rule};
+use crate::transform::{intersects, ByteSet};
 use crate::vars::fetch::{fetch, Value};
 use crate::vars::Variable;
 
@@ -149,7 +150,7 @@ impl Transaction {
                 // Only bytes borrowed from request data have a stable identity (see `cache`).
                 let borrowed = matches!(value.value, Cow::Borrowed(_));
                 let entry = if use_cache && borrowed && cacheable(value.variable) {
-                    cache.get_or_insert(link.chain_id, &value.value, |v| transform(link, v))
+                    cache.get_or_insert(link.chain_id, &value.value, |v, held| transform(link, v, held))
                 } else {
                     None
                 };
@@ -289,10 +290,15 @@ fn matched_value(name: String, mut value: Vec<u8>) -> MatchedValue {
     MatchedValue { name, value }
 }
 
-/// Run a link's transformation chain; `None` when nothing changed.
-pub(super) fn transform(link: &Rule, value: &[u8]) -> Option<Vec<u8>> {
+/// Run a link's transformation chain; `None` when nothing changed. With the bytes `value`
+/// holds, the steps that cannot change it are not run while it is still unchanged.
+pub(super) fn transform(link: &Rule, value: &[u8], held: Option<&ByteSet>) -> Option<Vec<u8>> {
     let mut current: Option<Vec<u8>> = None;
     for t in &link.transforms {
+        let no_op = current.is_none() && held.zip(t.unchanged_without.as_ref()).is_some_and(|(held, needs)| !intersects(held, needs));
+        if no_op {
+            continue;
+        }
         if let Some(v) = changed(t.function, current.as_deref().unwrap_or(value)) {
             current = Some(v);
         }

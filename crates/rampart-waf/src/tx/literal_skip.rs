@@ -113,14 +113,14 @@ fn summarise(
     }
     for value in &values {
         let entry = match value.value {
-            Cow::Borrowed(bytes) => cache.get_or_insert(link.chain_id, bytes, |v| super::eval::transform(link, v)),
+            Cow::Borrowed(bytes) => cache.get_or_insert(link.chain_id, bytes, |v, held| super::eval::transform(link, v, held)),
             Cow::Owned(_) => None,
         };
         match entry.and_then(|id| cache.scanned(id, literals, &value.value)) {
             Some(from) => cache.add_to_summary(from, to, literals),
             None => {
                 // Not cached (too long, or the cache is full): transformed and scanned here.
-                let transformed = super::eval::transform(link, &value.value);
+                let transformed = super::eval::transform(link, &value.value, None);
                 cache.scan_into(transformed.as_deref().unwrap_or(&value.value), to, literals);
             }
         }
