@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{admin_section, client, eventually, temp_dir, Rampart, ADMIN_TOKEN};
+use common::{admin_section, client, eventually, metrics_text, temp_dir, Rampart, ADMIN_TOKEN};
 use rampart_testbed::TestbedOptions;
 use testbed::{config_for_testbed, Testbed};
 
@@ -193,6 +193,11 @@ fn the_drill_probe_solves_the_challenge_like_a_scripted_client_allowed_in() {
     let ahead = earned.iter().filter(|e| e["ahead"] == true).count();
     assert_eq!(ahead, 2, "each of the 2 users earned one ahead of time: {earned:?}");
     assert!(earned.len() > ahead, "an expired clearance is earned again on a challenged request: {earned:?}");
+    // Under attack, a clearance holder served on a shared worker is asked to reconnect, and its
+    // next connection moves to the clearance holders' worker (cleartext HTTP/1).
+    let moved = moved_to(&r, "cleared");
+    assert!(moved >= 2, "the clearance holders' connections were moved: {moved}");
+    assert_eq!(moved_to(&r, "priority"), 0, "no staff here");
     let plain = probe(false);
     assert_eq!(plain["summary"]["counts"]["passed"].as_u64(), Some(0), "{plain}");
     // Challenged on every request, until it is banned for skipping the challenge repeatedly.
@@ -200,4 +205,48 @@ fn the_drill_probe_solves_the_challenge_like_a_scripted_client_allowed_in() {
     let (challenged, blocked) = (counts["challenged"].as_u64().unwrap_or(0), counts["blocked"].as_u64().unwrap_or(0));
     assert!(challenged > 0, "{plain}");
     assert_eq!(Some(challenged + blocked), plain["summary"]["requests"].as_u64(), "{plain}");
+}
+
+/// Staff known by a verified session cookie (not by their network) are, under attack, moved
+/// to the priority worker like staff networks: served on a shared worker once, asked to
+/// reconnect, and their next connection sorted by its first request head. Every request served.
+#[test]
+fn staff_sessions_move_to_the_priority_worker_under_attack() {
+    let tb = Testbed::start(TestbedOptions::default());
+    let dir = temp_dir();
+    let key = dir.path().join("staff.key");
+    std::fs::write(&key, b"a staff session key of some length").unwrap();
+    let admin = admin_section(dir.path());
+    let config = config_for_testbed(
+        tb.addr,
+        &format!(
+            "[[route]]\npath = \"/\"\nupstream = \"app\"\n\n[[priority]]\nclass = \"staff\"\ncookie = \"staff_session\"\n\
+             verify = {{ jwt_hs256_key_file = \"{}\" }}\n\n[flood]\nchallenge_difficulty = 12\n\n{admin}",
+            key.display()
+        ),
+    );
+    let r = Rampart::start_in(dir, &config);
+    pin(&r, "under_attack");
+    let jwt = rampart_shield::priority::sign_hs256(&serde_json::json!({"sub": "alice", "exp": 4_102_444_800u64}), b"a staff session key of some length");
+    let url = r.url("/");
+    let cookie = format!("staff_session={jwt}");
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["drill", "calm", "--target", &url, "--duration", "2s", "--probe-rate", "5", "--probe-cookie", &cookie, "--json"])
+        .output()
+        .expect("rampart drill");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "drill failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let probe = serde_json::from_str::<serde_json::Value>(&stdout).expect("JSON report")["probe"].clone();
+    let requests = probe["summary"]["requests"].as_u64().expect("requests");
+    assert!(requests >= 5, "{probe}");
+    assert_eq!(probe["summary"]["counts"]["passed"].as_u64(), Some(requests), "staff are never challenged: {probe}");
+    let moved = moved_to(&r, "priority");
+    assert!(moved >= 2, "each staff user's connection moved to the priority worker: {moved}");
+}
+
+/// `rampart_connections_moved_total{worker}`: connections moved to a lane's worker.
+fn moved_to(r: &Rampart, worker: &str) -> u64 {
+    let metrics = metrics_text(r);
+    let prefix = format!("rampart_connections_moved_total{{worker=\"{worker}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(prefix.as_str())).and_then(|n| n.parse().ok()).unwrap_or(0)
 }

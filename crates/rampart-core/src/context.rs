@@ -137,18 +137,25 @@ impl RequestContext {
 
     /// A minimal context for tests and tools: `GET uri` from `client`.
     pub fn for_test(method: Method, uri: &str, client: IpAddr) -> RequestContext {
-        let peer = SocketAddr::new(client, 40000);
+        let mut ctx = RequestContext::for_head(method, uri, client, SocketAddr::new(client, 40000), SocketAddr::new(client, 80), HeaderMap::new());
+        ctx.id = RequestId(Arc::from("test"));
+        ctx
+    }
+
+    /// A context for a request head read ahead of its serving (to learn who sent it, see
+    /// [`crate::Pipeline::identify`]): no route, no id of its own (`-`).
+    pub fn for_head(method: Method, uri: &str, client: IpAddr, peer: SocketAddr, local: SocketAddr, headers: HeaderMap) -> RequestContext {
         RequestContext {
-            id: RequestId(Arc::from("test")),
+            id: RequestId(Arc::from("-")),
             started: Instant::now(),
             wall_clock: SystemTime::now(),
             peer,
-            local: SocketAddr::new(client, 80),
+            local,
             client,
             method,
             uri: uri.parse().unwrap_or_else(|_| Uri::from_static("/")),
             version: Version::HTTP_11,
-            headers: HeaderMap::new(),
+            headers,
             host: None,
             route: None,
             tls: None,

@@ -69,6 +69,20 @@ impl Pipeline {
         self.stages.iter().any(|s| s.wants_response_body_of(ctx))
     }
 
+    /// Whether any stage can tell who a client is from a request head ([`Stage::identifies`]).
+    pub fn can_identify(&self) -> bool {
+        self.stages.iter().any(|s| s.identifies())
+    }
+
+    /// Fill `ctx.identity` from the identifying stages alone ([`Stage::identifies`]), for a
+    /// request head read ahead of its serving. Their verdicts (always `Continue`) and errors
+    /// are not recorded: the request goes through the whole pipeline when it is served.
+    pub fn identify(&self, ctx: &mut RequestContext) {
+        for stage in self.stages.iter().filter(|s| s.identifies()) {
+            let _ = stage.on_request_headers(ctx);
+        }
+    }
+
     /// The connection phase. Decisions are returned rather than recorded, since no request
     /// exists yet.
     pub fn on_connection(&self, conn: &ConnectionInfo) -> (Outcome, Vec<Decision>) {

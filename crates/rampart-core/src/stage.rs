@@ -112,6 +112,16 @@ pub trait Stage: Send + Sync {
         self.wants_response_body()
     }
 
+    /// Whether this stage only establishes who the client is (`ctx.identity`) in
+    /// [`Stage::on_request_headers`]: no verdict, no counting. The proxy may then run it ahead
+    /// of time on a request head it has read but not yet served ([`Pipeline::identify`]), to
+    /// choose the worker thread that serves the connection. Default: no.
+    ///
+    /// [`Pipeline::identify`]: crate::Pipeline::identify
+    fn identifies(&self) -> bool {
+        false
+    }
+
     /// Runs once per accepted connection, before any byte is read. Only `Allow`, `Continue`
     /// and `Block` make sense here; a `Block` closes the connection at once.
     fn on_connection(&self, _conn: &ConnectionInfo) -> Result<Verdict, StageError> {

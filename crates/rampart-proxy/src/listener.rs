@@ -3,11 +3,20 @@
 //! The order is cheapest-refusal-first: the guard's caps cost a map look-up, the PROXY header a
 //! peek, the connection-phase stages (deny lists, bans) a look-up, and only then do we pay for a
 //! TLS handshake and an HTTP parser.
+//!
+//! While the shield defends, a new cleartext connection on a shared worker is sorted by its
+//! first request head before hyper sees it: when the identifying stages find a priority class
+//! (a staff session cookie or header) or a clearance in it, the socket and the bytes read move
+//! to that lane's worker (see [`crate::workers`]), away from the flood's. A clearance holder or
+//! staff member already on a shared worker is told to reconnect (`Connection: close` on its
+//! response, see [`crate::service`]), and its next connection is sorted. Staff networks go to
+//! their worker at accept already. TLS connections are not moved.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -17,6 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use crate::admission::Lane;
 use crate::h2_frames::AbuseSlot;
 use crate::io::GuardedIo;
 use crate::proxy_protocol::{self, ProxyHeader};
@@ -24,6 +34,7 @@ use crate::runtime::Proxy;
 use crate::service::{handle, ConnMeta};
 use crate::sniff::SniffedIo;
 use crate::settings::{ClientAddressSource, Limits, ListenerSettings};
+use crate::workers::{self, Class};
 
 /// hyper refuses a read buffer smaller than this.
 const HYPER_MIN_BUF: usize = 8192;
@@ -67,7 +78,7 @@ pub async fn serve(
             Some(workers) => workers.dispatch(
                 stream,
                 peer,
-                proxy.runtime().is_priority_peer(peer.ip()),
+                if proxy.runtime().is_priority_peer(peer.ip()) { Class::Priority } else { Class::Shared },
                 Box::new(move |stream, peer, load| {
                     tokio::spawn(async move {
                         connection(stream, peer).await;
@@ -173,63 +184,161 @@ async fn serve_connection(
     http2: bool,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
+    let Some(acceptor) = tls else {
+        return serve_cleartext(proxy, conn, http2, watcher).await;
+    };
     let Prepared { stream, mut meta, _permit } = conn;
     let (counting, client) = (Arc::clone(&proxy), meta.client);
     let limits = proxy.runtime().limits.clone();
     let io = GuardedIo::new(stream, limits.idle_timeout, limits.write_timeout);
-    match tls {
-        None => {
-            let meta = Arc::new(meta);
-            let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
-            let cut = AbuseSlot::default();
-            let io = SniffedIo::new(io)
-                .guarded(&cut, limits.max_header_bytes as u64)
-                .http1_limits(limits.header_read_timeout, limits.max_header_bytes);
-            let io = TokioIo::new(io);
-            let conn = builder(&limits, http2).serve_connection(io, svc).into_owned();
-            if let Err(e) = watcher.watch(conn).await {
-                count_h2_abuse(&counting, client, &cut, e.as_ref());
-                tracing::debug!(error = %e, "connection ended with an error");
+    let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(io)).await;
+    let tls_stream = match handshake {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %meta.peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            proxy.metrics.refused("tls_handshake_timeout");
+            return;
+        }
+    };
+    let (_, session) = tls_stream.get_ref();
+    let alpn = session.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+    meta.tls = Some(TlsFacts {
+        sni: session.server_name().map(str::to_string),
+        version: session.protocol_version().and_then(|v| v.as_str()),
+        alpn: alpn.clone(),
+    });
+    let meta = Arc::new(meta);
+    let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
+    if alpn.as_deref() == Some("h2") {
+        let cut = AbuseSlot::default();
+        let io = TokioIo::new(SniffedIo::new(tls_stream).guarded(&cut, limits.max_header_bytes as u64));
+        let conn = builder(&limits, true).http2_only().serve_connection(io, svc).into_owned();
+        if let Err(e) = watcher.watch(conn).await {
+            count_h2_abuse(&counting, client, &cut, e.as_ref());
+            tracing::debug!(error = %e, "TLS connection ended with an error");
+        }
+    } else {
+        let io = TokioIo::new(SniffedIo::new(tls_stream).http1_limits(limits.header_read_timeout, limits.max_header_bytes));
+        let conn = builder(&limits, false).serve_connection(io, svc).into_owned();
+        if let Err(e) = watcher.watch(conn).await {
+            tracing::debug!(error = %e, "TLS connection ended with an error");
+        }
+    }
+}
+
+/// A cleartext connection: sorted to its lane's worker first when that applies (see the
+/// module's documentation), then served here.
+async fn serve_cleartext(proxy: Arc<Proxy>, conn: Prepared, http2: bool, watcher: hyper_util::server::graceful::Watcher) {
+    let Prepared { mut stream, meta, _permit } = conn;
+    let limits = proxy.runtime().limits.clone();
+    let mut prefix = Bytes::new();
+    if sorting_applies(&proxy) {
+        let Some(head) = read_head(&mut stream, &limits).await else { return };
+        if let Some(class) = lane_worker(&proxy, &meta, &head) {
+            if let Some(workers) = proxy.workers() {
+                proxy.metrics.moved(class.as_str());
+                let moving = Arc::clone(&proxy);
+                workers.dispatch(
+                    stream,
+                    meta.peer,
+                    class,
+                    Box::new(move |stream, _, load| {
+                        tokio::spawn(async move {
+                            serve_http(moving, Prepared { stream, meta, _permit }, head, http2, watcher).await;
+                            drop(load);
+                        });
+                    }),
+                );
+                return;
             }
         }
-        Some(acceptor) => {
-            let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(io)).await;
-            let tls_stream = match handshake {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(peer = %meta.peer, error = %e, "TLS handshake failed");
-                    return;
+        prefix = head;
+    }
+    serve_http(proxy, Prepared { stream, meta, _permit }, prefix, http2, watcher).await;
+}
+
+/// Serve a cleartext connection with hyper, `prefix` (bytes already read from it) first.
+async fn serve_http(proxy: Arc<Proxy>, conn: Prepared, prefix: Bytes, http2: bool, watcher: hyper_util::server::graceful::Watcher) {
+    let Prepared { stream, meta, _permit } = conn;
+    let (counting, client) = (Arc::clone(&proxy), meta.client);
+    let limits = proxy.runtime().limits.clone();
+    let meta = Arc::new(meta);
+    let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
+    let cut = AbuseSlot::default();
+    let io = GuardedIo::new(stream, limits.idle_timeout, limits.write_timeout);
+    let io = SniffedIo::new(io)
+        .prefixed(prefix)
+        .guarded(&cut, limits.max_header_bytes as u64)
+        .http1_limits(limits.header_read_timeout, limits.max_header_bytes);
+    let conn = builder(&limits, http2).serve_connection(TokioIo::new(io), svc).into_owned();
+    if let Err(e) = watcher.watch(conn).await {
+        count_h2_abuse(&counting, client, &cut, e.as_ref());
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Whether a new connection here is sorted by its first request head: on a shared worker,
+/// while the shield defends, with a stage that can tell staff sessions or clearances apart.
+fn sorting_applies(proxy: &Proxy) -> bool {
+    let rt = proxy.runtime();
+    workers::current() == Some(Class::Shared)
+        && rt.pressure.as_ref().is_some_and(|p| p.under_pressure())
+        && rt.pipeline.can_identify()
+}
+
+/// Read the connection's first request head (up to its blank line, the listener's head size
+/// limit, or the end of the stream): what was read, for the parser to read again; `None` when
+/// the header read timeout passed first or the read failed.
+async fn read_head(stream: &mut TcpStream, limits: &Limits) -> Option<Bytes> {
+    use tokio::io::AsyncReadExt;
+    let cap = limits.max_header_bytes.max(HYPER_MIN_BUF);
+    let mut buf = BytesMut::with_capacity(4096);
+    let reading = async {
+        loop {
+            let searched = buf.len().saturating_sub(3);
+            match stream.read_buf(&mut buf).await {
+                Ok(0) => return true,
+                Ok(_) => {
+                    if memchr::memmem::find(&buf[searched..], b"\r\n\r\n").is_some() || buf.len() >= cap {
+                        return true;
+                    }
                 }
-                Err(_) => {
-                    proxy.metrics.refused("tls_handshake_timeout");
-                    return;
-                }
-            };
-            let (_, session) = tls_stream.get_ref();
-            let alpn = session.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
-            meta.tls = Some(TlsFacts {
-                sni: session.server_name().map(str::to_string),
-                version: session.protocol_version().and_then(|v| v.as_str()),
-                alpn: alpn.clone(),
-            });
-            let meta = Arc::new(meta);
-            let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
-            if alpn.as_deref() == Some("h2") {
-                let cut = AbuseSlot::default();
-                let io = TokioIo::new(SniffedIo::new(tls_stream).guarded(&cut, limits.max_header_bytes as u64));
-                let conn = builder(&limits, true).http2_only().serve_connection(io, svc).into_owned();
-                if let Err(e) = watcher.watch(conn).await {
-                    count_h2_abuse(&counting, client, &cut, e.as_ref());
-                    tracing::debug!(error = %e, "TLS connection ended with an error");
-                }
-            } else {
-                let io = TokioIo::new(SniffedIo::new(tls_stream).http1_limits(limits.header_read_timeout, limits.max_header_bytes));
-                let conn = builder(&limits, false).serve_connection(io, svc).into_owned();
-                if let Err(e) = watcher.watch(conn).await {
-                    tracing::debug!(error = %e, "TLS connection ended with an error");
-                }
+                Err(_) => return false,
             }
         }
+    };
+    match tokio::time::timeout(limits.header_read_timeout, reading).await {
+        Ok(true) => Some(buf.freeze()),
+        _ => None,
+    }
+}
+
+/// The worker for the identity a request head shows (a priority class or a clearance), or
+/// `None` to stay: the public, an HTTP/2 preface, a head that does not parse.
+fn lane_worker(proxy: &Proxy, meta: &ConnMeta, head: &[u8]) -> Option<Class> {
+    let mut fields = [httparse::EMPTY_HEADER; HYPER_DEFAULT_MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut fields);
+    if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
+        return None;
+    }
+    let mut headers = http::HeaderMap::with_capacity(req.headers.len());
+    for f in req.headers.iter() {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(f.name.as_bytes()), http::HeaderValue::from_bytes(f.value)) {
+            headers.append(name, value);
+        }
+    }
+    let rt = proxy.runtime();
+    let method = req.method.and_then(|m| http::Method::from_bytes(m.as_bytes()).ok()).unwrap_or(http::Method::GET);
+    let client = rt.identity.resolve(meta.client, &headers);
+    let mut ctx = rampart_core::RequestContext::for_head(method, req.path.unwrap_or("/"), client, meta.peer, meta.local, headers);
+    rt.pipeline.identify(&mut ctx);
+    match Lane::of(&ctx.identity) {
+        Lane::Priority => Some(Class::Priority),
+        Lane::Cleared => Some(Class::Cleared),
+        Lane::Public => None,
     }
 }
 

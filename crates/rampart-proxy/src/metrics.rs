@@ -44,6 +44,7 @@ pub struct Metrics {
     upstream_errors: RwLock<BTreeMap<String, AtomicU64>>,
     shed: RwLock<BTreeMap<&'static str, AtomicU64>>,
     h2_abuse: RwLock<BTreeMap<&'static str, AtomicU64>>,
+    moved: RwLock<BTreeMap<&'static str, AtomicU64>>,
     pub connections_accepted: AtomicU64,
     refused: RwLock<BTreeMap<&'static str, AtomicU64>>,
     pub framing_rejected: AtomicU64,
@@ -89,6 +90,12 @@ impl Metrics {
     /// violations), by kind.
     pub fn h2_abuse(&self, kind: &'static str) {
         bump(&self.h2_abuse, kind);
+    }
+
+    /// A new connection moved, under pressure, to the worker of its identity's lane (`priority`,
+    /// `cleared`) once its first request head showed who it is.
+    pub fn moved(&self, worker: &'static str) {
+        bump(&self.moved, worker);
     }
 
     /// A request shed by admission, by lane.
@@ -164,6 +171,11 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE rampart_h2_abuse_total counter");
         for (kind, c) in self.h2_abuse.read().iter() {
             let _ = writeln!(out, "rampart_h2_abuse_total{{kind=\"{kind}\"}} {}", c.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(out, "# HELP rampart_connections_moved_total Connections moved under pressure to the worker of their lane, by worker.");
+        let _ = writeln!(out, "# TYPE rampart_connections_moved_total counter");
+        for (worker, c) in self.moved.read().iter() {
+            let _ = writeln!(out, "rampart_connections_moved_total{{worker=\"{worker}\"}} {}", c.load(Ordering::Relaxed));
         }
         let _ = writeln!(out, "# HELP rampart_framing_rejected_total Requests refused for ambiguous framing.");
         let _ = writeln!(out, "# TYPE rampart_framing_rejected_total counter");

@@ -164,6 +164,15 @@ pub async fn handle(
     // calm; while defending, one over its lane's share is shed at once).
     let lane = Lane::of(&ctx.identity);
     let pressure = rt.pressure.as_ref().is_some_and(|p| p.under_pressure());
+    // Staff or a clearance holder on a shared worker while the shield defends: served here, and
+    // asked to reconnect, so that its next connection goes to its lane's worker. Cleartext
+    // HTTP/1 only: TLS connections are not moved.
+    let reconnect = pressure
+        && lane != Lane::Public
+        && conn.tls.is_none()
+        && parts.version <= http::Version::HTTP_11
+        && crate::workers::current() == Some(crate::workers::Class::Shared)
+        && rt.pipeline.can_identify();
     let Some(permit) = pool.admission.acquire(lane, pressure).await else {
         proxy.metrics.shed(lane.as_str());
         ctx.decisions.push(Decision {
@@ -278,6 +287,10 @@ pub async fn handle(
     let mut resp = log_and_finish(&proxy, &rt, &ctx, Response::from_parts(resp_parts, body), Some(&facts));
     *resp.headers_mut() = facts.headers;
     resp.headers_mut().insert(crate::forward::X_REQUEST_ID, id_value);
+    if reconnect {
+        // Its next connection is sorted to its lane's worker (see `listener`).
+        resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
     Ok(resp)
 }
 

@@ -223,6 +223,9 @@ impl FramingSniffer {
 /// from it, and the header read timeout. Writes pass straight through.
 pub struct SniffedIo<T> {
     inner: T,
+    /// Bytes already taken from the connection (a request head read to choose its worker),
+    /// read again before `inner`.
+    prefix: bytes::Bytes,
     sniffer: FramingSniffer,
     frames: H2FrameGuard,
     cut: Option<AbuseSlot>,
@@ -238,7 +241,20 @@ struct HeadClock {
 
 impl<T> SniffedIo<T> {
     pub fn new(inner: T) -> SniffedIo<T> {
-        SniffedIo { inner, sniffer: FramingSniffer::default(), frames: H2FrameGuard::default(), cut: None, head: None }
+        SniffedIo {
+            inner,
+            prefix: bytes::Bytes::new(),
+            sniffer: FramingSniffer::default(),
+            frames: H2FrameGuard::default(),
+            cut: None,
+            head: None,
+        }
+    }
+
+    /// Read `prefix` first: bytes already taken from the connection, in order.
+    pub fn prefixed(mut self, prefix: bytes::Bytes) -> SniffedIo<T> {
+        self.prefix = prefix;
+        self
     }
 
     /// The listener's HTTP/1 head limits: a head must be read whole within `header_read_timeout`
@@ -266,7 +282,13 @@ impl<T: AsyncRead + Unpin> AsyncRead for SniffedIo<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         let before = buf.filled().len();
-        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let r = if this.prefix.is_empty() {
+            Pin::new(&mut this.inner).poll_read(cx, buf)
+        } else {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix.split_to(n));
+            Poll::Ready(Ok(()))
+        };
         if r.is_pending() {
             if let Some(HeadClock { limit, since: Some(since), watch }) = &mut this.head {
                 if watch.passed(*since + *limit, cx) {
@@ -448,6 +470,23 @@ mod tests {
         let (kind, after) = read_until_error(&mut io).await;
         assert_eq!(kind, io::ErrorKind::UnexpectedEof, "ended by the peer after {after:?}");
         assert!(after >= Duration::from_secs(90));
+    }
+
+    #[tokio::test]
+    async fn a_prefix_is_read_and_followed_before_the_stream() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (a, mut b) = tokio::io::duplex(256);
+        // An ambiguous head split between the prefix and the stream is still caught.
+        let mut io = SniffedIo::new(a).prefixed(bytes::Bytes::from_static(b"POST / HTTP/1.1\r\nContent-Length: 4\r\n"));
+        b.write_all(b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n").await.unwrap();
+        drop(b);
+        let mut small = [0u8; 5];
+        io.read_exact(&mut small).await.unwrap();
+        assert_eq!(&small, b"POST ");
+        let mut rest = Vec::new();
+        io.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.starts_with(b"/ HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r"));
+        assert_eq!(io.sniffer.refused, 1);
     }
 
     #[test]

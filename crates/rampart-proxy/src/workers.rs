@@ -15,8 +15,13 @@
 //! the socket's peer): under a flood the other workers' queues are long, every request on them
 //! waits for the CPU behind thousands of flood requests, and staff would too. On a worker of
 //! their own they wait for nothing but the kernel's scheduler, which runs a thread that wakes
-//! rarely ahead of the busy ones.
+//! rarely ahead of the busy ones. And one serves clearance holders, who proved they are
+//! browsers: apart from staff, so that a crowd of them (or a botnet that paid for clearances)
+//! cannot slow staff down, and apart from the flood. Staff known by a session cookie and
+//! clearance holders are recognised by their first request head; see
+//! [`crate::listener`] for how a connection gets to their worker while the shield defends.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -27,6 +32,36 @@ use tokio::sync::mpsc;
 /// with it once it is in the worker's.
 pub type Job = Box<dyn FnOnce(tokio::net::TcpStream, SocketAddr, Load) + Send>;
 
+/// Which worker a connection is served on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// One of the per-core workers, the one with the fewest open connections.
+    Shared,
+    /// The priority classes' worker (staff).
+    Priority,
+    /// The clearance holders' worker.
+    Cleared,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Shared => "shared",
+            Class::Priority => "priority",
+            Class::Cleared => "cleared",
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<Option<Class>> = const { Cell::new(None) };
+}
+
+/// The class of the worker this code runs on; `None` off the workers.
+pub fn current() -> Option<Class> {
+    CURRENT.with(Cell::get)
+}
+
 struct Worker {
     jobs: mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr, Job)>,
     open: Arc<AtomicUsize>,
@@ -36,6 +71,7 @@ struct Worker {
 pub struct Workers {
     workers: Vec<Worker>,
     priority: Worker,
+    cleared: Worker,
 }
 
 /// Counts one open connection against its worker until dropped.
@@ -48,12 +84,13 @@ impl Drop for Load {
 }
 
 impl Worker {
-    fn start(name: String) -> std::io::Result<Worker> {
+    fn start(name: String, class: Class) -> std::io::Result<Worker> {
         let (tx, mut rx) = mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr, Job)>();
         let open = Arc::new(AtomicUsize::new(0));
         let load = Arc::clone(&open);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         std::thread::Builder::new().name(name).spawn(move || {
+            CURRENT.with(|c| c.set(Some(class)));
             runtime.block_on(async move {
                 while let Some((stream, peer, job)) = rx.recv().await {
                     match tokio::net::TcpStream::from_std(stream) {
@@ -71,10 +108,15 @@ impl Worker {
 }
 
 impl Workers {
-    /// Start `n` workers (at least one), and the priority worker.
+    /// Start `n` workers (at least one), the priority worker and the clearance holders'.
     pub fn start(n: usize) -> std::io::Result<Workers> {
-        let workers = (0..n.max(1)).map(|i| Worker::start(format!("rampart-worker-{i}"))).collect::<Result<_, _>>()?;
-        Ok(Workers { workers, priority: Worker::start("rampart-priority".into())? })
+        let workers =
+            (0..n.max(1)).map(|i| Worker::start(format!("rampart-worker-{i}"), Class::Shared)).collect::<Result<_, _>>()?;
+        Ok(Workers {
+            workers,
+            priority: Worker::start("rampart-priority".into(), Class::Priority)?,
+            cleared: Worker::start("rampart-cleared".into(), Class::Cleared)?,
+        })
     }
 
     /// One worker per core.
@@ -91,15 +133,17 @@ impl Workers {
         self.workers.is_empty()
     }
 
-    /// Hand `stream` to the priority worker (`priority`) or to the worker with the fewest open
-    /// connections; `job` runs there, inside its runtime (it spawns the connection's task). The
-    /// socket is closed if it cannot be moved.
-    pub fn dispatch(&self, stream: tokio::net::TcpStream, peer: SocketAddr, priority: bool, job: Job) {
-        let worker = if priority {
-            &self.priority
-        } else {
-            let Some(w) = self.workers.iter().min_by_key(|w| w.open.load(Ordering::Relaxed)) else { return };
-            w
+    /// Hand `stream` to the worker of `class` (for [`Class::Shared`], the one with the fewest
+    /// open connections); `job` runs there, inside its runtime (it spawns the connection's
+    /// task). The socket is closed if it cannot be moved.
+    pub fn dispatch(&self, stream: tokio::net::TcpStream, peer: SocketAddr, class: Class, job: Job) {
+        let worker = match class {
+            Class::Priority => &self.priority,
+            Class::Cleared => &self.cleared,
+            Class::Shared => {
+                let Some(w) = self.workers.iter().min_by_key(|w| w.open.load(Ordering::Relaxed)) else { return };
+                w
+            }
         };
         let stream = match stream.into_std() {
             Ok(s) => s,
@@ -132,7 +176,7 @@ mod tests {
             workers.dispatch(
                 stream,
                 peer,
-                false,
+                Class::Shared,
                 Box::new(|mut stream, _, load| {
                     tokio::spawn(async move {
                         let _load = load;
@@ -156,25 +200,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn priority_connections_get_the_priority_worker() {
+    async fn priority_and_cleared_connections_get_their_own_workers() {
         let workers = Workers::start(2).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-        let (stream, peer) = listener.accept().await.unwrap();
-        workers.dispatch(
-            stream,
-            peer,
-            true,
-            Box::new(|mut stream, _, load| {
-                tokio::spawn(async move {
-                    let _load = load;
-                    let name = std::thread::current().name().unwrap_or("").to_string();
-                    stream.write_all(name.as_bytes()).await.unwrap();
-                });
-            }),
-        );
-        let mut buf = [0u8; 64];
-        let n = client.read(&mut buf).await.unwrap();
-        assert_eq!(&buf[..n], b"rampart-priority");
+        for (class, name) in [(Class::Priority, "rampart-priority priority"), (Class::Cleared, "rampart-cleared cleared")] {
+            let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+            let (stream, peer) = listener.accept().await.unwrap();
+            workers.dispatch(
+                stream,
+                peer,
+                class,
+                Box::new(|mut stream, _, load| {
+                    tokio::spawn(async move {
+                        let _load = load;
+                        let name = std::thread::current().name().unwrap_or("").to_string();
+                        let class = current().map(Class::as_str).unwrap_or("none");
+                        stream.write_all(format!("{name} {class}").as_bytes()).await.unwrap();
+                    });
+                }),
+            );
+            let mut buf = [0u8; 64];
+            let n = client.read(&mut buf).await.unwrap();
+            assert_eq!(String::from_utf8_lossy(&buf[..n]), name);
+        }
+        assert_eq!(current(), None, "the test's own thread is no worker");
     }
 }

@@ -413,6 +413,10 @@ impl Stage for ClearanceStage {
         self.gate.memory_bytes()
     }
 
+    fn identifies(&self) -> bool {
+        true
+    }
+
     fn on_request_headers(&self, ctx: &mut RequestContext) -> Result<Verdict, StageError> {
         if let Some(k) = self.gate.check_clearance(&ctx.headers, ctx.client, ctx.wall_clock) {
             ctx.identity.clearance = Some(Arc::from(k.id.as_str()));

@@ -115,6 +115,10 @@ impl Stage for PriorityStage {
         "priority"
     }
 
+    fn identifies(&self) -> bool {
+        true
+    }
+
     fn on_request_headers(&self, ctx: &mut RequestContext) -> Result<Verdict, StageError> {
         if let Some((class, subject)) = self.classify(ctx) {
             ctx.identity.class = class;
