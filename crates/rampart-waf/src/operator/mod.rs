@@ -42,6 +42,12 @@ mod within;
 pub trait OperatorContext {
     /// Expand `%{collection.key}` macros in an operator parameter (`@streq %{tx.host}`).
     fn expand<'a>(&self, text: &'a str) -> Cow<'a, str>;
+    /// [`OperatorContext::expand`] for a parameter parsed when the rule was loaded (`raw` is
+    /// its text); by default `raw` is expanded.
+    fn expand_parsed<'a>(&self, parsed: &'a crate::parser::macros::MacroText, raw: &'a str) -> Cow<'a, str> {
+        let _ = parsed;
+        self.expand(raw)
+    }
     /// Whether the rule asked for captures (`capture` action): then `@rx` and friends store
     /// groups 0..=9 through [`OperatorContext::set_capture`].
     fn capturing(&self) -> bool;

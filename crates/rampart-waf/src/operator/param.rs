@@ -4,22 +4,24 @@
 use std::borrow::Cow;
 
 use super::OperatorContext;
+use crate::parser::macros::MacroText;
 
 /// An operator parameter, possibly with `%{collection.key}` macros.
 #[derive(Debug, Clone)]
 pub(crate) struct Param {
     text: String,
-    has_macro: bool,
+    /// The text parsed into literals and macros, when it has a macro (parsed once, at load).
+    parsed: Option<MacroText>,
 }
 
 impl Param {
     pub(crate) fn new(text: &str) -> Self {
-        Param { text: text.to_string(), has_macro: text.contains("%{") }
+        Param { text: text.to_string(), parsed: text.contains("%{").then(|| MacroText::parse(text)) }
     }
 
     /// True when the value depends on the transaction (so nothing may be precompiled from it).
     pub(crate) fn has_macro(&self) -> bool {
-        self.has_macro
+        self.parsed.is_some()
     }
 
     /// The text as written in the rule.
@@ -29,10 +31,9 @@ impl Param {
 
     /// The value for this evaluation: macros expanded, borrowed when there are none.
     pub(crate) fn resolve<'a>(&'a self, ctx: &dyn OperatorContext) -> Cow<'a, str> {
-        if self.has_macro {
-            ctx.expand(&self.text)
-        } else {
-            Cow::Borrowed(&self.text)
+        match &self.parsed {
+            Some(parsed) => ctx.expand_parsed(parsed, &self.text),
+            None => Cow::Borrowed(&self.text),
         }
     }
 }

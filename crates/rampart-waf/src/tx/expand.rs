@@ -35,7 +35,9 @@ pub fn expand_string(data: &TxData, text: &MacroText) -> String {
 
 /// The first value of `collection[.key]`.
 pub fn resolve<'a>(data: &'a TxData, collection: &str, key: Option<&str>) -> Option<Cow<'a, [u8]>> {
-    let variable = Variable::from_name(collection)?;
+    // `TX` first: nearly every macro the CRS writes is `%{tx.…}` (collections are upper-cased
+    // when parsed).
+    let variable = if collection == "TX" { Variable::Tx } else { Variable::from_name(collection)? };
     // `%{TX:/regex/}`: the first value whose key matches (rare; compiled on use).
     if let Some(re) = key.and_then(|k| k.strip_prefix('/')).and_then(|k| k.strip_suffix('/')) {
         let selector = Selector::regex(re).ok()?;
@@ -69,6 +71,10 @@ impl OperatorContext for EvalContext<'_> {
             return Cow::Borrowed(text);
         }
         Cow::Owned(expand_string(self.data, &MacroText::parse(text)))
+    }
+
+    fn expand_parsed<'t>(&self, parsed: &'t MacroText, _raw: &'t str) -> Cow<'t, str> {
+        Cow::Owned(expand_string(self.data, parsed))
     }
 
     fn capturing(&self) -> bool {

@@ -60,9 +60,13 @@ impl Transaction {
             [Part::Literal(l)] => Cow::Borrowed(l),
             _ => Cow::Owned(expand_string(&self.data, &s.key).to_ascii_lowercase()),
         };
-        let value = match &s.op {
-            SetVarOp::Set(v) | SetVarOp::Add(v) | SetVarOp::Sub(v) => expand(&self.data, v),
-            SetVarOp::Delete => Vec::new(),
+        // Literal values (`=0`, `=+5`) are used as written, not copied into a new buffer.
+        let value: Cow<'_, [u8]> = match &s.op {
+            SetVarOp::Set(v) | SetVarOp::Add(v) | SetVarOp::Sub(v) => match v.parts.as_slice() {
+                [Part::Literal(l)] => Cow::Borrowed(l.as_bytes()),
+                _ => Cow::Owned(expand(&self.data, v)),
+            },
+            SetVarOp::Delete => Cow::Borrowed(b""),
         };
         let map = match s.collection {
             Variable::Tx => &mut self.data.tx,
@@ -71,24 +75,31 @@ impl Transaction {
                 None => return,
             },
         };
-        let value = match &s.op {
+        let slot = map.get_mut(&*key);
+        let value: Cow<'_, [u8]> = match &s.op {
             SetVarOp::Set(_) => value,
             SetVarOp::Add(_) | SetVarOp::Sub(_) => {
-                let current = map.get(&*key).map_or(0, |v| to_int(v));
+                let current = slot.as_deref().map_or(0, |v| to_int(v));
                 let delta = to_int(&value);
                 let next = if matches!(s.op, SetVarOp::Add(_)) { current.saturating_add(delta) } else { current.saturating_sub(delta) };
-                next.to_string().into_bytes()
+                Cow::Owned(next.to_string().into_bytes())
             }
             SetVarOp::Delete => {
                 map.remove(&*key);
                 return;
             }
         };
-        // An existing variable is overwritten in place: no new key.
-        if let Some(slot) = map.get_mut(&*key) {
-            *slot = value;
+        // An existing variable is overwritten in place (its buffer reused): no new key.
+        if let Some(slot) = slot {
+            match value {
+                Cow::Borrowed(bytes) => {
+                    slot.clear();
+                    slot.extend_from_slice(bytes);
+                }
+                Cow::Owned(bytes) => *slot = bytes,
+            }
         } else if map.len() < MAX_VARIABLES {
-            map.insert(key.into_owned(), value);
+            map.insert(key.into_owned(), value.into_owned());
         }
     }
 
