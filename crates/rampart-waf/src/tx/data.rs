@@ -111,7 +111,7 @@ pub struct TxData {
     pub xml_text: Option<Vec<u8>>,
     pub xml_attributes: Collection,
     /// `TX`, keys lower-cased.
-    pub tx: BTreeMap<String, Vec<u8>>,
+    pub tx: super::tx_vars::TxVars,
     /// Persistent collections opened by `initcol`, keys lower-cased; with the record key.
     pub persistent: BTreeMap<&'static str, (String, BTreeMap<String, Vec<u8>>)>,
     pub request_line: Vec<u8>,

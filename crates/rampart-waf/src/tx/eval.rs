@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::expand::{expand_string, EvalContext};
 use super::literal_skip;
+use super::tx_vars::VarMap;
 use super::outcome::{Intervention, MatchedRule, MatchedValue};
 use super::Transaction;
 use crate::actions::ctl::in_ranges;
@@ -201,7 +202,7 @@ impl Transaction {
         let matched = !hits.is_empty();
         for hit in hits {
             for (i, v) in &hit.captures {
-                self.data.tx.insert(i.to_string(), v.clone());
+                self.data.tx.set(i.to_string(), v.clone());
             }
             // Overwritten in place: these buffers keep their capacity from rule to rule.
             self.data.matched_var.clear();

@@ -16,6 +16,7 @@ pub mod outcome;
 pub mod request;
 mod run_actions;
 mod state;
+pub mod tx_vars;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

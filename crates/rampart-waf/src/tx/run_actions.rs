@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use super::expand::{expand, expand_string};
 use super::state::RuleSelector;
+use super::tx_vars::VarMap;
 use super::Transaction;
 use crate::actions::setvar::to_int;
 use crate::actions::{Action, Ctl, SetVar, SetVarOp};
@@ -38,14 +39,14 @@ impl Transaction {
                 let key = expand_string(&self.data, &e.key).to_ascii_lowercase();
                 let seconds: u64 = expand_string(&self.data, &e.seconds).trim().parse().unwrap_or(0);
                 let at = (now() + seconds).to_string().into_bytes();
-                let map = match e.collection {
+                let map: &mut dyn VarMap = match e.collection {
                     Variable::Tx => &mut self.data.tx,
                     other => match self.data.persistent.get_mut(other.name()) {
                         Some((_, record)) => record,
                         None => return,
                     },
                 };
-                map.insert(crate::actions::storage::expiry_key(&key), at);
+                map.set(crate::actions::storage::expiry_key(&key), at);
             }
             Action::SetEnv(e) => {
                 let value = expand(&self.data, &e.value);
@@ -68,14 +69,14 @@ impl Transaction {
             },
             SetVarOp::Delete => Cow::Borrowed(b""),
         };
-        let map = match s.collection {
+        let map: &mut dyn VarMap = match s.collection {
             Variable::Tx => &mut self.data.tx,
             other => match self.data.persistent.get_mut(other.name()) {
                 Some((_, record)) => record,
                 None => return,
             },
         };
-        let slot = map.get_mut(&*key);
+        let slot = map.value_mut(&key);
         let value: Cow<'_, [u8]> = match &s.op {
             SetVarOp::Set(_) => value,
             SetVarOp::Add(_) | SetVarOp::Sub(_) => {
@@ -85,7 +86,7 @@ impl Transaction {
                 Cow::Owned(next.to_string().into_bytes())
             }
             SetVarOp::Delete => {
-                map.remove(&*key);
+                map.delete(&key);
                 return;
             }
         };
@@ -98,8 +99,8 @@ impl Transaction {
                 }
                 Cow::Owned(bytes) => *slot = bytes,
             }
-        } else if map.len() < MAX_VARIABLES {
-            map.insert(key.into_owned(), value.into_owned());
+        } else if map.count() < MAX_VARIABLES {
+            map.set(key.into_owned(), value.into_owned());
         }
     }
 

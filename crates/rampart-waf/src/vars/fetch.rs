@@ -2,11 +2,11 @@
 //! per selected key, single variables one value (or none when not available), `&VAR` the count.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use super::time::CivilTime;
 use super::{Target, Variable};
 use crate::tx::data::{Collection, TxData};
+use crate::tx::tx_vars::VarMap;
 
 /// One value a rule inspects.
 #[derive(Debug, Clone)]
@@ -164,38 +164,31 @@ impl SelectorExt for Option<&super::Selector> {
 
 fn map<'a>(
     v: Variable,
-    m: &'a BTreeMap<String, Vec<u8>>,
+    m: &'a dyn VarMap,
     target: &Target,
     excluded: &dyn Fn(Variable, &str) -> bool,
     out: &mut Vec<Value<'a>>,
 ) {
     if let Some(key) = target.selector.as_ref().and_then(|s| s.key()) {
         // Literal selectors are stored lower-cased, as the keys of these maps are.
-        if let Some((k, val)) = m.get_key_value(key) {
+        if let Some((k, val)) = m.entry_of(key) {
             if !excluded(v, k) {
                 out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
             }
         }
         return;
     }
-    let Some(selector) = &target.selector else {
-        for (k, val) in m {
-            if !excluded(v, k) {
-                out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
-            }
-        }
-        return;
-    };
-    let mut push = |k: &'a String, val: &'a Vec<u8>| {
-        if selector.matches_lowercase(k) && !excluded(v, k) {
+    let selector = target.selector.as_ref();
+    // The key test starts with the selector's literal prefix, if it has one: most keys lack it.
+    let prefix = selector.and_then(|s| s.prefix()).unwrap_or("");
+    let start = out.len();
+    m.each(&mut |k, val| {
+        if k.starts_with(prefix) && selector.is_none_or(|s| s.matches_lowercase(k)) && !excluded(v, k) {
             out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
         }
-    };
-    match selector.prefix() {
-        // Only the keys starting with the selector's prefix (the keys are sorted).
-        Some(prefix) => m.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded)).take_while(|(k, _)| k.starts_with(prefix)).for_each(|(k, val)| push(k, val)),
-        None => m.iter().for_each(|(k, val)| push(k, val)),
-    }
+    });
+    // In key order, as ModSecurity walks its collections (and `MATCHED_VAR` ends up the last).
+    out[start..].sort_by(|a, b| a.key.cmp(&b.key));
 }
 
 fn flag(b: bool) -> Option<Cow<'static, [u8]>> {

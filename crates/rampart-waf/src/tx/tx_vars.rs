@@ -1,0 +1,134 @@
+//! [`TxVars`]: the `TX` collection, and [`VarMap`], what fetching and `setvar` need of it and
+//! of the persistent collections alike.
+//!
+//! The CRS reads `TX` variables by name a few hundred times per request (paranoia levels,
+//! anomaly scores, the allowed methods and content types) and walks it only through a handful
+//! of regex selectors (`TX:/^header_name_920450_/`). A hash map answers the reads with one
+//! hash and one comparison instead of a tree descent comparing the key to a dozen others; a
+//! walk sorts the few keys it selects, so they come in the order a sorted map (and
+//! ModSecurity) gives. The hash is the standard library's keyed SipHash: keys can be built from
+//! request data (`setvar:tx.header_name_%{tx.0}`), and must not be chosen to collide.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// Room for the variables the CRS sets in a request (about two hundred), so the table is not
+/// rebuilt as it fills.
+const INITIAL_VARIABLES: usize = 256;
+
+/// `TX`: variables by lower-cased name.
+#[derive(Debug)]
+pub struct TxVars {
+    values: HashMap<String, Vec<u8>>,
+}
+
+impl Default for TxVars {
+    fn default() -> TxVars {
+        TxVars { values: HashMap::with_capacity(INITIAL_VARIABLES) }
+    }
+}
+
+impl TxVars {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Vec<u8>> {
+        self.values.get(key)
+    }
+}
+
+/// A collection of named values as rules read and write it: `TX` ([`TxVars`]) or a
+/// persistent collection (a `BTreeMap`, as the store keeps it). Keys are lower-case.
+pub trait VarMap {
+    /// The stored key and value for `key`.
+    fn entry_of(&self, key: &str) -> Option<(&String, &Vec<u8>)>;
+    /// Call `f` with every entry, in no particular order.
+    fn each<'m>(&'m self, f: &mut dyn FnMut(&'m String, &'m Vec<u8>));
+    /// The value of `key`, to change in place.
+    fn value_mut(&mut self, key: &str) -> Option<&mut Vec<u8>>;
+    /// Set `key` (new or not).
+    fn set(&mut self, key: String, value: Vec<u8>);
+    /// Remove `key`.
+    fn delete(&mut self, key: &str);
+    /// Number of entries.
+    fn count(&self) -> usize;
+}
+
+impl VarMap for TxVars {
+    fn entry_of(&self, key: &str) -> Option<(&String, &Vec<u8>)> {
+        self.values.get_key_value(key)
+    }
+
+    fn each<'m>(&'m self, f: &mut dyn FnMut(&'m String, &'m Vec<u8>)) {
+        for (k, v) in &self.values {
+            f(k, v);
+        }
+    }
+
+    fn value_mut(&mut self, key: &str) -> Option<&mut Vec<u8>> {
+        self.values.get_mut(key)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) {
+        self.values.insert(key, value);
+    }
+
+    fn delete(&mut self, key: &str) {
+        self.values.remove(key);
+    }
+
+    fn count(&self) -> usize {
+        self.values.len()
+    }
+}
+
+impl VarMap for BTreeMap<String, Vec<u8>> {
+    fn entry_of(&self, key: &str) -> Option<(&String, &Vec<u8>)> {
+        self.get_key_value(key)
+    }
+
+    fn each<'m>(&'m self, f: &mut dyn FnMut(&'m String, &'m Vec<u8>)) {
+        for (k, v) in self {
+            f(k, v);
+        }
+    }
+
+    fn value_mut(&mut self, key: &str) -> Option<&mut Vec<u8>> {
+        self.get_mut(key)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) {
+        self.insert(key, value);
+    }
+
+    fn delete(&mut self, key: &str) {
+        self.remove(key);
+    }
+
+    fn count(&self) -> usize {
+        self.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_writes_and_visits_every_entry() {
+        let mut tx = TxVars::default();
+        for k in ["b", "a_2", "c", "a_1"] {
+            tx.set(k.to_string(), k.as_bytes().to_vec());
+        }
+        tx.set("c".into(), b"new".to_vec());
+        tx.delete("b");
+        tx.delete("missing");
+        assert_eq!(tx.count(), 3);
+        assert_eq!(tx.get("c").map(Vec::as_slice), Some(&b"new"[..]));
+        if let Some(v) = tx.value_mut("a_1") {
+            v.push(b'!');
+        }
+        let mut keys: Vec<String> = Vec::new();
+        tx.each(&mut |k, _| keys.push(k.clone()));
+        keys.sort();
+        assert_eq!(keys, ["a_1", "a_2", "c"]);
+        assert_eq!(tx.entry_of("a_1").map(|(_, v)| v.as_slice()), Some(&b"a_1!"[..]));
+    }
+}
