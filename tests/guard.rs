@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{config_for, Backend, Rampart};
+use common::{admin_section, config_for, eventually, metrics_text, temp_dir, Backend, Rampart};
 
 const PARTIAL: &[u8] = b"GET /held HTTP/1.1\r\nHost: a\r\n";
 const REST: &[u8] = b"Connection: close\r\n\r\n";
@@ -52,17 +52,32 @@ fn proxy_v1(source: &str) -> Vec<u8> {
 }
 
 /// Give the shield a moment to register a connection it has just accepted.
-fn settle() {
-    std::thread::sleep(Duration::from_millis(150));
+/// The shield in front of `backend` with `extra` configuration and an admin listener (its
+/// metrics say when held connections have been admitted).
+fn shield(backend: &Backend, extra: &str) -> Rampart {
+    let dir = temp_dir();
+    let admin = admin_section(dir.path());
+    Rampart::start_in(dir, &config_for(backend, &format!("{extra}\n{admin}")))
+}
+
+/// Wait until the guard holds exactly `n` connections (admitted and not yet closed): the
+/// connections a test holds have been counted, or the ones it closed released, before the next
+/// one comes. A fixed sleep was not enough on a busy machine.
+fn settle(rampart: &Rampart, n: u64) {
+    eventually(Duration::from_secs(10), &format!("{n} connections open"), || {
+        let text = metrics_text(rampart);
+        let open = text.lines().find_map(|l| l.strip_prefix("rampart_connections_open ")).and_then(|v| v.trim().parse::<u64>().ok());
+        (open == Some(n)).then_some(())
+    });
 }
 
 #[test]
 fn fourth_connection_from_one_client_is_closed_and_the_first_three_still_work() {
     let backend = Backend::start("guard");
-    let rampart = Rampart::start(&config_for(&backend, "[limits]\nmax_connections_per_client = 3\n"));
+    let rampart = shield(&backend, "[limits]\nmax_connections_per_client = 3\n");
     let addr = rampart.addrs[0];
     let held: Vec<TcpStream> = (0..3).map(|_| hold(addr, b"")).collect();
-    settle();
+    settle(&rampart, 3);
     let mut fourth = hold(addr, b"");
     let took = closed_without_answer(&mut fourth, Duration::from_secs(3)).expect("4th connection");
     assert!(took < Duration::from_secs(2), "4th connection closed only after {took:?}");
@@ -72,7 +87,7 @@ fn fourth_connection_from_one_client_is_closed_and_the_first_three_still_work() 
     }
     assert_eq!(backend.hits(), 3);
     // The permits are released with the connections: a new one gets in.
-    settle();
+    settle(&rampart, 0);
     let again = complete(hold(addr, b""));
     assert!(again.starts_with("HTTP/1.1 200"), "after release: {again:?}");
 }
@@ -82,7 +97,7 @@ fn total_cap_closes_the_connection_over_it_whoever_it_comes_from() {
     let backend = Backend::start("guard");
     // Each connection claims its own /24 through the PROXY protocol, so that only the total
     // cap can refuse the fifth (per-client and per-prefix shrink to 4 as well).
-    let rampart = Rampart::start(&config_for(
+    let rampart = shield(
         &backend,
         r#"
 [server]
@@ -92,10 +107,10 @@ trusted_proxies = ["127.0.0.0/8"]
 [limits]
 max_connections = 4
 "#,
-    ));
+    );
     let addr = rampart.addrs[0];
     let held: Vec<TcpStream> = (1..=4).map(|i| hold(addr, &proxy_v1(&format!("198.51.{i}.1")))).collect();
-    settle();
+    settle(&rampart, 4);
     let mut fifth = hold(addr, &proxy_v1("203.0.113.1"));
     closed_without_answer(&mut fifth, Duration::from_secs(3)).expect("5th connection");
     for (i, s) in held.into_iter().enumerate() {
@@ -108,7 +123,7 @@ max_connections = 4
 #[test]
 fn per_prefix_cap_counts_a_slash_24_together_and_spares_the_next_one() {
     let backend = Backend::start("guard");
-    let rampart = Rampart::start(&config_for(
+    let rampart = shield(
         &backend,
         r#"
 [server]
@@ -119,10 +134,10 @@ trusted_proxies = ["127.0.0.0/8"]
 max_connections_per_prefix = 3
 max_connections_per_client = 2
 "#,
-    ));
+    );
     let addr = rampart.addrs[0];
     let held: Vec<TcpStream> = ["192.0.2.1", "192.0.2.2", "192.0.2.3"].iter().map(|s| hold(addr, &proxy_v1(s))).collect();
-    settle();
+    settle(&rampart, 3);
     let mut same_prefix = hold(addr, &proxy_v1("192.0.2.4"));
     closed_without_answer(&mut same_prefix, Duration::from_secs(3)).expect("4th connection from 192.0.2.0/24");
     let mut same_prefix_high = hold(addr, &proxy_v1("192.0.2.254"));
@@ -141,7 +156,7 @@ max_connections_per_client = 2
 #[test]
 fn per_client_cap_applies_to_the_proxied_client_not_the_load_balancer() {
     let backend = Backend::start("guard");
-    let rampart = Rampart::start(&config_for(
+    let rampart = shield(
         &backend,
         r#"
 [server]
@@ -151,12 +166,12 @@ trusted_proxies = ["127.0.0.0/8"]
 [limits]
 max_connections_per_client = 2
 "#,
-    ));
+    );
     let addr = rampart.addrs[0];
     // Six connections from one load balancer (127.0.0.1), three real clients: under the cap.
     let held: Vec<TcpStream> =
         ["192.0.2.10", "192.0.2.10", "192.0.2.11", "192.0.2.11", "192.0.2.12", "192.0.2.12"].iter().map(|s| hold(addr, &proxy_v1(s))).collect();
-    settle();
+    settle(&rampart, 6);
     let mut third_from_10 = hold(addr, &proxy_v1("192.0.2.10"));
     closed_without_answer(&mut third_from_10, Duration::from_secs(3)).expect("3rd connection from 192.0.2.10");
     for s in held {
@@ -168,14 +183,14 @@ max_connections_per_client = 2
 #[test]
 fn untrusted_peer_sending_a_proxy_header_is_refused() {
     let backend = Backend::start("guard");
-    let rampart = Rampart::start(&config_for(
+    let rampart = shield(
         &backend,
         r#"
 [server]
 client_address = "proxy-protocol"
 trusted_proxies = ["10.0.0.0/8"]
 "#,
-    ));
+    );
     // 127.0.0.1 is not trusted: its PROXY line is not read as one, so it is a broken request.
     let mut s = TcpStream::connect(rampart.addrs[0]).expect("connect");
     // The shield may answer and close as soon as it sees the PROXY line: later writes may fail.
