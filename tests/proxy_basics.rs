@@ -19,6 +19,8 @@ fn get_is_proxied_with_forwarding_headers() {
     assert_eq!(echo["headers"]["x-request-id"], request_id.as_str());
     assert_eq!(echo["headers"]["x-forwarded-proto"], "http");
     assert_eq!(backend.hits(), 1);
-    let access = rampart.json_logs("rampart::access");
-    assert!(access.iter().any(|l| l["request_id"] == request_id.as_str() && l["status"] == 200));
+    // The log is written off the request's path: wait for the line rather than race it.
+    common::wait_json_logs(&rampart, "rampart::access", std::time::Duration::from_secs(5), |access| {
+        access.iter().any(|l| l["request_id"] == request_id.as_str() && l["status"] == 200)
+    });
 }

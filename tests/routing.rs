@@ -263,3 +263,19 @@ fn a_large_response_streams_back_intact() {
     let bad = bytes.iter().enumerate().position(|(i, b)| *b != (i % 251) as u8);
     assert_eq!(bad, None, "the body differs from what the upstream sent");
 }
+
+/// An upstream slower than its `read_timeout` is answered 504 once the timeout passes (not when
+/// the upstream finally answers), and the request is counted as an upstream error.
+#[test]
+fn an_upstream_slower_than_its_read_timeout_is_a_504() {
+    let slow = Backend::start_with_delay("slow", Duration::from_secs(3));
+    let r = Rampart::start(&pool_config(&[slow.addr.to_string()], "round_robin", "read_timeout = \"500ms\""));
+    let started = std::time::Instant::now();
+    let resp = client().get(r.url("/")).header("accept", "application/json").send().unwrap();
+    let took = started.elapsed();
+    assert_eq!(resp.status(), 504);
+    assert!(took >= Duration::from_millis(500) && took < Duration::from_millis(2500), "answered after {took:?}");
+    let v: serde_json::Value = resp.json().unwrap();
+    assert_eq!(v["status"], 504);
+    assert_eq!(slow.hits(), 1);
+}

@@ -206,7 +206,7 @@ pub async fn handle(
     let mut server = server;
     let mut in_flight = server.begin();
     let mut result = send(&pool, server.addr, Request::from_parts(parts, upstream_body)).await;
-    if let (Ok(Err(e)), Some(head)) = (&result, spare) {
+    if let (Err(e), Some(head)) = (&result, spare) {
         if e.is_connect() {
             // A refused connect is certain: take the server out now, not after N requests.
             server.record_failure(1, pool.settings.eject_for);
@@ -222,7 +222,7 @@ pub async fn handle(
         }
     }
     let upstream_resp = match result {
-        Ok(Ok(resp)) => {
+        Ok(resp) => {
             pool.admission.record(sent.elapsed(), resp.status() == StatusCode::SERVICE_UNAVAILABLE, Instant::now());
             // The slot measures the upstream's work, which ends with its response head: a client
             // reading the body slowly must not hold a slot (slow readers would shed everyone).
@@ -231,7 +231,14 @@ pub async fn handle(
             proxy.metrics.upstream_latency(&pool.settings.name, sent.elapsed());
             resp
         }
-        Ok(Err(e)) => {
+        Err(e) if e.is_timeout() => {
+            server.record_failure(pool.settings.eject_after, pool.settings.eject_for);
+            proxy.metrics.upstream_error(&pool.settings.name);
+            tracing::warn!(request_id = %id, upstream = %pool.settings.name, server = %server.addr, error = %e, "upstream read timeout");
+            let resp = refusal(StatusCode::GATEWAY_TIMEOUT, &id, json, None, false);
+            return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+        }
+        Err(e) => {
             // A body we cut (too large, too slow) or the client broke (bad chunks, cut off)
             // surfaces here wrapped in the client's errors: not the upstream's fault, so do not
             // eject the server for it (or a client could eject healthy servers at will).
@@ -247,12 +254,6 @@ pub async fn handle(
                 }
             };
             let resp = refusal(status, &id, json, None, ours.is_some());
-            return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
-        }
-        Err(_) => {
-            server.record_failure(pool.settings.eject_after, pool.settings.eject_for);
-            proxy.metrics.upstream_error(&pool.settings.name);
-            let resp = refusal(StatusCode::GATEWAY_TIMEOUT, &id, json, None, false);
             return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
         }
     };
@@ -337,11 +338,9 @@ fn reply(r: Reply) -> Response<ProxyBody> {
     resp
 }
 
-type Sent = Result<Result<Response<PooledBody>, UpstreamError>, tokio::time::error::Elapsed>;
-
-/// One attempt at `server`, bounded by the pool's read timeout.
-async fn send(pool: &Pool, server: SocketAddr, req: Request<ProxyBody>) -> Sent {
-    tokio::time::timeout(pool.settings.read_timeout, pool.send(server, req)).await
+/// One attempt at `server`, its response head bounded by the pool's read timeout.
+async fn send(pool: &Pool, server: SocketAddr, req: Request<ProxyBody>) -> Result<Response<PooledBody>, UpstreamError> {
+    pool.send(server, req).await
 }
 
 /// No body now and none to come: safe to send twice.

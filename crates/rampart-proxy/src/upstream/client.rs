@@ -11,11 +11,16 @@
 //! the end ([`PooledBody`]'s drop); one whose body was abandoned is closed instead. Idle
 //! connections older than [`IDLE_TIMEOUT`] are not reused (the server may be closing them), and
 //! at most [`MAX_IDLE`] are kept per server and thread.
+//!
+//! The read timeout (the wait for the response head, and between body chunks) is kept by a
+//! watchdog that lives with the connection ([`crate::io`]'s lazy timer): its timer is armed once
+//! and moved only when it fires, not registered and removed per request as a `timeout()` is.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::future::Future;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -28,7 +33,8 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::body::ProxyBody;
+use crate::body::{BoxError, ProxyBody};
+use crate::io::Watchdog;
 
 /// Idle connections older than this are closed instead of reused.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,6 +55,9 @@ pub enum UpstreamError {
     /// response, or the request body failed (its error is in the source chain).
     #[error("upstream request failed: {0}")]
     Http(#[source] hyper::Error),
+    /// No response head within the read timeout.
+    #[error("no response from {addr} within {after:?}")]
+    Timeout { addr: SocketAddr, after: Duration },
 }
 
 impl UpstreamError {
@@ -56,10 +65,26 @@ impl UpstreamError {
     pub fn is_connect(&self) -> bool {
         matches!(self, UpstreamError::Connect { .. })
     }
+
+    /// The server took longer than the read timeout to answer.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, UpstreamError::Timeout { .. })
+    }
+}
+
+/// A body that stalled longer than the read timeout between two chunks.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream body stalled for {0:?}")]
+pub struct BodyStalled(pub Duration);
+
+/// A connection and its read-timeout watchdog, which moves with it in and out of the pool.
+struct Conn {
+    sender: http1::SendRequest<ProxyBody>,
+    watch: Watchdog,
 }
 
 struct Idle {
-    sender: http1::SendRequest<ProxyBody>,
+    conn: Conn,
     since: Instant,
 }
 
@@ -68,21 +93,21 @@ thread_local! {
 }
 
 /// The most recently used idle connection to `addr` that is still open and young enough.
-fn take_idle(addr: SocketAddr) -> Option<http1::SendRequest<ProxyBody>> {
+fn take_idle(addr: SocketAddr) -> Option<Conn> {
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
         let list = idle.get_mut(&addr)?;
-        while let Some(conn) = list.pop() {
-            if !conn.sender.is_closed() && conn.since.elapsed() < IDLE_TIMEOUT {
-                return Some(conn.sender);
+        while let Some(idle) = list.pop() {
+            if !idle.conn.sender.is_closed() && idle.since.elapsed() < IDLE_TIMEOUT {
+                return Some(idle.conn);
             }
         }
         None
     })
 }
 
-fn put_idle(addr: SocketAddr, sender: http1::SendRequest<ProxyBody>) {
-    if sender.is_closed() {
+fn put_idle(addr: SocketAddr, conn: Conn) {
+    if conn.sender.is_closed() {
         return;
     }
     // `try_with`: a body dropped while the thread is being torn down has nowhere to go.
@@ -92,12 +117,12 @@ fn put_idle(addr: SocketAddr, sender: http1::SendRequest<ProxyBody>) {
         if list.len() >= MAX_IDLE {
             list.remove(0);
         }
-        list.push(Idle { sender, since: Instant::now() });
+        list.push(Idle { conn, since: Instant::now() });
     });
 }
 
 /// A new connection to `addr`; its task runs on the current thread's runtime.
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<http1::SendRequest<ProxyBody>, UpstreamError> {
+async fn connect(addr: SocketAddr, timeout: Duration, read_timeout: Duration) -> Result<Conn, UpstreamError> {
     let connect_error = |source| UpstreamError::Connect { addr, source };
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
@@ -111,27 +136,42 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<http1::SendReque
             tracing::debug!(server = %addr, error = %e, "upstream connection ended with an error");
         }
     });
-    Ok(sender)
+    Ok(Conn { sender, watch: Watchdog::new(read_timeout) })
 }
 
 /// An idle connection made ready, or a new one.
-async fn checkout(addr: SocketAddr, connect_timeout: Duration) -> Result<(http1::SendRequest<ProxyBody>, bool), UpstreamError> {
-    while let Some(mut sender) = take_idle(addr) {
-        if sender.ready().await.is_ok() {
-            return Ok((sender, true));
+async fn checkout(addr: SocketAddr, connect_timeout: Duration, read_timeout: Duration) -> Result<(Conn, bool), UpstreamError> {
+    while let Some(mut conn) = take_idle(addr) {
+        if conn.sender.ready().await.is_ok() {
+            return Ok((conn, true));
         }
     }
-    let mut sender = connect(addr, connect_timeout).await?;
-    sender.ready().await.map_err(UpstreamError::Http)?;
-    Ok((sender, false))
+    let mut conn = connect(addr, connect_timeout, read_timeout).await?;
+    conn.sender.ready().await.map_err(UpstreamError::Http)?;
+    Ok((conn, false))
 }
 
-/// Send `req` to `server` over a kept-alive connection (or a new one). The request's target is
-/// sent in origin form, with a `Host` header (the server's address when the request has none).
-/// A request a reused connection closed before taking is sent once more on a new connection.
+/// `exchange` (the request sent, its response head awaited) within `read_timeout` of now,
+/// timed by the connection's watchdog.
+async fn within<F: Future>(watch: &mut Watchdog, read_timeout: Duration, exchange: F) -> Option<F::Output> {
+    let deadline = tokio::time::Instant::now() + read_timeout;
+    let mut exchange = std::pin::pin!(exchange);
+    std::future::poll_fn(|cx| match exchange.as_mut().poll(cx) {
+        Poll::Ready(out) => Poll::Ready(Some(out)),
+        Poll::Pending if watch.passed(deadline, cx) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    })
+    .await
+}
+
+/// Send `req` to `server` over a kept-alive connection (or a new one), and wait for the
+/// response head at most `read_timeout`. The request's target is sent in origin form, with a
+/// `Host` header (the server's address when the request has none). A request a reused
+/// connection closed before taking is sent once more on a new connection.
 pub async fn send(
     server: SocketAddr,
     connect_timeout: Duration,
+    read_timeout: Duration,
     mut req: Request<ProxyBody>,
 ) -> Result<Response<PooledBody>, UpstreamError> {
     if !req.headers().contains_key(HOST) {
@@ -143,40 +183,68 @@ pub async fn send(
         let origin = req.uri().path_and_query().cloned().map(Uri::from).unwrap_or_else(|| Uri::from_static("/"));
         *req.uri_mut() = origin;
     }
-    let (mut sender, reused) = checkout(server, connect_timeout).await?;
-    let resp = match sender.try_send_request(req).await {
+    let timed_out = || UpstreamError::Timeout { addr: server, after: read_timeout };
+    let (mut conn, reused) = checkout(server, connect_timeout, read_timeout).await?;
+    let sent = conn.sender.try_send_request(req);
+    let resp = match within(&mut conn.watch, read_timeout, sent).await.ok_or_else(timed_out)? {
         Ok(resp) => resp,
         Err(mut e) => match e.take_message() {
             // Not sent: the idle connection was closing as we took it. A new one is certain.
             Some(req) if reused => {
-                sender = connect(server, connect_timeout).await?;
-                sender.ready().await.map_err(UpstreamError::Http)?;
-                sender.send_request(req).await.map_err(UpstreamError::Http)?
+                conn = connect(server, connect_timeout, read_timeout).await?;
+                conn.sender.ready().await.map_err(UpstreamError::Http)?;
+                let sent = conn.sender.send_request(req);
+                within(&mut conn.watch, read_timeout, sent).await.ok_or_else(timed_out)?.map_err(UpstreamError::Http)?
             }
             _ => return Err(UpstreamError::Http(e.into_error())),
         },
     };
-    Ok(resp.map(|body| PooledBody { inner: body, conn: Some((server, sender)) }))
+    Ok(resp.map(|body| PooledBody { inner: body, conn: Some((server, conn)), read_timeout, last: None }))
 }
 
 /// An upstream response body that hands its connection back to the thread's idle list once
-/// it has been read to the end.
-#[derive(Debug)]
+/// it has been read to the end, and fails when the upstream stalls longer than the read
+/// timeout between two chunks.
 pub struct PooledBody {
     inner: Incoming,
-    conn: Option<(SocketAddr, http1::SendRequest<ProxyBody>)>,
+    conn: Option<(SocketAddr, Conn)>,
+    read_timeout: Duration,
+    /// When the wait for the next chunk began.
+    last: Option<tokio::time::Instant>,
+}
+
+impl std::fmt::Debug for PooledBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledBody").field("inner", &self.inner).field("read_timeout", &self.read_timeout).finish()
+    }
 }
 
 impl Body for PooledBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let r = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(None) = r {
-            self.release();
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(None) => {
+                this.release();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(r)) => {
+                this.last = None;
+                Poll::Ready(Some(r.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let since = *this.last.get_or_insert_with(tokio::time::Instant::now);
+                let stalled = this.conn.as_mut().is_some_and(|(_, conn)| conn.watch.passed(since + this.read_timeout, cx));
+                if stalled {
+                    // The connection is not reused: the rest of the body may still come.
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(Box::new(BodyStalled(this.read_timeout)))));
+                }
+                Poll::Pending
+            }
         }
-        r
     }
 
     fn is_end_stream(&self) -> bool {
@@ -190,8 +258,8 @@ impl Body for PooledBody {
 
 impl PooledBody {
     fn release(&mut self) {
-        if let Some((addr, sender)) = self.conn.take() {
-            put_idle(addr, sender);
+        if let Some((addr, conn)) = self.conn.take() {
+            put_idle(addr, conn);
         }
     }
 }
@@ -251,14 +319,14 @@ mod tests {
     async fn connections_are_reused_once_the_body_is_read() {
         let (addr, conns) = server().await;
         for _ in 0..5 {
-            let resp = send(addr, Duration::from_secs(1), get(addr)).await.unwrap();
+            let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap();
             assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
         }
         assert_eq!(conns.load(Ordering::Relaxed), 1);
         // A body left unread: that connection is not reused.
-        let unread = send(addr, Duration::from_secs(1), get(addr)).await.unwrap();
+        let unread = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap();
         drop(unread);
-        let resp = send(addr, Duration::from_secs(1), get(addr)).await.unwrap();
+        let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap();
         assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
         assert_eq!(conns.load(Ordering::Relaxed), 2);
     }
@@ -268,7 +336,46 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let err = send(addr, Duration::from_secs(1), get(addr)).await.unwrap_err();
+        let err = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap_err();
         assert!(err.is_connect(), "{err}");
+    }
+
+    /// A server that reads each request head and answers with `answer`, then holds the
+    /// connection open without another byte.
+    async fn stalling_server(answer: &'static [u8]) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(answer).await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn no_response_head_within_the_read_timeout_is_a_timeout() {
+        let addr = stalling_server(b"").await;
+        let started = Instant::now();
+        let err = send(addr, Duration::from_secs(1), Duration::from_millis(300), get(addr)).await.unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_stalled_longer_than_the_read_timeout_fails_and_its_connection_is_not_reused() {
+        let addr = stalling_server(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nok").await;
+        let resp = send(addr, Duration::from_secs(1), Duration::from_millis(300), get(addr)).await.unwrap();
+        let started = Instant::now();
+        let err = resp.into_body().collect().await.unwrap_err();
+        assert!(err.downcast_ref::<BodyStalled>().is_some(), "{err}");
+        assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+        assert!(take_idle(addr).is_none(), "a stalled connection is not pooled");
     }
 }

@@ -67,7 +67,7 @@ impl Pool {
     /// Send `req` to `server` (one of this pool's), on a kept-alive connection of this thread's
     /// or a new one within the pool's connect timeout.
     pub async fn send(&self, server: SocketAddr, req: Request<ProxyBody>) -> Result<Response<PooledBody>, UpstreamError> {
-        client::send(server, self.settings.connect_timeout, req).await
+        client::send(server, self.settings.connect_timeout, self.settings.read_timeout, req).await
     }
 
     /// Servers usable now.
