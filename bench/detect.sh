@@ -20,21 +20,8 @@ rampart_bin
 ulimit -n 20000 2>/dev/null || true
 
 "$bin" testbed --listen "$TESTBED" --open --max-concurrent 8 --work-ms 10 > "$run/testbed.log" 2>&1 & pids+=($!)
-echo "bench-token" > "$run/admin.token"
 cat > "$run/rampart.toml" <<TOML
-[[listener]]
-address = "$RAMPART"
-http2 = false
-
-[admin]
-address = "$ADMIN"
-token_file = "$run/admin.token"
-
-$LOAD_LIMITS
-
-[[upstream]]
-name = "app"
-servers = ["$TESTBED"]
+$(testbed_shield)
 
 [log]
 level = "warn"

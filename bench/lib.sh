@@ -48,6 +48,28 @@ rampart_bin() {
     fi
 }
 
+# The head of a Rampart configuration in front of the testbed, with the admin API (token
+# "bench-token"): the listener on $RAMPART, admin on $ADMIN, the load generator's limits and the
+# upstream "app" on $TESTBED. The scripts append their stages.
+testbed_shield() {
+    echo "bench-token" > "$run/admin.token"
+    cat <<TOML
+[[listener]]
+address = "$RAMPART"
+http2 = false
+
+[admin]
+address = "$ADMIN"
+token_file = "$run/admin.token"
+
+$LOAD_LIMITS
+
+[[upstream]]
+name = "app"
+servers = ["$TESTBED"]
+TOML
+}
+
 # A Rampart configuration in front of the anchors' backend: base_config PORT EXTRA_TOML.
 # The flood detector is off unless EXTRA_TOML has a [flood] section: a load generator hammering
 # from one address is exactly what it exists to stop (it would challenge and ban wrk), and the

@@ -23,25 +23,12 @@ rampart_bin
 ulimit -n 20000 2>/dev/null || true
 
 "$bin" testbed --listen "$TESTBED" --open > "$run/testbed.log" 2>&1 & pids+=($!)
-echo "bench-token" > "$run/admin.token"
 cat > "$run/rampart.toml" <<TOML
 [server]
 trusted_proxies = ["127.0.0.1/32"]
 client_address = "x-forwarded-for"
 
-[[listener]]
-address = "$RAMPART"
-http2 = false
-
-[admin]
-address = "$ADMIN"
-token_file = "$run/admin.token"
-
-$LOAD_LIMITS
-
-[[upstream]]
-name = "app"
-servers = ["$TESTBED"]
+$(testbed_shield)
 
 [[rate_limit]]
 key = "client"

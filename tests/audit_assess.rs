@@ -79,12 +79,19 @@ struct Setup {
     _keys: tempfile::TempDir,
 }
 
-fn setup() -> Setup {
+/// A fresh signing key (`rampart audit keygen`) and where its log goes, in a temporary
+/// directory that lives as long as the guard.
+fn signing_key() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let keys = temp_dir();
     let key = keys.path().join("audit.key");
     let out = rampart(&["audit", "keygen", "--out", key.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let dir = keys.path().join("log");
+    (keys, key, dir)
+}
+
+fn setup() -> Setup {
+    let (keys, key, dir) = signing_key();
     let app = Backend::start("app");
     let run_dir = temp_dir();
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/baseline.conf");
@@ -282,11 +289,7 @@ fn crc32(data: &[u8]) -> u32 {
 /// the JSON log: stages are built apart from the proxy's sink (and again on every reload).
 #[test]
 fn a_stage_s_automatic_ban_is_on_the_record() {
-    let keys = temp_dir();
-    let key = keys.path().join("audit.key");
-    let out = rampart(&["audit", "keygen", "--out", key.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    let dir = keys.path().join("log");
+    let (_keys, key, dir) = signing_key();
     let app = Backend::start("app");
     let extra = format!(
         "[[rate_limit]]\nrate = \"1/s\"\nburst = 1\naction = \"block\"\nban = {{ after = 2, duration = \"1m\" }}\n\n\
