@@ -284,10 +284,14 @@ fn an_operator_opens_an_incident_through_the_admin_api() {
     let unauth = client().post(r.admin_url("/api/incidents")).body(r#"{"reason":"x"}"#).send().unwrap();
     assert_eq!(unauth.status(), 401);
     // Both calls are admin actions on the record (the event log here; the audit log with [audit]).
-    let admin: Vec<String> =
-        r.logs().into_iter().filter(|l| l.contains("\"kind\":\"admin\"") && l.contains("open_incident")).collect();
-    assert!(admin.iter().any(|l| l.contains(&id) && l.contains("\"ok\":true")), "{admin:#?}");
-    assert!(admin.iter().any(|l| l.contains("without a valid admin token")), "{admin:#?}");
+    // The log writer runs apart from the admin handler: wait for both lines.
+    eventually(Duration::from_secs(5), "both admin actions in the event log", || {
+        let admin: Vec<String> =
+            r.logs().into_iter().filter(|l| l.contains("\"kind\":\"admin\"") && l.contains("open_incident")).collect();
+        (admin.iter().any(|l| l.contains(&id) && l.contains("\"ok\":true"))
+            && admin.iter().any(|l| l.contains("without a valid admin token")))
+        .then_some(())
+    });
 }
 
 #[test]
