@@ -239,8 +239,9 @@ fn rampart_drill_stuffing_is_detected_and_escalated_within_30s() {
     let out = drill.wait_with_output().expect("drill runs");
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "drill failed:\n{report}\n{}", String::from_utf8_lossy(&out.stderr));
-    let access = r.json_logs("rampart::access");
-    let logins: Vec<_> = access.iter().filter(|x| x["method"] == "POST" && x["path"] == "/login").collect();
+    let is_login = |x: &serde_json::Value| x["method"] == "POST" && x["path"] == "/login";
+    let access = wait_json_logs(&r, "rampart::access", Duration::from_secs(10), |l| l.iter().filter(|x| is_login(x)).count() >= 5000);
+    let logins: Vec<_> = access.iter().filter(|x| is_login(x)).collect();
     let refused = logins.iter().filter(|x| x["stage"] == "login_guard" && x["status"] != 200).count();
     eprintln!("drill stuffing: detected after {detected:?}; {refused} of {} attempts refused", logins.len());
     assert_eq!(logins.len(), 5000, "1,000 sources x 5 attempts");
