@@ -122,13 +122,15 @@ const MIN_INDEXED_LITERAL: usize = 2;
 /// would swell the shared automaton for all; they keep their own.
 const MAX_INDEXED_SET: usize = 256;
 
-/// Number every link whose operator has selective required literals and index their sets.
+/// Number every link whose operator has selective required literals and index their sets;
+/// note the operators' required bytes.
 fn index_literals(phases: &mut [Vec<Item>; 5]) -> LiteralIndex {
     let mut sets: Vec<Vec<Vec<u8>>> = Vec::new();
     for item in phases.iter_mut().flatten() {
         let Item::Rule(rule) = item else { continue };
         let mut link = Some(rule.as_mut());
         while let Some(r) = link {
+            r.required_bytes = r.operator.as_ref().and_then(|op| op.operator.required_bytes());
             let set = r.operator.as_ref().and_then(|op| op.operator.required_literals());
             let selective = |set: &Vec<Vec<u8>>| set.len() <= MAX_INDEXED_SET && set.iter().all(|l| l.len() >= MIN_INDEXED_LITERAL);
             if let Some(set) = set.filter(selective) {
@@ -139,14 +141,15 @@ fn index_literals(phases: &mut [Vec<Item>; 5]) -> LiteralIndex {
         }
     }
     let index = LiteralIndex::new(&sets);
-    if !index.is_empty() {
-        for item in phases.iter_mut().flatten() {
-            let Item::Rule(rule) = item else { continue };
-            let mut link = Some(rule.as_mut());
-            while let Some(r) = link {
-                r.literal_skip = crate::tx::literal_skip::applies(r);
-                link = r.chain.as_deref_mut();
+    for item in phases.iter_mut().flatten() {
+        let Item::Rule(rule) = item else { continue };
+        let mut link = Some(rule.as_mut());
+        while let Some(r) = link {
+            if index.is_empty() {
+                r.prefilter = None;
             }
+            r.literal_skip = crate::tx::literal_skip::applies(r);
+            link = r.chain.as_deref_mut();
         }
     }
     index

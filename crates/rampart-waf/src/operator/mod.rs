@@ -21,6 +21,7 @@ mod ip_match;
 mod param;
 mod pm;
 mod pm_from_file;
+pub(crate) mod required_bytes;
 pub mod required_literals;
 mod rx;
 mod rx_global;
@@ -66,6 +67,14 @@ pub trait Operator: Send + Sync + fmt::Debug {
     /// set in one pass per value (see [`crate::prefilter`]) and does not call
     /// [`Operator::evaluate`] on a value that holds none of them.
     fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        None
+    }
+
+    /// Bytes at least one of which every input the operator matches contains; `None` (the
+    /// default) when there is no useful such set. Asked once, when the engine is built: the
+    /// transaction does not call [`Operator::evaluate`] on a (transformed) value that holds
+    /// none of them, and skips a rule none of whose variables holds one.
+    fn required_bytes(&self) -> Option<crate::transform::ByteSet> {
         None
     }
 }

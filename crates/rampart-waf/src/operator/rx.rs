@@ -176,6 +176,14 @@ impl Pattern {
         }
     }
 
+    /// What every match contains, byte-wise (see [`Operator::required_bytes`]).
+    pub(crate) fn required_bytes(&self) -> Option<crate::transform::ByteSet> {
+        match self {
+            Pattern::Fixed(re, _) => super::required_bytes::required_bytes(re.as_str()),
+            Pattern::Macro { .. } => None,
+        }
+    }
+
     /// Run `f` with the regex for this evaluation; `None` when an expanded pattern does not
     /// compile (the rule then does not match: there is no way to report an error mid-request).
     pub(crate) fn with<R>(&self, ctx: &dyn OperatorContext, f: impl FnOnce(&Regex) -> R) -> Option<R> {
@@ -255,6 +263,10 @@ impl Operator for Rx {
 
     fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
         self.pattern.required_literals()
+    }
+
+    fn required_bytes(&self) -> Option<crate::transform::ByteSet> {
+        self.pattern.required_bytes()
     }
 }
 

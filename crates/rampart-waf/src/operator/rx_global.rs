@@ -57,6 +57,10 @@ impl Operator for RxGlobal {
     fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
         self.pattern.required_literals()
     }
+
+    fn required_bytes(&self) -> Option<crate::transform::ByteSet> {
+        self.pattern.required_bytes()
+    }
 }
 
 #[cfg(test)]

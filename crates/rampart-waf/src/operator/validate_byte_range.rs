@@ -42,6 +42,15 @@ impl Operator for ValidateByteRange {
     fn evaluate(&self, _ctx: &mut dyn OperatorContext, input: &[u8]) -> bool {
         input.iter().any(|&c| !self.allowed[usize::from(c)])
     }
+
+    /// A byte outside the ranges: what a match is.
+    fn required_bytes(&self) -> Option<crate::transform::ByteSet> {
+        let mut set = [0u64; 4];
+        for b in (0..=u8::MAX).filter(|&b| !self.allowed[usize::from(b)]) {
+            set[usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+        Some(set)
+    }
 }
 
 #[cfg(test)]

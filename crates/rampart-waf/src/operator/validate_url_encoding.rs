@@ -24,6 +24,11 @@ impl Operator for ValidateUrlEncoding {
         }
         false
     }
+
+    /// Only a `%` can start a bad escape.
+    fn required_bytes(&self) -> Option<crate::transform::ByteSet> {
+        Some(crate::transform::byte_set(b"%"))
+    }
 }
 
 #[cfg(test)]

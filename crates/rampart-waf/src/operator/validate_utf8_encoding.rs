@@ -12,6 +12,11 @@ impl Operator for ValidateUtf8Encoding {
     fn evaluate(&self, _ctx: &mut dyn OperatorContext, input: &[u8]) -> bool {
         std::str::from_utf8(input).is_err()
     }
+
+    /// ASCII is valid UTF-8: only a value with a byte from 0x80 up can fail.
+    fn required_bytes(&self) -> Option<crate::transform::ByteSet> {
+        Some([0, 0, u64::MAX, u64::MAX])
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,9 @@ pub struct Rule {
     /// The operator's group in the engine's [`crate::prefilter::LiteralIndex`] (`None`: the
     /// operator has no required literals), set when the engine is built.
     pub prefilter: Option<u32>,
+    /// Bytes one of which every value the operator matches holds ([`Operator::required_bytes`]),
+    /// set when the engine is built.
+    pub required_bytes: Option<crate::transform::ByteSet>,
     /// Whether the prefilter may be asked of whole variables, so that the link can be skipped
     /// without fetching its values (see `tx::literal_skip`), set when the engine is built.
     pub literal_skip: bool,
@@ -132,6 +135,7 @@ impl Rule {
             transforms: Vec::new(),
             chain_id: 0,
             prefilter: None,
+            required_bytes: None,
             literal_skip: false,
             multi_match: false,
             capture: false,

@@ -78,7 +78,7 @@ struct Entry {
     slot: Slot,
     /// The chain (0: none).
     chain: u32,
-    /// For a chain-0 entry, where in `held` the bytes the value holds are, or [`NOT_SCANNED`].
+    /// Where in `held` the bytes the (transformed) value holds are, or [`NOT_SCANNED`].
     held: u32,
     /// Offset in `bits` of the value's literal groups (see [`crate::prefilter`]), or
     /// [`NOT_SCANNED`].
@@ -97,9 +97,19 @@ pub struct TransformCache {
     bits: Vec<u64>,
     /// The bytes of values that chains asked about (see [`TransformCache::get_or_insert`]).
     held: Vec<ByteSet>,
-    /// Group sets of whole variables under a chain (see [`super::literal_skip`]): offset in
-    /// `bits`, by variable and chain.
-    summaries: HashMap<(u32, u32), u32, BuildHasherDefault<IntHasher>>,
+    /// What whole variables hold under a chain (see [`super::literal_skip`]), by variable and
+    /// chain.
+    summaries: HashMap<(u32, u32), Summary, BuildHasherDefault<IntHasher>>,
+}
+
+/// What the values of a whole variable hold under one chain, each half computed when first
+/// asked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Summary {
+    /// Offset in `bits` of the union of their literal groups.
+    pub bits: Option<usize>,
+    /// The union of their bytes.
+    pub bytes: Option<ByteSet>,
 }
 
 /// Room reserved when a transaction starts: a CRS request has a few hundred (value, chain)
@@ -171,14 +181,26 @@ impl TransformCache {
     /// The bytes `value` holds, computed once per value and phase; `None` when the cache is full.
     fn bytes_held(&mut self, value: &[u8]) -> Option<ByteSet> {
         let raw = self.get_or_insert(0, value, |_, _| None)?;
-        let entry = self.entries.get(raw.0 as usize).copied()?;
+        self.value_bytes(raw, value)
+    }
+
+    /// The bytes the entry's (transformed) value holds, computed once per entry; `original` is
+    /// the value the entry was made for. `None` for an unknown entry, or when the cache is full.
+    pub fn value_bytes(&mut self, id: EntryId, original: &[u8]) -> Option<ByteSet> {
+        let entry = self.entries.get(id.0 as usize).copied()?;
         if entry.held != NOT_SCANNED {
             return self.held.get(entry.held as usize).copied();
         }
-        let set = byte_set(value);
+        let set = match entry.slot {
+            // A chain that left the value as it was: the bytes of the value, known to its
+            // chain-0 entry (which every chain over it asks).
+            Slot::Unchanged if entry.chain != 0 => self.bytes_held(original)?,
+            Slot::Unchanged => byte_set(original),
+            Slot::Changed(i) => byte_set(self.arena.get(i).map_or(original, Vec::as_slice)),
+        };
         let at = u32::try_from(self.held.len()).ok()?;
         self.held.push(set);
-        if let Some(e) = self.entries.get_mut(raw.0 as usize) {
+        if let Some(e) = self.entries.get_mut(id.0 as usize) {
             e.held = at;
         }
         Some(set)
@@ -207,18 +229,23 @@ impl TransformCache {
         self.bits.get(at..at + index.words()).is_some_and(|bits| prefilter::has(bits, group))
     }
 
-    /// The offset of a whole variable's group set under `chain`, if computed this phase.
-    pub fn summary(&self, variable: u32, chain: u32) -> Option<usize> {
-        self.summaries.get(&(variable, chain)).map(|at| *at as usize)
+    /// What a whole variable holds under a chain, as far as computed this phase.
+    pub fn summary(&self, variable_and_chain: (u32, u32)) -> Option<Summary> {
+        self.summaries.get(&variable_and_chain).copied()
     }
 
-    /// Start an empty group set for a whole variable under `chain`; its offset. The caller
-    /// fills it with [`TransformCache::add_to_summary`] and [`TransformCache::scan_into`].
-    pub fn new_summary(&mut self, variable: u32, chain: u32, index: &LiteralIndex) -> usize {
+    /// Start an empty group set for a whole variable; its offset. The caller fills it with
+    /// [`TransformCache::add_to_summary`] and [`TransformCache::scan_into`], then records it
+    /// through [`TransformCache::set_summary`].
+    pub fn new_summary(&mut self, index: &LiteralIndex) -> usize {
         let at = self.bits.len();
         self.bits.resize(at + index.words(), 0);
-        self.summaries.insert((variable, chain), u32::try_from(at).unwrap_or(u32::MAX));
         at
+    }
+
+    /// Record what a whole variable holds under a chain.
+    pub fn set_summary(&mut self, variable_and_chain: (u32, u32), summary: Summary) {
+        self.summaries.insert(variable_and_chain, summary);
     }
 
     /// Add the group set at `from` to the one at `to`.

@@ -145,8 +145,9 @@ impl Transaction {
             let mut ctx = EvalContext { data, capture: link.capture, captures: Vec::new() };
             let cache = &mut self.cache;
             let literals = &self.engine.literals;
-            // Values are cached by identity when there is a chain to save, or literals to find.
-            let use_cache = !link.multi_match && (link.chain_id != 0 || (link.prefilter.is_some() && !literals.is_empty()));
+            // Values are cached by identity when there is a chain to save, or literals or bytes
+            // to find.
+            let use_cache = !link.multi_match && (link.chain_id != 0 || link.prefilter.is_some() || link.required_bytes.is_some());
             for value in &values {
                 // Only bytes borrowed from request data have a stable identity (see `cache`).
                 let borrowed = matches!(value.value, Cow::Borrowed(_));
@@ -156,15 +157,18 @@ impl Transaction {
                     None
                 };
                 if let Some(entry) = entry {
-                    // None of the operator's literals in the value: it cannot match.
-                    if let Some(group) = link.prefilter.filter(|_| !literals.is_empty()) {
-                        if !cache.has_literal(entry, group, literals, &value.value) {
-                            if op.negated {
-                                let input = cache.resolve(entry, &value.value);
-                                hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: Vec::new() });
-                            }
-                            continue;
+                    // None of the operator's required bytes, or of its literals, in the value: it
+                    // cannot match.
+                    let lacks_byte = link
+                        .required_bytes
+                        .is_some_and(|needed| cache.value_bytes(entry, &value.value).is_some_and(|held| !intersects(&held, &needed)));
+                    let lacks_literal = !lacks_byte && link.prefilter.is_some_and(|group| !cache.has_literal(entry, group, literals, &value.value));
+                    if lacks_byte || lacks_literal {
+                        if op.negated {
+                            let input = cache.resolve(entry, &value.value);
+                            hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: Vec::new() });
                         }
+                        continue;
                     }
                     let input = cache.resolve(entry, &value.value);
                     if test(op, &mut ctx, input) {

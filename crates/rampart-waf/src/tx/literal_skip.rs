@@ -2,34 +2,38 @@
 //!
 //! Most CRS rules inspect the same request variables (`ARGS`, `ARGS_NAMES`, `REQUEST_COOKIES`,
 //! …) through one of a few dozen transformation chains, with an operator that needs one of a
-//! few literals ([`crate::prefilter`]). Per value, the transaction would fetch it, look its
-//! transformed form up in the cache and read one bit; for a hundred rules and a dozen values
-//! that bookkeeping costs more than the search itself. Instead, the first rule to ask about a
-//! variable under a chain gets the union of the literal groups of all that variable's values
-//! (every key, before selectors and exclusions), kept for the phase beside the cache; a rule
-//! none of whose variables has its group cannot match, and is skipped whole.
+//! few literals ([`crate::prefilter`]) or one of a few bytes
+//! ([`crate::operator::Operator::required_bytes`]). Per value, the transaction would fetch
+//! it, look its transformed form up in the cache and read one bit; for a hundred rules and a
+//! dozen values that bookkeeping costs more than the search itself. Instead, the first rule to
+//! ask about a variable under a chain gets the union of the literal groups, and of the bytes,
+//! of all that variable's values (every key, before selectors and exclusions), kept for the
+//! phase beside the cache; a rule none of whose variables has its group (or one of its bytes)
+//! cannot match, and is skipped whole.
 //!
 //! Sound because a rule's values are a subset of its variables' values (selectors and
-//! exclusions only remove), the union is over the same transformed bytes the per-value check
-//! reads, and only operators that cannot match without a literal are asked (not negated, no
-//! `multiMatch`, which also tests the untransformed value). The union is only taken of
+//! exclusions only remove), the unions are over the same transformed bytes the per-value checks
+//! read, and only operators that cannot match without a literal or a byte are asked (not
+//! negated, no `multiMatch`, which also tests the untransformed value). The union is only taken of
 //! request data that rules cannot write, and is forgotten with the cache (every phase, and
 //! whenever an action writes request data).
 
 use std::borrow::Cow;
 
-use super::cache::TransformCache;
+use super::cache::{Summary, TransformCache};
 use super::data::TxData;
 use crate::prefilter::LiteralIndex;
 use crate::rule::Rule;
+use crate::transform::{byte_set, intersects};
 use crate::vars::fetch::{fetch, Value};
 use crate::vars::{Target, Variable};
 
-/// Whether a rule link can be decided by [`may_match`]: a prefiltered, non-negated operator
-/// without `multiMatch`, over whole request variables only (no `&VAR` counts). Set when the
-/// engine is built.
+/// Whether a rule link can be decided by [`may_match`]: a prefiltered (literals or bytes),
+/// non-negated operator without `multiMatch`, over whole request variables only (no `&VAR`
+/// counts). Set when the engine is built.
 pub(crate) fn applies(link: &Rule) -> bool {
-    let operator_fits = link.operator.as_ref().is_some_and(|op| !op.negated) && link.prefilter.is_some() && !link.multi_match;
+    let prefiltered = link.prefilter.is_some() || link.required_bytes.is_some();
+    let operator_fits = link.operator.as_ref().is_some_and(|op| !op.negated) && prefiltered && !link.multi_match;
     operator_fits
         && !link.targets.targets.is_empty()
         && link.targets.targets.iter().all(|t| !t.count && summarised(t.variable))
@@ -73,8 +77,8 @@ fn summarised(v: Variable) -> bool {
 }
 
 /// False when no value of any of `link`'s variables, transformed by its chain, holds one of
-/// the literals of its operator's group: the link surely does not match. Only for links
-/// [`applies`] accepts.
+/// its operator's required bytes, or one of the literals of its operator's group: the link
+/// surely does not match. Only for links [`applies`] accepts.
 pub(crate) fn may_match(
     cache: &mut TransformCache,
     data: &TxData,
@@ -82,17 +86,44 @@ pub(crate) fn may_match(
     link: &Rule,
     scratch: &mut Vec<Value<'static>>,
 ) -> bool {
-    let Some(group) = link.prefilter else { return true };
     link.targets.targets.iter().any(|t| {
-        let at = match cache.summary(t.variable as u32, link.chain_id) {
-            Some(at) => at,
-            None => summarise(cache, data, literals, link, t.variable, scratch),
+        let key = (t.variable as u32, link.chain_id);
+        let mut summary = cache.summary(key).unwrap_or_default();
+        // The bytes first: cheaper to gather than the literals, and often enough.
+        if let Some(needed) = link.required_bytes {
+            let held = match summary.bytes {
+                Some(held) => held,
+                None => {
+                    let held = summarise(cache, data, literals, link, t.variable, scratch, Part::Bytes).bytes.unwrap_or([u64::MAX; 4]);
+                    summary = cache.summary(key).unwrap_or_default();
+                    held
+                }
+            };
+            if !intersects(&held, &needed) {
+                return false;
+            }
+        }
+        let Some(group) = link.prefilter else { return true };
+        let bits = match summary.bits {
+            Some(bits) => bits,
+            None => match summarise(cache, data, literals, link, t.variable, scratch, Part::Literals).bits {
+                Some(bits) => bits,
+                None => return true,
+            },
         };
-        cache.has(at, group, literals)
+        cache.has(bits, group, literals)
     })
 }
 
-/// Compute the group set of every value of `variable` under `link`'s chain.
+/// Which half of a [`Summary`] to compute.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Bytes,
+    Literals,
+}
+
+/// Compute the bytes, or the group set, of every value of `variable` under `link`'s chain, and
+/// record it in the cache's summary of the variable.
 fn summarise(
     cache: &mut TransformCache,
     data: &TxData,
@@ -100,8 +131,10 @@ fn summarise(
     link: &Rule,
     variable: Variable,
     scratch: &mut Vec<Value<'static>>,
-) -> usize {
-    let to = cache.new_summary(variable as u32, link.chain_id, literals);
+    part: Part,
+) -> Summary {
+    let to = if part == Part::Literals { cache.new_summary(literals) } else { 0 };
+    let mut bytes = [0u64; 4];
     let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
     let every_key = Target { variable, selector: None, count: false };
     fetch(data, &every_key, &|_, _| false, &mut values);
@@ -116,15 +149,33 @@ fn summarise(
             Cow::Borrowed(bytes) => cache.get_or_insert(link.chain_id, bytes, |v, held| super::eval::transform(link, v, held)),
             Cow::Owned(_) => None,
         };
-        match entry.and_then(|id| cache.scanned(id, literals, &value.value)) {
-            Some(from) => cache.add_to_summary(from, to, literals),
-            None => {
-                // Not cached (too long, or the cache is full): transformed and scanned here.
-                let transformed = super::eval::transform(link, &value.value, None);
-                cache.scan_into(transformed.as_deref().unwrap_or(&value.value), to, literals);
+        match part {
+            Part::Literals => match entry.and_then(|id| cache.scanned(id, literals, &value.value)) {
+                Some(from) => cache.add_to_summary(from, to, literals),
+                None => {
+                    // Not cached (too long, or the cache is full): transformed and scanned here.
+                    let transformed = super::eval::transform(link, &value.value, None);
+                    cache.scan_into(transformed.as_deref().unwrap_or(&value.value), to, literals);
+                }
+            },
+            Part::Bytes => {
+                let held = match entry.and_then(|id| cache.value_bytes(id, &value.value)) {
+                    Some(held) => held,
+                    None => byte_set(super::eval::transform(link, &value.value, None).as_deref().unwrap_or(&value.value)),
+                };
+                for (b, h) in bytes.iter_mut().zip(held) {
+                    *b |= h;
+                }
             }
         }
     }
     *scratch = super::eval::reuse(values);
-    to
+    let key = (variable as u32, link.chain_id);
+    let mut summary = cache.summary(key).unwrap_or_default();
+    match part {
+        Part::Literals => summary.bits = Some(to),
+        Part::Bytes => summary.bytes = Some(bytes),
+    }
+    cache.set_summary(key, summary);
+    summary
 }
