@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 
 mod base64;
+mod bytes_after;
 mod case;
 mod cmd_line;
 mod comments;
@@ -29,6 +30,8 @@ mod url_decode;
 mod url_encode;
 mod utf8_to_unicode;
 mod whitespace;
+
+pub use bytes_after::bytes_after;
 
 /// A transformation: returns the input borrowed when it has nothing to change, so that a chain
 /// of transformations over clean input allocates nothing.

@@ -24,7 +24,7 @@ use super::cache::{Summary, TransformCache};
 use super::data::TxData;
 use crate::prefilter::LiteralIndex;
 use crate::rule::Rule;
-use crate::transform::{byte_set, intersects};
+use crate::transform::{byte_set, bytes_after, intersects};
 use crate::vars::fetch::{fetch, Value};
 use crate::vars::{Target, Variable};
 
@@ -94,6 +94,13 @@ pub(crate) fn may_match(
             let held = match summary.bytes {
                 Some(held) => held,
                 None => {
+                    // A bound from the untransformed values' bytes, carried through the chain,
+                    // often rules the variable out without transforming a value.
+                    let raw = raw_bytes(cache, data, t.variable, scratch);
+                    let bound = link.transforms.iter().fold(raw, |held, t| bytes_after(t.function, &held));
+                    if !intersects(&bound, &needed) {
+                        return false;
+                    }
                     let held = summarise(cache, data, literals, link, t.variable, scratch, Part::Bytes).bytes.unwrap_or([u64::MAX; 4]);
                     summary = cache.summary(key).unwrap_or_default();
                     held
@@ -113,6 +120,41 @@ pub(crate) fn may_match(
         };
         cache.has(bits, group, literals)
     })
+}
+
+/// The chain number under which the cache keeps a variable's untransformed bytes (no
+/// transformation chain gets it: chains are numbered from 1, 0 is "none").
+const UNTRANSFORMED: u32 = u32::MAX;
+
+/// The bytes of every value of `variable`, untransformed, computed once per phase.
+fn raw_bytes(cache: &mut TransformCache, data: &TxData, variable: Variable, scratch: &mut Vec<Value<'static>>) -> crate::transform::ByteSet {
+    let key = (variable as u32, UNTRANSFORMED);
+    if let Some(held) = cache.summary(key).and_then(|s| s.bytes) {
+        return held;
+    }
+    let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
+    every_value(data, variable, &mut values);
+    let mut held = [0u64; 4];
+    for value in &values {
+        for (h, b) in held.iter_mut().zip(byte_set(&value.value)) {
+            *h |= b;
+        }
+    }
+    *scratch = super::eval::reuse(values);
+    cache.set_summary(key, Summary { bits: None, bytes: Some(held) });
+    held
+}
+
+/// Every value of `variable`, whatever its key (for `XML`, the text and the attributes).
+fn every_value<'a>(data: &'a TxData, variable: Variable, values: &mut Vec<Value<'a>>) {
+    let every_key = Target { variable, selector: None, count: false };
+    fetch(data, &every_key, &|_, _| false, values);
+    if variable == Variable::Xml {
+        // `XML:/*` reads the text, `XML://@*` the attributes: the union covers both.
+        for (_, v) in &data.xml_attributes.entries {
+            values.push(Value { variable, key: Cow::Borrowed(""), value: Cow::Borrowed(v.as_slice()) });
+        }
+    }
 }
 
 /// Which half of a [`Summary`] to compute.
@@ -136,14 +178,7 @@ fn summarise(
     let to = if part == Part::Literals { cache.new_summary(literals) } else { 0 };
     let mut bytes = [0u64; 4];
     let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
-    let every_key = Target { variable, selector: None, count: false };
-    fetch(data, &every_key, &|_, _| false, &mut values);
-    if variable == Variable::Xml {
-        // `XML:/*` reads the text, `XML://@*` the attributes: the union covers both.
-        for (_, v) in &data.xml_attributes.entries {
-            values.push(Value { variable, key: Cow::Borrowed(""), value: Cow::Borrowed(v.as_slice()) });
-        }
-    }
+    every_value(data, variable, &mut values);
     for value in &values {
         let entry = match value.value {
             Cow::Borrowed(bytes) => cache.get_or_insert(link.chain_id, bytes, |v, held| super::eval::transform(link, v, held)),
