@@ -17,6 +17,7 @@
 #   bash bench/flood.sh
 #   FLOOD_DURATION=30s CALM_DURATION=10s bash bench/flood.sh
 #   TRIALS=3 bash bench/flood.sh                         # each flood 3 times, and the worst of them
+#   TARGETS=rampart bash bench/flood.sh                  # Rampart's trials only (while tuning)
 #   RAMPART_BIN=/path/to/rampart bash bench/flood.sh     # skip the release build
 #
 # Nothing here asserts: the figures go in commit messages and issue notes. The issue's bar is
@@ -24,6 +25,7 @@
 source "$(dirname "$0")/lib.sh"
 FLOOD_DURATION=${FLOOD_DURATION:-15s}
 TRIALS=${TRIALS:-1}
+TARGETS=${TARGETS:-rampart nginx}
 CALM_DURATION=${CALM_DURATION:-8s}
 TESTBED=127.0.0.1:9310
 RAMPART=127.0.0.1:8095
@@ -152,7 +154,7 @@ PY
 }
 
 echo "flood trial: testbed 8 x 10 ms (~800 req/s); 2,000 flood connections for $FLOOD_DURATION; staff 127.0.0.2, public 127.0.0.3, cleared 127.0.0.4 (solves challenges), 4 req/s each (under nginx's 5 r/s per address), 2 s deadline"
-for t in rampart nginx; do
+for t in $TARGETS; do
     target=$RAMPART; [ $t = nginx ] && target=$NGINX
     settle
     "$bin" drill calm --target "http://$target/" --duration "$CALM_DURATION" --probe-source 127.0.0.2 "${probe[@]}" --json > "$run/$t-calm.json"
