@@ -93,12 +93,22 @@ impl AdminBackend for Shield {
             "Bytes held by the stages' keyed state (sketches, top-K, ban lists).".to_string(),
             total as f64,
         ));
-        for (name, pool) in &rt.pools {
-            gauges.push((
-                format!("rampart_upstream_healthy_servers{{upstream=\"{name}\"}}"),
-                "Servers of the pool usable now.".to_string(),
-                pool.healthy_count() as f64,
-            ));
+        let mut pools: Vec<_> = rt.pools.iter().collect();
+        pools.sort_by(|a, b| a.0.cmp(b.0));
+        let per_pool: [(&str, &str, fn(&rampart_proxy::upstream::Pool) -> f64); 4] = [
+            ("rampart_upstream_healthy_servers", "Servers of the pool usable now.", |p| p.healthy_count() as f64),
+            (
+                "rampart_upstream_concurrency_limit",
+                "The pool's adaptive concurrency limit (requests at once), found from its latency.",
+                |p| f64::from(p.admission.limit()),
+            ),
+            ("rampart_upstream_in_flight", "Requests holding one of the pool's slots now.", |p| f64::from(p.admission.in_flight())),
+            ("rampart_upstream_waiting", "Requests waiting in the shield for one of the pool's slots.", |p| p.admission.waiting() as f64),
+        ];
+        for (metric, help, value) in per_pool {
+            for (name, pool) in &pools {
+                gauges.push((format!("{metric}{{upstream=\"{name}\"}}"), help.to_string(), value(pool)));
+            }
         }
         self.proxy.metrics.render(self.proxy.guard.open(), &gauges)
     }

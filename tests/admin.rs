@@ -35,6 +35,13 @@ fn metrics_count_responses_verdicts_latency_connections_and_memory() {
     assert!(sample(&m, "rampart_connections_open").is_some_and(|n| n >= 1.0), "{m}");
     assert!(sample(&m, "rampart_stage_memory_bytes").is_some_and(|n| n > 0.0), "{m}");
     assert_eq!(sample(&m, "rampart_upstream_healthy_servers{upstream=\"app\"}"), Some(1.0), "{m}");
+    // Admission: the adaptive limit starts at 64 and only follows a quiet upstream down (to
+    // the minimum of 8); nothing is in flight or waiting between requests.
+    let limit = sample(&m, "rampart_upstream_concurrency_limit{upstream=\"app\"}");
+    assert!(limit.is_some_and(|l| (8.0..=64.0).contains(&l)), "{m}");
+    assert_eq!(sample(&m, "rampart_upstream_in_flight{upstream=\"app\"}"), Some(0.0), "{m}");
+    assert_eq!(sample(&m, "rampart_upstream_waiting{upstream=\"app\"}"), Some(0.0), "{m}");
+    assert!(m.contains("# TYPE rampart_upstream_in_flight gauge\n"), "{m}");
     assert!(m.contains("# TYPE rampart_upstream_latency_seconds histogram"), "{m}");
 }
 

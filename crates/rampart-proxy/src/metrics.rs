@@ -184,9 +184,16 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE rampart_reloads_total counter");
         let _ = writeln!(out, "rampart_reloads_total{{result=\"ok\"}} {}", self.reloads_ok.load(Ordering::Relaxed));
         let _ = writeln!(out, "rampart_reloads_total{{result=\"refused\"}} {}", self.reloads_failed.load(Ordering::Relaxed));
+        // A gauge's name may carry labels (`name{upstream="app"}`): HELP and TYPE name the
+        // metric, once before its first sample (samples of one metric come together).
+        let mut last = "";
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} gauge");
+            let metric = name.split_once('{').map_or(name.as_str(), |(m, _)| m);
+            if metric != last {
+                let _ = writeln!(out, "# HELP {metric} {help}");
+                let _ = writeln!(out, "# TYPE {metric} gauge");
+                last = metric;
+            }
             let _ = writeln!(out, "{name} {value}");
         }
         out
@@ -213,5 +220,16 @@ mod tests {
         assert!(text.contains("rampart_upstream_latency_seconds_count{upstream=\"app\"} 2"));
         assert!(text.contains("rampart_connections_open 7"));
         assert!(text.contains("rampart_state_bytes 42"));
+    }
+
+    #[test]
+    fn labelled_gauges_have_one_help_and_type_under_the_metric_name() {
+        let gauge = |name: &str, v: f64| (name.to_string(), "Slots.".to_string(), v);
+        let text = Metrics::default()
+            .render(0, &[gauge("rampart_upstream_in_flight{upstream=\"a\"}", 1.0), gauge("rampart_upstream_in_flight{upstream=\"b\"}", 2.0)]);
+        assert_eq!(text.matches("# HELP rampart_upstream_in_flight Slots.\n").count(), 1, "{text}");
+        assert_eq!(text.matches("# TYPE rampart_upstream_in_flight gauge\n").count(), 1, "{text}");
+        assert!(text.contains("rampart_upstream_in_flight{upstream=\"a\"} 1\nrampart_upstream_in_flight{upstream=\"b\"} 2\n"), "{text}");
+        assert!(!text.contains("# HELP rampart_upstream_in_flight{"), "{text}");
     }
 }
