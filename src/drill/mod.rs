@@ -201,6 +201,10 @@ fn probe_thread(
     std::thread::Builder::new()
         .name("drill-probe".into())
         .spawn(move || {
+            // The probe stands for users on machines of their own: the drill's attack threads
+            // beside it on this one must not delay it when it wakes (a short slice, as the
+            // shield's staff worker asks for; its fair share of CPU is unchanged).
+            rampart_proxy::sched::prefer_low_latency();
             runtime.block_on(probe::run(p, tally, finished, deadline));
             let _ = done.send(());
         })

@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod pages;
 pub mod proxy_protocol;
 pub mod route;
+pub mod sched;
 pub mod service;
 pub mod sniff;
 pub mod settings;

@@ -15,7 +15,8 @@
 //! the socket's peer): under a flood the other workers' queues are long, every request on them
 //! waits for the CPU behind thousands of flood requests, and staff would too. On a worker of
 //! their own they wait for nothing but the kernel's scheduler, which runs a thread that wakes
-//! rarely ahead of the busy ones. And one serves clearance holders, who proved they are
+//! rarely ahead of the busy ones — sooner still with the short slice these two workers ask for
+//! (see [`crate::sched`]). And one serves clearance holders, who proved they are
 //! browsers: apart from staff, so that a crowd of them (or a botnet that paid for clearances)
 //! cannot slow staff down, and apart from the flood. Staff known by a session cookie and
 //! clearance holders are recognised by their first request head; see
@@ -91,6 +92,10 @@ impl Worker {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         std::thread::Builder::new().name(name).spawn(move || {
             CURRENT.with(|c| c.set(Some(class)));
+            if class != Class::Shared {
+                // Few, short tasks that must not wait behind the shared workers' flood.
+                crate::sched::prefer_low_latency();
+            }
             runtime.block_on(async move {
                 while let Some((stream, peer, job)) = rx.recv().await {
                     match tokio::net::TcpStream::from_std(stream) {
