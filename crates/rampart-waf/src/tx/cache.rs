@@ -110,6 +110,9 @@ pub struct Summary {
     pub bits: Option<usize>,
     /// The union of their bytes.
     pub bytes: Option<ByteSet>,
+    /// A superset of `bytes`, from the untransformed values' bytes (see
+    /// [`crate::transform::bytes_after`]).
+    pub bound: Option<ByteSet>,
 }
 
 /// Room reserved when a transaction starts: a CRS request has a few hundred (value, chain)

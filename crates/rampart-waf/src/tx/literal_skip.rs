@@ -14,9 +14,10 @@
 //! Sound because a rule's values are a subset of its variables' values (selectors and
 //! exclusions only remove), the unions are over the same transformed bytes the per-value checks
 //! read, and only operators that cannot match without a literal or a byte are asked (not
-//! negated, no `multiMatch`, which also tests the untransformed value). The union is only taken of
-//! request data that rules cannot write, and is forgotten with the cache (every phase, and
-//! whenever an action writes request data).
+//! negated; with `multiMatch`, which also tests the value before and between transformations,
+//! only the bytes every step may hold). The union is only taken of request data that rules
+//! cannot write, and is forgotten with the cache (every phase, and whenever an action writes
+//! request data).
 
 use std::borrow::Cow;
 
@@ -24,16 +25,17 @@ use super::cache::{Summary, TransformCache};
 use super::data::TxData;
 use crate::prefilter::LiteralIndex;
 use crate::rule::Rule;
-use crate::transform::{byte_set, bytes_after, intersects};
+use crate::transform::{byte_set, bytes_after, intersects, ByteSet};
 use crate::vars::fetch::{fetch, Value};
 use crate::vars::{Target, Variable};
 
 /// Whether a rule link can be decided by [`may_match`]: a prefiltered (literals or bytes),
-/// non-negated operator without `multiMatch`, over whole request variables only (no `&VAR`
-/// counts). Set when the engine is built.
+/// non-negated operator (with `multiMatch`, which also tests the values before and between
+/// transformations, only by bytes), over whole request variables only (no `&VAR` counts). Set
+/// when the engine is built.
 pub(crate) fn applies(link: &Rule) -> bool {
-    let prefiltered = link.prefilter.is_some() || link.required_bytes.is_some();
-    let operator_fits = link.operator.as_ref().is_some_and(|op| !op.negated) && prefiltered && !link.multi_match;
+    let prefiltered = if link.multi_match { link.required_bytes.is_some() } else { link.prefilter.is_some() || link.required_bytes.is_some() };
+    let operator_fits = link.operator.as_ref().is_some_and(|op| !op.negated) && prefiltered;
     operator_fits
         && !link.targets.targets.is_empty()
         && link.targets.targets.iter().all(|t| !t.count && summarised(t.variable))
@@ -89,18 +91,37 @@ pub(crate) fn may_match(
     link.targets.targets.iter().any(|t| {
         let key = (t.variable as u32, link.chain_id);
         let mut summary = cache.summary(key).unwrap_or_default();
+        if link.multi_match {
+            // Every step of the chain is tested: only the bound of each step can tell.
+            let raw = raw_bytes(cache, data, t.variable, scratch);
+            let mut step = raw;
+            let every_step = link.transforms.iter().fold(raw, |union, t| {
+                step = bytes_after(t.function, &step);
+                union_of(union, step)
+            });
+            return link.required_bytes.is_none_or(|needed| intersects(&every_step, &needed));
+        }
         // The bytes first: cheaper to gather than the literals, and often enough.
         if let Some(needed) = link.required_bytes {
+            // A bound from the untransformed values' bytes, carried through the chain, often
+            // rules the variable out without transforming a value.
+            let bound = match summary.bound {
+                Some(bound) => bound,
+                None => {
+                    let raw = raw_bytes(cache, data, t.variable, scratch);
+                    let bound = link.transforms.iter().fold(raw, |held, t| bytes_after(t.function, &held));
+                    summary = cache.summary(key).unwrap_or_default();
+                    summary.bound = Some(bound);
+                    cache.set_summary(key, summary);
+                    bound
+                }
+            };
+            if !intersects(&bound, &needed) {
+                return false;
+            }
             let held = match summary.bytes {
                 Some(held) => held,
                 None => {
-                    // A bound from the untransformed values' bytes, carried through the chain,
-                    // often rules the variable out without transforming a value.
-                    let raw = raw_bytes(cache, data, t.variable, scratch);
-                    let bound = link.transforms.iter().fold(raw, |held, t| bytes_after(t.function, &held));
-                    if !intersects(&bound, &needed) {
-                        return false;
-                    }
                     let held = summarise(cache, data, literals, link, t.variable, scratch, Part::Bytes).bytes.unwrap_or([u64::MAX; 4]);
                     summary = cache.summary(key).unwrap_or_default();
                     held
@@ -122,12 +143,16 @@ pub(crate) fn may_match(
     })
 }
 
+fn union_of(a: ByteSet, b: ByteSet) -> ByteSet {
+    [a[0] | b[0], a[1] | b[1], a[2] | b[2], a[3] | b[3]]
+}
+
 /// The chain number under which the cache keeps a variable's untransformed bytes (no
 /// transformation chain gets it: chains are numbered from 1, 0 is "none").
 const UNTRANSFORMED: u32 = u32::MAX;
 
 /// The bytes of every value of `variable`, untransformed, computed once per phase.
-fn raw_bytes(cache: &mut TransformCache, data: &TxData, variable: Variable, scratch: &mut Vec<Value<'static>>) -> crate::transform::ByteSet {
+fn raw_bytes(cache: &mut TransformCache, data: &TxData, variable: Variable, scratch: &mut Vec<Value<'static>>) -> ByteSet {
     let key = (variable as u32, UNTRANSFORMED);
     if let Some(held) = cache.summary(key).and_then(|s| s.bytes) {
         return held;
@@ -141,7 +166,7 @@ fn raw_bytes(cache: &mut TransformCache, data: &TxData, variable: Variable, scra
         }
     }
     *scratch = super::eval::reuse(values);
-    cache.set_summary(key, Summary { bits: None, bytes: Some(held) });
+    cache.set_summary(key, Summary { bytes: Some(held), ..Summary::default() });
     held
 }
 
