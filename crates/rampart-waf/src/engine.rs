@@ -23,6 +23,8 @@ pub struct Engine {
     pub(crate) literals: LiteralIndex,
     /// Every rule's text, by [`Rule::text_index`] (a transaction holds the list, not each text).
     pub(crate) texts: Arc<[Arc<crate::rule::RuleText>]>,
+    /// Buffers finished transactions leave for the next ones.
+    pub(crate) spares: crate::tx::spare::Spares,
     rule_count: usize,
 }
 
@@ -64,7 +66,15 @@ impl Engine {
             }
         }
         let literals = index_literals(&mut phases);
-        Engine { config, phases, store: Arc::new(MemoryStore::default()), literals, texts: texts.into(), rule_count }
+        Engine {
+            config,
+            phases,
+            store: Arc::new(MemoryStore::default()),
+            literals,
+            texts: texts.into(),
+            spares: crate::tx::spare::Spares::default(),
+            rule_count,
+        }
     }
 
     /// Compile SecLang text (a convenience over [`Builder`]).

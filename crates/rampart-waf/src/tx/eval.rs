@@ -20,7 +20,8 @@ use crate::vars::Variable;
 const MAX_LOGGED_VALUE: usize = 512;
 
 /// A value that matched, owned so that the transaction can be updated afterwards.
-struct Hit {
+#[derive(Debug)]
+pub(crate) struct Hit {
     name: String,
     value: Vec<u8>,
     captures: Vec<(usize, Vec<u8>)>,
@@ -130,7 +131,7 @@ impl Transaction {
                 return false;
             }
         }
-        let mut hits: Vec<Hit> = Vec::new();
+        let mut hits = std::mem::take(&mut self.hits);
         let mut scratch = std::mem::take(&mut self.values);
         {
             let data = &self.data;
@@ -204,7 +205,7 @@ impl Transaction {
         }
         self.values = scratch;
         let matched = !hits.is_empty();
-        for hit in hits {
+        for hit in hits.drain(..) {
             for (i, v) in &hit.captures {
                 self.data.tx.set(i.to_string(), v.clone());
             }
@@ -221,6 +222,7 @@ impl Transaction {
                 self.run_action(action);
             }
         }
+        self.hits = hits;
         matched
     }
 

@@ -15,6 +15,7 @@ pub mod expand;
 pub mod outcome;
 pub mod request;
 mod run_actions;
+pub(crate) mod spare;
 mod state;
 pub mod tx_vars;
 
@@ -38,6 +39,8 @@ pub struct Transaction {
     pub(crate) cache: cache::TransformCache,
     /// Spare allocation for the values each rule fetches (always empty between rules).
     values: Vec<crate::vars::fetch::Value<'static>>,
+    /// Spare allocation for the values a rule link matched (always empty between links).
+    hits: Vec<eval::Hit>,
 }
 
 impl std::fmt::Debug for Transaction {
@@ -49,16 +52,19 @@ impl std::fmt::Debug for Transaction {
 impl Transaction {
     /// Start a transaction (usually through [`Engine::transaction`]).
     pub fn new(engine: Arc<Engine>) -> Transaction {
-        let state = TxState::new(&engine.config);
+        let mut state = TxState::new(&engine.config);
+        let spare = engine.spares.take();
+        state.matched_rules = spare.matched_rules;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
         let data = TxData {
             unique_id: format!("{:x}{:06x}", now, NEXT_ID.fetch_add(1, Ordering::Relaxed) & 0xff_ffff),
             web_app_id: engine.config.web_app_id.clone(),
             started: Some(std::time::Instant::now()),
             rule_texts: engine.texts.clone(),
+            tx: spare.tx,
             ..TxData::default()
         };
-        Transaction { engine, data, state, cache: cache::TransformCache::with_room(), values: Vec::with_capacity(32) }
+        Transaction { engine, data, state, cache: spare.cache, values: spare.values, hits: spare.hits }
     }
 
     /// Override the generated `UNIQUE_ID` (e.g. with the proxy's request id).
@@ -285,6 +291,19 @@ impl Transaction {
             // ModSecurity v3 answers body-limit rejections with 403.
             self.state.interruption = Some(Intervention { status: 403, redirect: None, drop: false, rule_id: 0, phase });
         }
+    }
+}
+
+impl Drop for Transaction {
+    /// The transaction's buffers go back to its engine for the next one (see [`spare`]).
+    fn drop(&mut self) {
+        self.engine.spares.give(spare::Spare {
+            cache: std::mem::take(&mut self.cache),
+            values: std::mem::take(&mut self.values),
+            hits: std::mem::take(&mut self.hits),
+            matched_rules: std::mem::take(&mut self.state.matched_rules),
+            tx: std::mem::take(&mut self.data.tx),
+        });
     }
 }
 

@@ -24,15 +24,26 @@ pub struct TxVars {
 }
 
 impl Default for TxVars {
+    /// Empty, without room (a transaction gets a table with room from its engine's spares).
     fn default() -> TxVars {
-        TxVars { values: HashMap::with_capacity_and_hasher(INITIAL_VARIABLES, ahash::RandomState::new()) }
+        TxVars { values: HashMap::with_hasher(ahash::RandomState::new()) }
     }
 }
 
 impl TxVars {
+    /// Empty, with room for a CRS request's variables.
+    pub(crate) fn with_room() -> TxVars {
+        TxVars { values: HashMap::with_capacity_and_hasher(INITIAL_VARIABLES, ahash::RandomState::new()) }
+    }
+
     /// The value of `key`.
     pub fn get(&self, key: &str) -> Option<&Vec<u8>> {
         self.values.get(key)
+    }
+
+    /// Forget every variable, keeping the table's room (see `tx::spare`).
+    pub(crate) fn clear(&mut self) {
+        self.values.clear();
     }
 }
 

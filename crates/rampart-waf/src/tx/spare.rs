@@ -1,0 +1,86 @@
+//! [`Spares`]: the buffers a finished transaction leaves for the next one.
+//!
+//! A CRS transaction fills a transformation cache (a table of a few hundred entries, the
+//! transformed values, their literal groups and bytes), the `TX` table (a few hundred
+//! variables), a list of about a hundred matched rules and a few scratch vectors. Allocating them anew for every request and freeing them after
+//! costs as much as a few dozen rules; instead a transaction takes a cleared set from its
+//! engine when it starts and gives it back when it is dropped.
+//!
+//! Bounded and never waiting: at most [`MAX_SPARES`] sets are kept (the rest are freed), and a
+//! transaction that finds the list locked by another thread simply allocates or frees its own.
+
+use std::sync::Mutex;
+
+use super::cache::TransformCache;
+use super::eval::Hit;
+use super::outcome::MatchedRule;
+use super::tx_vars::TxVars;
+use crate::vars::fetch::Value;
+
+/// Most sets kept: about as many as transactions run at once on a busy proxy's workers.
+const MAX_SPARES: usize = 16;
+
+/// One transaction's reusable buffers, empty.
+#[derive(Debug)]
+pub(crate) struct Spare {
+    pub(crate) cache: TransformCache,
+    pub(crate) values: Vec<Value<'static>>,
+    pub(crate) hits: Vec<Hit>,
+    pub(crate) matched_rules: Vec<MatchedRule>,
+    pub(crate) tx: TxVars,
+}
+
+impl Spare {
+    /// A fresh set with room for a typical request.
+    fn new() -> Spare {
+        Spare {
+            cache: TransformCache::with_room(),
+            values: Vec::with_capacity(32),
+            hits: Vec::new(),
+            matched_rules: Vec::new(),
+            tx: TxVars::with_room(),
+        }
+    }
+}
+
+/// The engine's list of spare sets.
+#[derive(Debug, Default)]
+pub(crate) struct Spares(Mutex<Vec<Spare>>);
+
+impl Spares {
+    /// A set for a new transaction: a spare one, or a fresh one.
+    pub(crate) fn take(&self) -> Spare {
+        self.0.try_lock().ok().and_then(|mut list| list.pop()).unwrap_or_else(Spare::new)
+    }
+
+    /// Give back a finished transaction's set (emptied here; freed when the list is full or busy).
+    pub(crate) fn give(&self, mut spare: Spare) {
+        spare.cache.clear();
+        spare.values.clear();
+        spare.hits.clear();
+        spare.matched_rules.clear();
+        spare.tx.clear();
+        if let Ok(mut list) = self.0.try_lock() {
+            if list.len() < MAX_SPARES {
+                list.push(spare);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_up_to_the_bound_and_emptied() {
+        let spares = Spares::default();
+        let mut taken: Vec<Spare> = (0..MAX_SPARES + 3).map(|_| spares.take()).collect();
+        taken[0].values.push(Value { variable: crate::vars::Variable::Args, key: "k".into(), value: b"v".to_vec().into() });
+        for s in taken {
+            spares.give(s);
+        }
+        assert_eq!(spares.0.lock().map(|l| l.len()).unwrap_or(0), MAX_SPARES);
+        assert!(spares.0.lock().is_ok_and(|l| l.iter().all(|s| s.values.is_empty())));
+    }
+}
