@@ -8,7 +8,10 @@ pub fn remove_nulls(input: &[u8]) -> Cow<'_, [u8]> {
     if !input.contains(&0) {
         return Cow::Borrowed(input);
     }
-    Cow::Owned(input.iter().copied().filter(|&c| c != 0).collect())
+    // Sized once: a filtered iterator's collect would grow the vector step by step.
+    let mut out = Vec::with_capacity(input.len());
+    out.extend(input.iter().copied().filter(|&c| c != 0));
+    Cow::Owned(out)
 }
 
 /// `t:replaceNulls` — each NUL becomes a space: `SecRule ARGS "@rx a b" "id:1,t:replaceNulls"`.

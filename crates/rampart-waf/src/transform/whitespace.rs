@@ -42,7 +42,10 @@ pub fn remove_whitespace(input: &[u8]) -> Cow<'_, [u8]> {
     if !input.iter().any(|&c| is_space(c)) {
         return Cow::Borrowed(input);
     }
-    Cow::Owned(input.iter().copied().filter(|&c| !is_space(c)).collect())
+    // Sized once: a filtered iterator's collect would grow the vector step by step.
+    let mut out = Vec::with_capacity(input.len());
+    out.extend(input.iter().copied().filter(|&c| !is_space(c)));
+    Cow::Owned(out)
 }
 
 #[cfg(test)]

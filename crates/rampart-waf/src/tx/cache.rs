@@ -100,6 +100,8 @@ pub struct TransformCache {
     /// What whole variables hold under a chain (see [`super::literal_skip`]), by variable and
     /// chain.
     summaries: HashMap<(u32, u32), Summary, BuildHasherDefault<IntHasher>>,
+    /// The bytes of whole variables, untransformed (a dozen at most: searched in order).
+    raw: Vec<(u32, ByteSet)>,
 }
 
 /// What the values of a whole variable hold under one chain, each half computed when first
@@ -131,6 +133,7 @@ impl TransformCache {
             bits: Vec::with_capacity(INITIAL_ENTRIES),
             held: Vec::with_capacity(INITIAL_SUMMARIES),
             summaries: HashMap::with_capacity_and_hasher(INITIAL_SUMMARIES, BuildHasherDefault::default()),
+            raw: Vec::with_capacity(16),
         }
     }
 
@@ -142,6 +145,7 @@ impl TransformCache {
         self.bits.clear();
         self.held.clear();
         self.summaries.clear();
+        self.raw.clear();
     }
 
     /// Whether `value` may be cached at all.
@@ -244,6 +248,16 @@ impl TransformCache {
         let at = self.bits.len();
         self.bits.resize(at + index.words(), 0);
         at
+    }
+
+    /// The bytes of a whole variable, untransformed, if computed this phase.
+    pub fn raw_bytes(&self, variable: u32) -> Option<ByteSet> {
+        self.raw.iter().find(|(v, _)| *v == variable).map(|(_, held)| *held)
+    }
+
+    /// Record the bytes of a whole variable, untransformed.
+    pub fn set_raw_bytes(&mut self, variable: u32, held: ByteSet) {
+        self.raw.push((variable, held));
     }
 
     /// Record what a whole variable holds under a chain.

@@ -11,7 +11,8 @@ use crate::vars::{Selector, Target, Variable};
 
 /// Expand `text` against the transaction's values. Unknown variables expand to nothing.
 pub fn expand(data: &TxData, text: &MacroText) -> Vec<u8> {
-    let mut out = Vec::new();
+    // Room for the usual result (a score, a header name) so that it is allocated once.
+    let mut out = Vec::with_capacity(32);
     for part in &text.parts {
         match part {
             Part::Literal(l) => out.extend_from_slice(l.as_bytes()),

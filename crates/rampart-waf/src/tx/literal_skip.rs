@@ -110,7 +110,6 @@ pub(crate) fn may_match(
                 None => {
                     let raw = raw_bytes(cache, data, t.variable, scratch);
                     let bound = link.transforms.iter().fold(raw, |held, t| bytes_after(t.function, &held));
-                    summary = cache.summary(key).unwrap_or_default();
                     summary.bound = Some(bound);
                     cache.set_summary(key, summary);
                     bound
@@ -147,14 +146,9 @@ fn union_of(a: ByteSet, b: ByteSet) -> ByteSet {
     [a[0] | b[0], a[1] | b[1], a[2] | b[2], a[3] | b[3]]
 }
 
-/// The chain number under which the cache keeps a variable's untransformed bytes (no
-/// transformation chain gets it: chains are numbered from 1, 0 is "none").
-const UNTRANSFORMED: u32 = u32::MAX;
-
 /// The bytes of every value of `variable`, untransformed, computed once per phase.
 fn raw_bytes(cache: &mut TransformCache, data: &TxData, variable: Variable, scratch: &mut Vec<Value<'static>>) -> ByteSet {
-    let key = (variable as u32, UNTRANSFORMED);
-    if let Some(held) = cache.summary(key).and_then(|s| s.bytes) {
+    if let Some(held) = cache.raw_bytes(variable as u32) {
         return held;
     }
     let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
@@ -166,7 +160,7 @@ fn raw_bytes(cache: &mut TransformCache, data: &TxData, variable: Variable, scra
         }
     }
     *scratch = super::eval::reuse(values);
-    cache.set_summary(key, Summary { bytes: Some(held), ..Summary::default() });
+    cache.set_raw_bytes(variable as u32, held);
     held
 }
 
