@@ -6,7 +6,7 @@
 //! transformed values holds one. Transforming every value under every chain to learn that is
 //! most of what such a check costs; but the bytes of the untransformed values, carried through
 //! the chain with [`bytes_after`], usually answer already: `t:lowercase` cannot make a `$`,
-//! `t:urlDecodeUni` changes nothing without a `%` or a `+`. Only when the bound holds a needed
+//! `t:urlDecodeUni` makes nothing but spaces without a `%`. Only when the bound holds a needed
 //! byte are the values transformed and looked at one by one.
 
 use super::{byte_set, case, cmd_line, comments, html_entity_decode, js_decode, css_decode, length, normalise_path, nulls,
@@ -56,7 +56,17 @@ pub fn bytes_after(function: TransformFn, held: &ByteSet) -> ByteSet {
     } else if is(case::uppercase) {
         fold(held, false)
     } else if is(url_decode::url_decode) || is(url_decode::url_decode_uni) {
-        if any(held, b"%+") { ALL } else { *held }
+        // A `%` escape can make any byte; a `+` only a space (and goes).
+        if any(held, b"%") {
+            ALL
+        } else if any(held, b"+") {
+            let mut out = *held;
+            remove(&mut out, b'+');
+            add(&mut out, b' ');
+            out
+        } else {
+            *held
+        }
     } else if is(html_entity_decode::html_entity_decode) {
         if any(held, b"&") { ALL } else { *held }
     } else if is(js_decode::js_decode) || is(css_decode::css_decode) {

@@ -110,9 +110,7 @@ pub struct TransformCache {
 pub struct Summary {
     /// Offset in `bits` of the union of their literal groups.
     pub bits: Option<usize>,
-    /// The union of their bytes.
-    pub bytes: Option<ByteSet>,
-    /// A superset of `bytes`, from the untransformed values' bytes (see
+    /// A superset of the bytes they hold, from the untransformed values' bytes (see
     /// [`crate::transform::bytes_after`]).
     pub bound: Option<ByteSet>,
 }

@@ -6,18 +6,20 @@
 //! ([`crate::operator::Operator::required_bytes`]). Per value, the transaction would fetch
 //! it, look its transformed form up in the cache and read one bit; for a hundred rules and a
 //! dozen values that bookkeeping costs more than the search itself. Instead, the first rule to
-//! ask about a variable under a chain gets the union of the literal groups, and of the bytes,
-//! of all that variable's values (every key, before selectors and exclusions), kept for the
-//! phase beside the cache; a rule none of whose variables has its group (or one of its bytes)
-//! cannot match, and is skipped whole.
+//! ask about a variable under a chain gets a bound on the bytes all that variable's values can
+//! hold once transformed (the bytes of the untransformed values carried through the chain, see
+//! [`crate::transform::bytes_after`]: no value is transformed for it), and, if it asks for
+//! literals, the union of the literal groups of the transformed values (every key, before
+//! selectors and exclusions), kept for the phase beside the cache; a rule none of whose
+//! variables may hold one of its bytes, or has its group, cannot match, and is skipped whole.
 //!
 //! Sound because a rule's values are a subset of its variables' values (selectors and
-//! exclusions only remove), the unions are over the same transformed bytes the per-value checks
-//! read, and only operators that cannot match without a literal or a byte are asked (not
-//! negated; with `multiMatch`, which also tests the value before and between transformations,
-//! only the bytes every step may hold). The union is only taken of request data that rules
-//! cannot write, and is forgotten with the cache (every phase, and whenever an action writes
-//! request data).
+//! exclusions only remove), the bound holds every byte of the transformed values, the union is
+//! over the same transformed bytes the per-value check reads, and only operators that cannot
+//! match without a literal or a byte are asked (not negated; with `multiMatch`, which also tests
+//! the value before and between transformations, only the bytes every step may hold). Both are
+//! only taken of request data that rules cannot write, and are forgotten with the cache (every
+//! phase, and whenever an action writes request data).
 
 use std::borrow::Cow;
 
@@ -78,9 +80,9 @@ fn summarised(v: Variable) -> bool {
     )
 }
 
-/// False when no value of any of `link`'s variables, transformed by its chain, holds one of
-/// its operator's required bytes, or one of the literals of its operator's group: the link
-/// surely does not match. Only for links [`applies`] accepts.
+/// False when no value of any of `link`'s variables, transformed by its chain, can hold one of
+/// its operator's required bytes, or holds one of the literals of its operator's group: the
+/// link surely does not match. Only for links [`applies`] accepts.
 pub(crate) fn may_match(
     cache: &mut TransformCache,
     data: &TxData,
@@ -101,10 +103,9 @@ pub(crate) fn may_match(
             });
             return link.required_bytes.is_none_or(|needed| intersects(&every_step, &needed));
         }
-        // The bytes first: cheaper to gather than the literals, and often enough.
+        // The bytes first: far cheaper than the literals (no value is transformed), and often
+        // enough.
         if let Some(needed) = link.required_bytes {
-            // A bound from the untransformed values' bytes, carried through the chain, often
-            // rules the variable out without transforming a value.
             let bound = match summary.bound {
                 Some(bound) => bound,
                 None => {
@@ -118,22 +119,11 @@ pub(crate) fn may_match(
             if !intersects(&bound, &needed) {
                 return false;
             }
-            let held = match summary.bytes {
-                Some(held) => held,
-                None => {
-                    let held = summarise(cache, data, literals, link, t.variable, scratch, Part::Bytes).bytes.unwrap_or([u64::MAX; 4]);
-                    summary = cache.summary(key).unwrap_or_default();
-                    held
-                }
-            };
-            if !intersects(&held, &needed) {
-                return false;
-            }
         }
         let Some(group) = link.prefilter else { return true };
         let bits = match summary.bits {
             Some(bits) => bits,
-            None => match summarise(cache, data, literals, link, t.variable, scratch, Part::Literals).bits {
+            None => match summarise(cache, data, literals, link, t.variable, scratch).bits {
                 Some(bits) => bits,
                 None => return true,
             },
@@ -176,15 +166,8 @@ fn every_value<'a>(data: &'a TxData, variable: Variable, values: &mut Vec<Value<
     }
 }
 
-/// Which half of a [`Summary`] to compute.
-#[derive(Clone, Copy, PartialEq)]
-enum Part {
-    Bytes,
-    Literals,
-}
-
-/// Compute the bytes, or the group set, of every value of `variable` under `link`'s chain, and
-/// record it in the cache's summary of the variable.
+/// Compute the group set of every value of `variable` under `link`'s chain, and record it in
+/// the cache's summary of the variable.
 fn summarise(
     cache: &mut TransformCache,
     data: &TxData,
@@ -192,10 +175,8 @@ fn summarise(
     link: &Rule,
     variable: Variable,
     scratch: &mut Vec<Value<'static>>,
-    part: Part,
 ) -> Summary {
-    let to = if part == Part::Literals { cache.new_summary(literals) } else { 0 };
-    let mut bytes = [0u64; 4];
+    let to = cache.new_summary(literals);
     let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
     every_value(data, variable, &mut values);
     for value in &values {
@@ -203,33 +184,19 @@ fn summarise(
             Cow::Borrowed(bytes) => cache.get_or_insert(link.chain_id, bytes, |v, held| super::eval::transform(link, v, held)),
             Cow::Owned(_) => None,
         };
-        match part {
-            Part::Literals => match entry.and_then(|id| cache.scanned(id, literals, &value.value)) {
-                Some(from) => cache.add_to_summary(from, to, literals),
-                None => {
-                    // Not cached (too long, or the cache is full): transformed and scanned here.
-                    let transformed = super::eval::transform(link, &value.value, None);
-                    cache.scan_into(transformed.as_deref().unwrap_or(&value.value), to, literals);
-                }
-            },
-            Part::Bytes => {
-                let held = match entry.and_then(|id| cache.value_bytes(id, &value.value)) {
-                    Some(held) => held,
-                    None => byte_set(super::eval::transform(link, &value.value, None).as_deref().unwrap_or(&value.value)),
-                };
-                for (b, h) in bytes.iter_mut().zip(held) {
-                    *b |= h;
-                }
+        match entry.and_then(|id| cache.scanned(id, literals, &value.value)) {
+            Some(from) => cache.add_to_summary(from, to, literals),
+            None => {
+                // Not cached (too long, or the cache is full): transformed and scanned here.
+                let transformed = super::eval::transform(link, &value.value, None);
+                cache.scan_into(transformed.as_deref().unwrap_or(&value.value), to, literals);
             }
         }
     }
     *scratch = super::eval::reuse(values);
     let key = (variable as u32, link.chain_id);
     let mut summary = cache.summary(key).unwrap_or_default();
-    match part {
-        Part::Literals => summary.bits = Some(to),
-        Part::Bytes => summary.bytes = Some(bytes),
-    }
+    summary.bits = Some(to);
     cache.set_summary(key, summary);
     summary
 }
