@@ -100,6 +100,7 @@ pub fn apply(rule: &mut Rule, actions: &[RawAction], location: &Location, regist
                         name: t.to_string(),
                         function,
                         unchanged_without: crate::transform::unchanged_without(function),
+                        bytes: crate::transform::ByteEffect::of(function),
                     });
                 }
             }

@@ -42,6 +42,8 @@ pub struct Transformation {
     /// The bytes without which it leaves a value unchanged, when known
     /// ([`crate::transform::unchanged_without`]).
     pub unchanged_without: Option<crate::transform::ByteSet>,
+    /// What it does to the bytes a value holds ([`crate::transform::ByteEffect`]).
+    pub bytes: crate::transform::ByteEffect,
 }
 
 impl fmt::Debug for Transformation {

@@ -31,7 +31,7 @@ mod url_encode;
 mod utf8_to_unicode;
 mod whitespace;
 
-pub use bytes_after::bytes_after;
+pub use bytes_after::{bytes_after, ByteEffect};
 
 /// A transformation: returns the input borrowed when it has nothing to change, so that a chain
 /// of transformations over clean input allocates nothing.

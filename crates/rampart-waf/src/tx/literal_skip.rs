@@ -27,7 +27,7 @@ use super::cache::{Summary, TransformCache};
 use super::data::TxData;
 use crate::prefilter::LiteralIndex;
 use crate::rule::Rule;
-use crate::transform::{byte_set, bytes_after, intersects, ByteSet};
+use crate::transform::{byte_set, intersects, ByteSet};
 use crate::vars::fetch::{fetch, Value};
 use crate::vars::{Target, Variable};
 
@@ -98,7 +98,7 @@ pub(crate) fn may_match(
             let raw = raw_bytes(cache, data, t.variable, scratch);
             let mut step = raw;
             let every_step = link.transforms.iter().fold(raw, |union, t| {
-                step = bytes_after(t.function, &step);
+                step = t.bytes.apply(&step);
                 union_of(union, step)
             });
             return link.required_bytes.is_none_or(|needed| intersects(&every_step, &needed));
@@ -110,7 +110,7 @@ pub(crate) fn may_match(
                 Some(bound) => bound,
                 None => {
                     let raw = raw_bytes(cache, data, t.variable, scratch);
-                    let bound = link.transforms.iter().fold(raw, |held, t| bytes_after(t.function, &held));
+                    let bound = link.transforms.iter().fold(raw, |held, t| t.bytes.apply(&held));
                     summary.bound = Some(bound);
                     cache.set_summary(key, summary);
                     bound
