@@ -31,7 +31,9 @@ impl Operator for DetectSqli {
     fn evaluate(&self, ctx: &mut dyn OperatorContext, input: &[u8]) -> bool {
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             let r = libinjectionrs::detect_sqli(input);
-            (r.is_injection(), r.fingerprint.map(|f| f.as_bytes().to_vec()))
+            // The fingerprint is copied out only for a detection (most values are clean).
+            let injection = r.is_injection();
+            (injection, r.fingerprint.filter(|_| injection).map(|f| f.as_bytes().to_vec()))
         }));
         match result {
             Ok((true, fingerprint)) => {
