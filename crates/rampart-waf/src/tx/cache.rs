@@ -146,6 +146,18 @@ impl TransformCache {
         self.raw.clear();
     }
 
+    /// About how many bytes the cache's tables and vectors hold allocated, however full.
+    pub fn room_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.slots.capacity() * (size_of::<Key>() + size_of::<u32>() + 1)
+            + self.entries.capacity() * size_of::<Entry>()
+            + self.arena.capacity() * size_of::<Vec<u8>>()
+            + self.bits.capacity() * size_of::<u64>()
+            + self.held.capacity() * size_of::<ByteSet>()
+            + self.summaries.capacity() * (size_of::<(u32, u32)>() + size_of::<Summary>() + 1)
+            + self.raw.capacity() * size_of::<(u32, ByteSet)>()
+    }
+
     /// Whether `value` may be cached at all.
     pub fn accepts(value: &[u8]) -> bool {
         value.len() <= MAX_VALUE

@@ -6,8 +6,9 @@
 //! costs as much as a few dozen rules; instead a transaction takes a cleared set from its
 //! engine when it starts and gives it back when it is dropped.
 //!
-//! Bounded and never waiting: at most [`MAX_SPARES`] sets are kept (the rest are freed), and a
-//! transaction that finds the list locked by another thread simply allocates or frees its own.
+//! Bounded and never waiting: at most [`MAX_SPARES`] sets of at most [`MAX_SPARE_BYTES`] each
+//! are kept (the rest are freed), and a transaction that finds the list locked by another
+//! thread simply allocates or frees its own.
 
 use std::sync::Mutex;
 
@@ -19,6 +20,9 @@ use crate::vars::fetch::Value;
 
 /// Most sets kept: about as many as transactions run at once on a busy proxy's workers.
 const MAX_SPARES: usize = 16;
+/// Largest set kept (its allocated room): a typical CRS request's set takes about 110 KiB; one
+/// grown by an unusually large request is freed rather than held for the next.
+const MAX_SPARE_BYTES: usize = 256 * 1024;
 
 /// One transaction's reusable buffers, empty.
 #[derive(Debug)]
@@ -31,6 +35,16 @@ pub(crate) struct Spare {
 }
 
 impl Spare {
+    /// About how many bytes the set holds allocated.
+    fn room_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.cache.room_bytes()
+            + self.tx.room_bytes()
+            + self.values.capacity() * size_of::<Value<'static>>()
+            + self.hits.capacity() * size_of::<Hit>()
+            + self.matched_rules.capacity() * size_of::<MatchedRule>()
+    }
+
     /// A fresh set with room for a typical request.
     fn new() -> Spare {
         Spare {
@@ -53,8 +67,12 @@ impl Spares {
         self.0.try_lock().ok().and_then(|mut list| list.pop()).unwrap_or_else(Spare::new)
     }
 
-    /// Give back a finished transaction's set (emptied here; freed when the list is full or busy).
+    /// Give back a finished transaction's set (emptied here; freed when the list is full or busy,
+    /// or when the set grew past [`MAX_SPARE_BYTES`]).
     pub(crate) fn give(&self, mut spare: Spare) {
+        if spare.room_bytes() > MAX_SPARE_BYTES {
+            return;
+        }
         spare.cache.clear();
         spare.values.clear();
         spare.hits.clear();
@@ -82,5 +100,17 @@ mod tests {
         }
         assert_eq!(spares.0.lock().map(|l| l.len()).unwrap_or(0), MAX_SPARES);
         assert!(spares.0.lock().is_ok_and(|l| l.iter().all(|s| s.values.is_empty())));
+    }
+
+    #[test]
+    fn an_overgrown_set_is_freed() {
+        let spares = Spares::default();
+        let fresh = spares.take();
+        assert!(fresh.room_bytes() < MAX_SPARE_BYTES / 2, "{}", fresh.room_bytes());
+        let mut grown = spares.take();
+        grown.values.reserve(MAX_SPARE_BYTES / std::mem::size_of::<Value<'static>>());
+        spares.give(grown);
+        spares.give(fresh);
+        assert_eq!(spares.0.lock().map(|l| l.len()).unwrap_or(0), 1);
     }
 }

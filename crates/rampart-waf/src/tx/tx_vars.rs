@@ -41,6 +41,11 @@ impl TxVars {
         self.values.get(key)
     }
 
+    /// About how many bytes the table holds allocated, however full.
+    pub(crate) fn room_bytes(&self) -> usize {
+        self.values.capacity() * (std::mem::size_of::<(String, Vec<u8>)>() + 1)
+    }
+
     /// Forget every variable, keeping the table's room (see `tx::spare`).
     pub(crate) fn clear(&mut self) {
         self.values.clear();
