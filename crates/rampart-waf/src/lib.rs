@@ -14,7 +14,10 @@
 //!   trait they implement and the registry that builds them from a rule's text.
 //! * [`tx`]: [`Transaction`], the per-request API a proxy drives phase by phase; [`body`]: the
 //!   request body processors (URL-encoded, multipart, JSON, XML).
-//! * [`prefilter`]: every rule's required literals in one automaton, searched once per value.
+//! * [`prefilter`]: every rule's required literals in one automaton, searched once per value;
+//!   operators also name the bytes a match needs ([`operator::Operator::required_bytes`]), which
+//!   the transaction checks against a bound carried through each chain
+//!   ([`transform::bytes_after`]) before transforming anything.
 //! * [`store`]: [`store::PersistentStore`] for `IP`/`GLOBAL`/`SESSION`/`USER` collections.
 //! * [`ftw`]: an in-process runner for the CRS regression suite (go-ftw YAML).
 //!

@@ -295,7 +295,7 @@ impl Transaction {
 }
 
 impl Drop for Transaction {
-    /// The transaction's buffers go back to its engine for the next one (see [`spare`]).
+    /// The transaction's buffers go back to its engine for the next one (see `tx/spare.rs`).
     fn drop(&mut self) {
         self.engine.spares.give(spare::Spare {
             cache: std::mem::take(&mut self.cache),
