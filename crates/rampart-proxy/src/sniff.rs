@@ -124,22 +124,28 @@ impl FramingSniffer {
                     };
                 }
                 State::Head | State::ChunkSize | State::ChunkEnd | State::Trailers => {
-                    let b = bytes[i];
                     if self.state == State::Head {
                         self.head_open = true;
                     }
-                    if b == b'\n' {
-                        self.end_of_line(bytes, i);
-                    } else {
-                        if self.line.len() < NAME_BYTES {
-                            self.line.push(b);
-                        }
-                        self.line_len += 1;
-                        if self.line_len > self.max_line {
-                            self.state = State::Off;
-                        }
+                    // A line at a time: up to the next LF (or the end of what was read), of
+                    // which the first NAME_BYTES are kept.
+                    let rest = &bytes[i..];
+                    let lf = memchr::memchr(b'\n', rest);
+                    let part = &rest[..lf.unwrap_or(rest.len())];
+                    let room = NAME_BYTES.saturating_sub(self.line.len());
+                    self.line.extend_from_slice(&part[..part.len().min(room)]);
+                    self.line_len += part.len();
+                    if self.line_len > self.max_line {
+                        self.state = State::Off;
+                        return;
                     }
-                    i += 1;
+                    match lf {
+                        Some(at) => {
+                            self.end_of_line(bytes, i + at);
+                            i += at + 1;
+                        }
+                        None => i = bytes.len(),
+                    }
                 }
             }
         }
@@ -398,6 +404,30 @@ mod tests {
         let (s, out) = run(&[&req]);
         assert_eq!(s.refused, 0);
         assert_eq!(out, req);
+    }
+
+    /// Lines are taken a whole run of bytes at a time: every way of cutting a stream gives what
+    /// reading it a byte at a time gives (refusals, the bytes altered, where it stops following).
+    #[test]
+    fn any_cut_of_a_stream_is_judged_as_byte_by_byte() {
+        let long_name = format!("X-{}: 1\r\n", "n".repeat(NAME_BYTES * 2));
+        let too_long = format!("X-Long: {}\r\n", "v".repeat(MAX_LINE + 10));
+        let streams: Vec<Vec<u8>> = vec![
+            format!("POST / HTTP/1.1\r\n{long_name}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes(),
+            format!("GET / HTTP/1.1\r\n{too_long}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes(),
+            b"\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nokPOST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n".to_vec(),
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET / HTTP/1.1\r\n\r\n".to_vec(),
+        ];
+        for stream in &streams {
+            let one: Vec<&[u8]> = stream.chunks(1).collect();
+            let (want, want_out) = run(&one);
+            for split in (2..=17).chain([64, 1000, stream.len()]) {
+                let chunks: Vec<&[u8]> = stream.chunks(split).collect();
+                let (got, out) = run(&chunks);
+                assert_eq!(out, want_out, "split {split}");
+                assert_eq!((got.refused, got.state, got.head_open), (want.refused, want.state, want.head_open), "split {split}");
+            }
+        }
     }
 
     #[test]
