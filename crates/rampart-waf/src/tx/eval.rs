@@ -97,13 +97,13 @@ impl Transaction {
     /// Evaluate a rule with its chain; on a match run its actions. Returns whether it matched.
     fn eval_rule(&mut self, rule: &Rule, phase: u8) -> bool {
         self.data.matched_vars.clear();
-        self.data.rule = super::data::CurrentRule {
-            id: rule.id,
-            phase,
-            severity: rule.metadata.severity.map(|s| s.0),
-            text: rule.text_index,
-            logdata: String::new(),
-        };
+        // Field by field: `logdata` keeps its buffer from rule to rule.
+        let current = &mut self.data.rule;
+        current.id = rule.id;
+        current.phase = phase;
+        current.severity = rule.metadata.severity.map(|s| s.0);
+        current.text = rule.text_index;
+        current.logdata.clear();
         for link in rule.links() {
             if !self.eval_link(link, rule) {
                 return false;
@@ -231,7 +231,8 @@ impl Transaction {
         let meta = &rule.metadata;
         let logdata = meta.logdata.as_ref().map(|l| expand_string(&self.data, l)).unwrap_or_default();
         let msg = meta.msg.as_ref().map(|m| expand_string(&self.data, m)).unwrap_or_default();
-        self.data.rule.logdata = logdata.clone();
+        self.data.rule.logdata.clear();
+        self.data.rule.logdata.push_str(&logdata);
         if let Some(sev) = meta.severity {
             if rule.log {
                 let current = self.data.highest_severity.unwrap_or(u8::MAX);
@@ -249,7 +250,7 @@ impl Transaction {
             id: rule.id,
             phase,
             msg,
-            data: logdata.chars().take(MAX_LOGGED_VALUE).collect(),
+            data: if logdata.len() <= MAX_LOGGED_VALUE { logdata } else { logdata.chars().take(MAX_LOGGED_VALUE).collect() },
             severity: meta.severity.map(|s| s.0),
             tags: rule.text.tags.clone(),
             ver: rule.text.ver.clone(),
