@@ -123,13 +123,15 @@ pub async fn handle(
 
     // The body: buffered (bounded) when a stage inspects it, streamed with its guards otherwise.
     let limits = &rt.limits;
-    let guarded = GuardedBody::new(body, limits.max_body, limits.body_min_rate, limits.header_read_timeout);
+    let bodyless = http_body::Body::is_end_stream(&body);
+    // Built only where the body is read (it arms a timer).
+    let guarded = move || GuardedBody::new(body, limits.max_body, limits.body_min_rate, limits.header_read_timeout);
     // Body-phase stages run for every request, an empty body included: the WAF's phase 2
     // inspects the arguments of a GET too.
     let upstream_body: ProxyBody = if rt.pipeline.wants_request_body_of(&ctx) {
         let cap = limits.max_inspected_body.min(limits.max_body as usize);
         let collected =
-            if declared_len == Some(0) { Ok(bytes::Bytes::new()) } else { collect_limited(guarded, cap).await };
+            if declared_len == Some(0) { Ok(bytes::Bytes::new()) } else { collect_limited(guarded(), cap).await };
         match collected {
             Ok(bytes) => {
                 let outcome = rt.pipeline.on_request_body(&mut ctx, &bytes);
@@ -148,8 +150,11 @@ pub async fn handle(
                 return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
             }
         }
+    } else if bodyless {
+        // Nothing to stream or guard (a GET): no body timer to arm.
+        full(bytes::Bytes::new())
     } else {
-        guarded.boxed()
+        guarded().boxed()
     };
 
     let Some(pool) = rt.pools.get(&*route.upstream).cloned() else {
@@ -223,12 +228,14 @@ pub async fn handle(
     }
     let upstream_resp = match result {
         Ok(resp) => {
-            pool.admission.record(sent.elapsed(), resp.status() == StatusCode::SERVICE_UNAVAILABLE, Instant::now());
+            let now = Instant::now();
+            let took = now.saturating_duration_since(sent);
+            pool.admission.record(took, resp.status() == StatusCode::SERVICE_UNAVAILABLE, now);
             // The slot measures the upstream's work, which ends with its response head: a client
             // reading the body slowly must not hold a slot (slow readers would shed everyone).
             drop(permit);
             server.record_success();
-            proxy.metrics.upstream_latency(&pool.settings.name, sent.elapsed());
+            proxy.metrics.upstream_latency(&pool.settings.name, took);
             resp
         }
         Err(e) if e.is_timeout() => {
