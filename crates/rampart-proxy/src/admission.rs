@@ -3,15 +3,12 @@
 //! Each pool has an adaptive concurrency limit found from its latency (after Netflix's
 //! concurrency-limits `Gradient2` and BBR's delivery-rate estimate): a slow average of
 //! response times is the baseline, a fast one the present. When the present runs above the
-//! baseline by more than the tolerance (1.1× + 2 ms), the upstream is queueing, and the limit
-//! drops at once to the knee: what the upstream delivers at its baseline speed (Little's law:
-//! delivered rate × the baseline response time, + the slack), which leaves its own queue nearly
-//! empty — a staff request never waits in the shield, but it would in the upstream's queue.
-//! When it is not queueing and the limit is in use, the limit grows: by half while requests
-//! wait and the upstream is as fast as its baseline, up to the knee; around the knee one at a
-//! time, as the knee itself moves up slowly while the upstream keeps its speed (it may have been
-//! scaled out); by `√limit` when none wait. In quiet times the limit follows the use down and
-//! the knee is forgotten. So the limit sits near the upstream's real capacity
+//! baseline by more than the tolerance, the upstream is queueing, and the limit drops at once
+//! to what the upstream delivers at a tolerable latency (Little's law: delivered rate × the
+//! tolerable response time); when it does not and the limit is in use, it grows — by half while
+//! requests wait and the upstream is as fast as its baseline, by `√limit` when none wait, one
+//! at a time when the upstream is slower than its baseline but still tolerable; in
+//! quiet times it follows the use down. So the limit sits near the upstream's real capacity
 //! before a flood arrives, not at whatever a quiet day let it drift to. An upstream answering
 //! 503 (its own load shedding) cuts it by 10%.
 //!
@@ -96,7 +93,7 @@ impl Default for AdmissionSettings {
             initial: 64,
             min: 8,
             max: 2048,
-            tolerance: 1.1,
+            tolerance: 1.3,
             slack: Duration::from_millis(2),
             queue_timeout: Duration::from_secs(5),
             max_waiting: 4096,
@@ -107,9 +104,6 @@ impl Default for AdmissionSettings {
 /// The limit's state, moved by [`Admission::record`].
 struct Gradient {
     limit: f64,
-    /// The limit set when the upstream was last found queueing (the most it serves at its
-    /// baseline speed); `max` until then, and it drifts back up there in quiet times.
-    knee: f64,
     /// Fast and slow moving averages of the response time, in microseconds.
     short: f64,
     long: f64,
@@ -124,7 +118,7 @@ pub struct Admission {
     settings: AdmissionSettings,
     limit: AtomicU32,
     in_flight: AtomicU32,
-    /// Responses since the limit last moved.
+    /// Responses since the limit last moved (all of them: the response times are sampled).
     responses: AtomicU32,
     /// Whether the last request admitted came while the shield defends (lane shares apply).
     defending: AtomicBool,
@@ -168,7 +162,6 @@ impl Admission {
             defending: AtomicBool::new(false),
             gradient: Mutex::new(Gradient {
                 limit: f64::from(initial),
-                knee: f64::from(settings.max),
                 short: 0.0,
                 long: 0.0,
                 samples: 0,
@@ -331,47 +324,31 @@ impl Admission {
                 g.long += (g.short - g.long) * (secs / BASELINE_RISE.as_secs_f64()).min(1.0);
             }
             let slack = self.settings.slack.as_secs_f64() * 1e6;
-            // As fast as the baseline (within the slack), and the most it may be slower before
-            // the upstream counts as queueing.
-            let unhurried = g.short <= g.long + slack;
             let tolerable = self.settings.tolerance * g.long + slack;
             let limit = g.limit;
             // In use: half the limit was taken at some point, or requests wait.
-            let waiting = self.waiting() > 0;
-            let busy = f64::from(g.window_peak) * 2.0 >= limit || waiting;
+            let busy = f64::from(g.window_peak) * 2.0 >= limit || self.waiting() > 0;
             // Ten responses make a window worth judging the upstream's latency by.
             g.limit = if window_responses >= 10 && g.short > tolerable {
-                // Queueing upstream: as many as it delivers at its baseline speed (Little's law),
-                // which leaves its own queue nearly empty — where a staff request, which never
-                // waits in the shield, would otherwise wait behind everyone let in before it.
-                // That is the knee.
+                // Queueing upstream: as many as it delivers within a tolerable response time.
                 let delivered = f64::from(window_responses) / secs;
-                g.knee = (delivered * (g.long + slack) / 1e6).min(limit);
-                g.knee
+                (delivered * tolerable / 1e6).min(limit)
             } else if window_responses >= 10 && busy {
-                if unhurried && waiting {
-                    // Saturated but as fast as its baseline: the upstream may serve more than at
-                    // the knee (scaled out, cheaper requests): move the knee up, slowly.
-                    g.knee += (g.knee * 0.002).max(0.02);
-                }
-                // Room to grow, if asked: quickly (by half) while requests wait and the upstream
-                // is as fast as its baseline, up to the knee; around it one at a time, as the
-                // knee moves; by √limit when none wait.
-                match (unhurried, waiting) {
-                    (true, true) if limit < g.knee => (limit * 1.5).min(g.knee.max(limit + 1.0)),
-                    (_, true) if limit < g.knee + 1.0 => limit + 1.0,
-                    (_, true) => limit,
+                // As fast as the baseline: room to grow, quickly while requests wait. Slower but
+                // still tolerable: near the knee, one more at a time, and only if asked.
+                let unhurried = g.short <= 1.1 * g.long + slack;
+                match (unhurried, self.waiting() > 0) {
+                    (true, true) => limit * 1.5,
                     (true, false) => limit + limit.sqrt(),
+                    (false, true) => limit + 1.0,
                     (false, false) => limit,
                 }
             } else if busy {
                 limit
             } else {
-                // Quiet: follow the use down, so the limit is near capacity when a flood comes,
-                // and forget the knee (the upstream may have changed) over a few seconds.
-                let windows = secs / UPDATE_EVERY.as_secs_f64();
-                g.knee = (g.knee * 1.1f64.powf(windows)).min(max);
-                (limit * 0.98f64.powf(windows)).max(f64::from(g.window_peak) * 2.0)
+                // Quiet: follow the use down, so the limit is near capacity when a flood comes.
+                let decay = 0.98f64.powf(secs / UPDATE_EVERY.as_secs_f64());
+                (limit * decay).max(f64::from(g.window_peak) * 2.0)
             }
             .clamp(min, max);
             g.last_update = now;
@@ -486,12 +463,11 @@ mod tests {
         settled(&a, &mut now, 10, 1000, 5, 150);
         let calm = a.limit();
         assert!(calm >= 200, "no queueing while in use: the limit does not shrink ({calm})");
-        // 800 responses a second at 80 ms: the upstream holds 64 and queues the rest. At its
-        // baseline 10 ms (+ the 2 ms slack) it delivers 800/s with 9.6 in flight; its own
-        // concurrency at that speed is 8.
+        // 800 responses a second at 80 ms: the upstream holds 64 and queues the rest. At the
+        // tolerable 15 ms (1.3 x 10 ms + 2 ms) it delivers 800/s with 12 in flight.
         settled(&a, &mut now, 80, 800, 1, 150);
         let loaded = a.limit();
-        assert!((9..=11).contains(&loaded), "queueing upstream: {calm} -> {loaded}");
+        assert!((12..=14).contains(&loaded), "queueing upstream: {calm} -> {loaded}");
         settled(&a, &mut now, 10, 1000, 3, 150);
         assert!(a.limit() > loaded * 2, "recovered: {loaded} -> {}", a.limit());
         assert!(a.limit() <= AdmissionSettings::default().max);
@@ -576,11 +552,11 @@ mod tests {
 
     /// A flood before the detector has said so (the mode is still normal), or a busy day: an
     /// app of 8 slots x 10 ms (± 20%), 1,000 requests at a time. A staff request never waits in
-    /// the shield, but it does in the app's own queue, which the limit keeps nearly empty (at
-    /// the knee: what the app delivers at its baseline speed). Before the knee (tolerance 1.3,
-    /// regrowth by half) staff saw p50 15 ms and p99 18 ms here, with the limit at 23; the bar
-    /// below is what the knee holds, 1.7x the app's own time. (The flood bench's bar is 1.5x
-    /// of calm; in normal mode the limit alone does not quite hold it: see issue #4's notes.)
+    /// the shield, but it does in the app's own queue, which the limit keeps to what a tolerable
+    /// latency allows: here staff see p50 15 ms and p99 18 ms with the limit at 23. Bars a
+    /// little above that. (A limit cut to the app's knee — what it delivers at its baseline speed —
+    /// gave p50 12 / p99 16 ms here, but cut a CPU-bound shield's own throughput by a fifth:
+    /// its upstream latency includes its own scheduling. See the commit that reverted it.)
     #[tokio::test(start_paused = true)]
     async fn a_flood_in_normal_mode_leaves_staff_a_short_queue_at_the_app() {
         let a = admission(64);
@@ -612,9 +588,10 @@ mod tests {
         let p99 = during[during.len() * 99 / 100];
         let (p50, max) = (during[during.len() / 2], during[during.len() - 1]);
         println!("staff under the flood: p50 {p50:?}, p99 {p99:?}, max {max:?}; limit now {}", a.limit());
-        assert!(p99 <= Duration::from_millis(17) && p50 <= Duration::from_millis(12), "staff p99 {p99:?} (p50 {p50:?}, max {max:?})");
-        // 8 slots of ~9 ms (the baseline), + 2 ms slack: ~10 at the knee.
-        assert!((8..=14).contains(&a.limit()), "the limit stays near the app's capacity: {}", a.limit());
+        assert!(p99 <= Duration::from_millis(20) && p50 <= Duration::from_millis(16), "staff p99 {p99:?} (p50 {p50:?}, max {max:?})");
+        // 8 slots of ~9 ms (the baseline), queueing to the tolerable 1.3 x 9 + 2 ms and
+        // regrowing by half: between ~10 and ~25.
+        assert!((8..=26).contains(&a.limit()), "the limit stays near what the app serves: {}", a.limit());
     }
 
     #[test]
