@@ -25,14 +25,7 @@ use crate::transform::ByteSet;
 /// [`super::rx::compile`] uses), or `None` when no useful set exists or the pattern does not
 /// parse.
 pub(crate) fn required_bytes(pattern: &str) -> Option<ByteSet> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .multi_line(true)
-        .dot_matches_new_line(true)
-        .build()
-        .parse(pattern)
-        .ok()?;
+    let hir = super::required_literals::parse_as_compiled(pattern)?;
     let set = bytes(&hir)?;
     let alphanumeric = (0..=u8::MAX).any(|b| b.is_ascii_alphanumeric() && has(&set, b));
     (!alphanumeric).then_some(set)

@@ -128,15 +128,21 @@ impl RequiredLiterals {
 /// [`super::rx::compile`] uses), or `None` when no useful set exists or the pattern does not
 /// parse. Every literal is non-empty and lower-case.
 pub(crate) fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::ParserBuilder::new()
+    usable(&facts(&parse_as_compiled(pattern)?))
+}
+
+/// `pattern`'s syntax tree, parsed with the flags [`super::rx::compile`] compiles it with
+/// (bytes, not Unicode; `^`/`$` per line; `.` matching a newline), for the prefilters that
+/// read what every match must contain.
+pub(crate) fn parse_as_compiled(pattern: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .multi_line(true)
         .dot_matches_new_line(true)
         .build()
         .parse(pattern)
-        .ok()?;
-    usable(&facts(&hir))
+        .ok()
 }
 
 /// The best set of `facts`, sorted, if it is worth searching for.
