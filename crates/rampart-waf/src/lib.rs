@@ -50,6 +50,9 @@ pub mod transform;
 pub mod tx;
 pub mod vars;
 
+#[cfg(test)]
+mod test_rng;
+
 pub use compile::Builder;
 pub use config::{Config, EngineMode};
 pub use engine::Engine;

@@ -70,9 +70,7 @@ mod tests {
         let mut ctx = Ctx::default();
         let mut s: u64 = 88172645463325252;
         for n in 0..3000 {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
+            crate::test_rng::next(&mut s);
             let input: Vec<u8> = (0..(n % 64)).map(|k| b"'\"`-#/*()1aU; \\\x00\xff"[((s >> (k % 60)) as usize) % 16]).collect();
             let _ = DetectSqli.evaluate(&mut ctx, &input);
         }

@@ -213,9 +213,7 @@ mod tests {
             let len = n % 40;
             let input: Vec<u8> = (0..len)
                 .map(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
+                    crate::test_rng::next(&mut s);
                     if s % 4 == 0 { (s >> 8) as u8 } else { SPECIAL[(s >> 8) as usize % SPECIAL.len()] }
                 })
                 .collect();

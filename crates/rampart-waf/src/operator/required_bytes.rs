@@ -157,9 +157,7 @@ mod tests {
             for n in 0..4000usize {
                 let input: Vec<u8> = (0..n % 24)
                     .map(|_| {
-                        s ^= s << 13;
-                        s ^= s >> 7;
-                        s ^= s << 17;
+                        crate::test_rng::next(&mut s);
                         ALPHABET[(s >> 11) as usize % ALPHABET.len()]
                     })
                     .collect();

@@ -183,9 +183,7 @@ mod tests {
             for n in 0..4000usize {
                 let input: Vec<u8> = (0..n % 40)
                     .map(|_| {
-                        s ^= s << 13;
-                        s ^= s >> 7;
-                        s ^= s << 17;
+                        crate::test_rng::next(&mut s);
                         if s % 5 == 0 { (s >> 8) as u8 } else { SPECIAL[(s >> 8) as usize % SPECIAL.len()] }
                     })
                     .collect();

@@ -224,9 +224,7 @@ mod tests {
             for n in 0..2000usize {
                 let input: Vec<u8> = (0..n % 48)
                     .map(|_| {
-                        s ^= s << 13;
-                        s ^= s >> 7;
-                        s ^= s << 17;
+                        crate::test_rng::next(&mut s);
                         (s >> 24) as u8
                     })
                     .filter(|&b| !intersects(&byte_set(&[b]), &needs))
