@@ -25,6 +25,7 @@
 //! atomic pointer: a reload builds a whole new runtime and swaps it in; requests in flight finish
 //! on the runtime they started with, and no connection is dropped.
 
+pub mod accept;
 pub mod admission;
 pub mod body;
 pub mod client_ip;

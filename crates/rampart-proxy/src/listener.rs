@@ -42,43 +42,41 @@ const HYPER_MIN_BUF: usize = 8192;
 pub(crate) const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 /// Serve `listener` until `shutdown` turns true, then stop accepting and wait up to `drain`
-/// for open connections to finish their requests.
+/// for open connections to finish their requests. Connections are accepted on a thread of
+/// the listener's own (see [`crate::accept`]) and served on the workers.
 pub async fn serve(
     proxy: Arc<Proxy>,
     listener: TcpListener,
     settings: ListenerSettings,
     tls: Option<TlsAcceptor>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     drain: Duration,
 ) {
-    let graceful = GracefulShutdown::new();
     let local = listener.local_addr().unwrap_or(settings.address);
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = shutdown.changed() => break,
-        };
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let (conn_proxy, tls, http2, watcher) = (Arc::clone(&proxy), tls.clone(), settings.http2, graceful.watcher());
+    let listener = match listener.into_std() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(listener = %local, error = %e, "cannot take the listener off the runtime: not accepting");
+            return;
+        }
+    };
+    let graceful = Arc::new(GracefulShutdown::new());
+    let (watchers, main, http2) = (Arc::clone(&graceful), tokio::runtime::Handle::current(), settings.http2);
+    let accepting = Arc::clone(&proxy);
+    let take = move |stream: std::net::TcpStream, peer: SocketAddr, priority: bool| {
+        let (conn_proxy, tls, watcher) = (Arc::clone(&accepting), tls.clone(), watchers.watcher());
         let connection = move |stream, peer| async move {
             if let Some(conn) = prepare(&conn_proxy, stream, peer, local).await {
                 serve_connection(conn_proxy, conn, tls, http2, watcher).await;
             }
         };
-        // On a worker thread when there are workers (see crate::workers); here otherwise.
-        match proxy.workers() {
+        // On a worker thread when there are workers (see crate::workers); on the main runtime
+        // otherwise.
+        match accepting.workers() {
             Some(workers) => workers.dispatch(
                 stream,
                 peer,
-                if proxy.runtime().is_priority_peer(peer.ip()) { Class::Priority } else { Class::Shared },
+                if priority { Class::Priority } else { Class::Shared },
                 Box::new(move |stream, peer, load| {
                     tokio::spawn(async move {
                         connection(stream, peer).await;
@@ -87,14 +85,28 @@ pub async fn serve(
                 }),
             ),
             None => {
-                tokio::spawn(connection(stream, peer));
+                main.spawn(async move {
+                    match TcpStream::from_std(stream) {
+                        Ok(stream) => connection(stream, peer).await,
+                        Err(e) => tracing::warn!(error = %e, "cannot register a connection"),
+                    }
+                });
             }
         }
-    }
-    // Close the socket before draining: new connections are refused at once (a load balancer
-    // fails over) instead of waiting in the listen queue until the process exits.
-    drop(listener);
+    };
+    let sorting = Arc::clone(&proxy);
+    let is_priority = move |peer: &SocketAddr| sorting.runtime().is_priority_peer(peer.ip());
+    // Returns once the loop has stopped and closed the socket, before draining: new connections
+    // are refused at once (a load balancer fails over) instead of waiting in the listen queue
+    // until the process exits.
+    crate::accept::run(listener, shutdown, is_priority, take).await;
     tracing::info!(listener = %local, "listener draining");
+    // The loop's handle on `graceful` ended with it; were one left, connections still get
+    // their `drain` to finish.
+    let Ok(graceful) = Arc::try_unwrap(graceful) else {
+        tokio::time::sleep(drain).await;
+        return;
+    };
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(drain) => tracing::warn!(listener = %local, "drain timeout: closing remaining connections"),
@@ -239,6 +251,13 @@ async fn serve_cleartext(proxy: Arc<Proxy>, conn: Prepared, http2: bool, watcher
         let Some(head) = read_head(&mut stream, &limits).await else { return };
         if let Some(class) = lane_worker(&proxy, &meta, &head) {
             if let Some(workers) = proxy.workers() {
+                let stream = match stream.into_std() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot hand a connection to its lane's worker");
+                        return;
+                    }
+                };
                 proxy.metrics.moved(class.as_str());
                 let moving = Arc::clone(&proxy);
                 workers.dispatch(

@@ -7,9 +7,9 @@
 //! upstream write, upstream read, client write) and idle workers were woken to steal them: on
 //! a 2-core machine that was a quarter of the proxy's CPU time in context switches.
 //!
-//! The accept loops stay on the caller's runtime and hand each accepted socket to the worker
-//! with the fewest open connections. A handed-over socket leaves the accept loop's reactor and
-//! joins the worker's (one `epoll_ctl` each way, once per connection, not per request).
+//! The accept loops run on threads of their own (see [`crate::accept`]) and hand each accepted
+//! socket to the worker with the fewest open connections, which registers it with its reactor
+//! (one `epoll_ctl`, once per connection, not per request).
 //!
 //! One more worker serves only the priority classes' connections (staff networks, known from
 //! the socket's peer): under a flood the other workers' queues are long, every request on them
@@ -140,21 +140,14 @@ impl Workers {
 
     /// Hand `stream` to the worker of `class` (for [`Class::Shared`], the one with the fewest
     /// open connections); `job` runs there, inside its runtime (it spawns the connection's
-    /// task). The socket is closed if it cannot be moved.
-    pub fn dispatch(&self, stream: tokio::net::TcpStream, peer: SocketAddr, class: Class, job: Job) {
+    /// task). `stream` must be non-blocking and not registered with any runtime.
+    pub fn dispatch(&self, stream: std::net::TcpStream, peer: SocketAddr, class: Class, job: Job) {
         let worker = match class {
             Class::Priority => &self.priority,
             Class::Cleared => &self.cleared,
             Class::Shared => {
                 let Some(w) = self.workers.iter().min_by_key(|w| w.open.load(Ordering::Relaxed)) else { return };
                 w
-            }
-        };
-        let stream = match stream.into_std() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot hand a connection to a worker");
-                return;
             }
         };
         worker.open.fetch_add(1, Ordering::Relaxed);
@@ -179,7 +172,7 @@ mod tests {
             clients.push(tokio::net::TcpStream::connect(addr).await.unwrap());
             let (stream, peer) = listener.accept().await.unwrap();
             workers.dispatch(
-                stream,
+                stream.into_std().unwrap(),
                 peer,
                 Class::Shared,
                 Box::new(|mut stream, _, load| {
@@ -212,7 +205,7 @@ mod tests {
             let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
             let (stream, peer) = listener.accept().await.unwrap();
             workers.dispatch(
-                stream,
+                stream.into_std().unwrap(),
                 peer,
                 class,
                 Box::new(|mut stream, _, load| {
