@@ -8,7 +8,11 @@
 //! tolerable response time); when it does not and the limit is in use, it grows — by half while
 //! requests wait and the upstream is as fast as its baseline, by `√limit` when none wait, one
 //! at a time when the upstream is slower than its baseline but still tolerable; in
-//! quiet times it follows the use down. So the limit sits near the upstream's real capacity
+//! quiet times it follows the use down. While far more requests wait than the limit lets in
+//! ([`SWAMPED`]: a flood before the detector names it, a crowd), there is nothing to gain from
+//! a queue at the upstream too, and staff, who skip the shield's queue, would wait in it: the
+//! limit is then held near the knee, what the upstream delivers at about its baseline speed,
+//! growing one at a time. So the limit sits near the upstream's real capacity
 //! before a flood arrives, not at whatever a quiet day let it drift to. An upstream answering
 //! 503 (its own load shedding) cuts it by 10%.
 //!
@@ -145,6 +149,8 @@ impl Drop for Permit {
     }
 }
 
+/// Requests waiting, as a multiple of the limit, from which the upstream is held near its knee.
+const SWAMPED: f64 = 4.0;
 /// How often the limit moves at most.
 const UPDATE_EVERY: Duration = Duration::from_millis(100);
 /// How fast the baseline follows a slower upstream: over about a minute, whatever the request
@@ -325,19 +331,28 @@ impl Admission {
             }
             let slack = self.settings.slack.as_secs_f64() * 1e6;
             let tolerable = self.settings.tolerance * g.long + slack;
+            let knee = 1.1 * g.long + slack;
             let limit = g.limit;
+            let waiting = self.waiting();
             // In use: half the limit was taken at some point, or requests wait.
-            let busy = f64::from(g.window_peak) * 2.0 >= limit || self.waiting() > 0;
+            let busy = f64::from(g.window_peak) * 2.0 >= limit || waiting > 0;
+            // Swamped: far more wait than the upstream takes (a flood the detector has not
+            // named yet, or a crowd). Letting the upstream queue too would serve no more of
+            // them, and staff, who skip the shield's queue, would wait in the upstream's.
+            let swamped = waiting as f64 >= SWAMPED * limit;
+            let unhurried = g.short <= knee;
             // Ten responses make a window worth judging the upstream's latency by.
-            g.limit = if window_responses >= 10 && g.short > tolerable {
-                // Queueing upstream: as many as it delivers within a tolerable response time.
+            g.limit = if window_responses >= 10 && (g.short > tolerable || (swamped && !unhurried)) {
+                // Queueing upstream: as many as it delivers within a tolerable response time
+                // (swamped: at about its baseline speed).
                 let delivered = f64::from(window_responses) / secs;
-                (delivered * tolerable / 1e6).min(limit)
+                (delivered * if swamped { knee } else { tolerable } / 1e6).min(limit)
             } else if window_responses >= 10 && busy {
-                // As fast as the baseline: room to grow, quickly while requests wait. Slower but
-                // still tolerable: near the knee, one more at a time, and only if asked.
-                let unhurried = g.short <= 1.1 * g.long + slack;
-                match (unhurried, self.waiting() > 0) {
+                // As fast as the baseline: room to grow, quickly while requests wait (swamped:
+                // carefully, it is near the knee). Slower but still tolerable: near the knee,
+                // one more at a time, and only if asked.
+                match (unhurried, waiting > 0) {
+                    (true, true) if swamped => limit + 1.0,
                     (true, true) => limit * 1.5,
                     (true, false) => limit + limit.sqrt(),
                     (false, true) => limit + 1.0,

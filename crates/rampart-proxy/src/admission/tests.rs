@@ -189,13 +189,14 @@ async fn staff_times(a: &Arc<Admission>, app: &Arc<App>, every: Duration, span: 
     times
 }
 
-/// A flood before the detector has said so (the mode is still normal), or a busy day: an
-/// app of 8 slots x 10 ms (± 20%), 1,000 requests at a time. A staff request never waits in
-/// the shield, but it does in the app's own queue, which the limit keeps to what a tolerable
-/// latency allows: here staff see p50 15 ms and p99 18 ms with the limit at 23. Bars a
-/// little above that. (A limit cut to the app's knee — what it delivers at its baseline speed —
-/// gave p50 12 / p99 16 ms here, but cut a CPU-bound shield's own throughput by a fifth:
-/// its upstream latency includes its own scheduling. See the commit that reverted it.)
+/// A flood before the detector has said so (the mode is still normal), or a crowd: an app of
+/// 8 slots x 10 ms (± 20%), 1,000 requests at a time. A staff request never waits in the
+/// shield, but it does in the app's own queue. With this many waiting (swamped), the limit is
+/// held near the app's knee (what it delivers at about its baseline speed): staff see p50
+/// 13 ms and p99 16 ms, the limit at 14. Bars a little above that. (Held to the tolerable
+/// latency, as it is with fewer waiting, it was p50 15 / p99 18 ms with the limit at 23. A
+/// knee for every load cut a CPU-bound shield's own throughput by a fifth under `wrk -c32`,
+/// its upstream latency including its own scheduling: see the commit that reverted it.)
 #[tokio::test(start_paused = true)]
 async fn a_flood_in_normal_mode_leaves_staff_a_short_queue_at_the_app() {
     let a = admission(64);
@@ -227,10 +228,10 @@ async fn a_flood_in_normal_mode_leaves_staff_a_short_queue_at_the_app() {
     let p99 = during[during.len() * 99 / 100];
     let (p50, max) = (during[during.len() / 2], during[during.len() - 1]);
     println!("staff under the flood: p50 {p50:?}, p99 {p99:?}, max {max:?}; limit now {}", a.limit());
-    assert!(p99 <= Duration::from_millis(20) && p50 <= Duration::from_millis(16), "staff p99 {p99:?} (p50 {p50:?}, max {max:?})");
-    // 8 slots of ~9 ms (the baseline), queueing to the tolerable 1.3 x 9 + 2 ms and
-    // regrowing by half: between ~10 and ~25.
-    assert!((8..=26).contains(&a.limit()), "the limit stays near what the app serves: {}", a.limit());
+    assert!(p99 <= Duration::from_millis(18) && p50 <= Duration::from_millis(14), "staff p99 {p99:?} (p50 {p50:?}, max {max:?})");
+    // 8 slots of ~10 ms (the baseline), held between the knee (1.1 x 10 + 2 ms: ~10) and a
+    // few above it.
+    assert!((8..=16).contains(&a.limit()), "the limit stays near what the app serves: {}", a.limit());
 }
 
 #[test]
