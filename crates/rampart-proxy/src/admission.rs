@@ -10,9 +10,10 @@
 //! at a time when the upstream is slower than its baseline but still tolerable; in
 //! quiet times it follows the use down. While far more requests wait than the limit lets in
 //! ([`SWAMPED`]: a flood before the detector names it, a crowd), there is nothing to gain from
-//! a queue at the upstream too, and staff, who skip the shield's queue, would wait in it: the
-//! limit is then held near the knee, what the upstream delivers at about its baseline speed,
-//! growing one at a time. So the limit sits near the upstream's real capacity
+//! a queue at the upstream too, and staff, who skip the shield's queue, would wait in it; while
+//! the shield defends, the public's share of the limit must leave the upstream free slots for
+//! the lanes above it. In both cases the limit is held near the knee (what the upstream
+//! delivers at about its baseline speed) and grows one at a time. So the limit sits near the upstream's real capacity
 //! before a flood arrives, not at whatever a quiet day let it drift to. An upstream answering
 //! 503 (its own load shedding) cuts it by 10%.
 //!
@@ -340,20 +341,24 @@ impl Admission {
             // named yet, or a crowd). Letting the upstream queue too would serve no more of
             // them, and staff, who skip the shield's queue, would wait in the upstream's.
             let swamped = waiting as f64 >= SWAMPED * limit;
+            // Held near the knee: swamped, or while the shield defends (the public's share of
+            // the limit must leave the upstream free slots for the lanes above it).
+            let held = swamped || self.defending.load(Ordering::Relaxed);
             let unhurried = g.short <= knee;
             // Ten responses make a window worth judging the upstream's latency by.
-            g.limit = if window_responses >= 10 && (g.short > tolerable || (swamped && !unhurried)) {
+            g.limit = if window_responses >= 10 && (g.short > tolerable || (held && !unhurried)) {
                 // Queueing upstream: as many as it delivers within a tolerable response time
-                // (swamped: at about its baseline speed).
+                // (held: at about its baseline speed).
                 let delivered = f64::from(window_responses) / secs;
-                (delivered * if swamped { knee } else { tolerable } / 1e6).min(limit)
+                (delivered * if held { knee } else { tolerable } / 1e6).min(limit)
             } else if window_responses >= 10 && busy {
-                // As fast as the baseline: room to grow, quickly while requests wait (swamped:
-                // carefully, it is near the knee). Slower but still tolerable: near the knee,
-                // one more at a time, and only if asked.
+                // As fast as the baseline: room to grow, quickly while requests wait (held:
+                // one at a time, and without waiters only while the upstream is at its very
+                // baseline). Slower but still tolerable: one more at a time, and only if asked.
                 match (unhurried, waiting > 0) {
-                    (true, true) if swamped => limit + 1.0,
+                    (true, true) if held => limit + 1.0,
                     (true, true) => limit * 1.5,
+                    (true, false) if held => limit + f64::from(g.short <= g.long + slack / 2.0),
                     (true, false) => limit + limit.sqrt(),
                     (false, true) => limit + 1.0,
                     (false, false) => limit,
