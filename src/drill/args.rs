@@ -138,9 +138,11 @@ pub struct DrillArgs {
     /// The legitimate-user probe's path.
     #[arg(long, default_value = "/")]
     pub probe_path: String,
-    /// Bind the probe to this source address (a staff network's, such as 127.0.0.2).
-    #[arg(long)]
-    pub probe_source: Option<std::net::IpAddr>,
+    /// Bind the probe to this source address (a staff network's, such as 127.0.0.2), or to a
+    /// network's addresses, one per user in turn (`127.0.2.0/27`: users from their own
+    /// addresses, as real users come).
+    #[arg(long, value_parser = parse_source)]
+    pub probe_source: Option<ipnet::IpNet>,
     /// A header every probe request carries, `Name: value` (repeatable).
     #[arg(long)]
     pub probe_header: Vec<String>,
@@ -168,4 +170,13 @@ pub struct DrillArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--probe-source`: an address (every user binds it) or a network (users take its addresses in
+/// turn).
+fn parse_source(s: &str) -> Result<ipnet::IpNet, String> {
+    match s.parse::<std::net::IpAddr>() {
+        Ok(ip) => Ok(ipnet::IpNet::from(ip)),
+        Err(_) => s.parse::<ipnet::IpNet>().map_err(|_| format!("`{s}`: expected an address or a network such as 127.0.2.0/27")),
+    }
 }

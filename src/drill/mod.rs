@@ -313,8 +313,8 @@ fn probe_plan(args: &DrillArgs, target: &Target) -> Result<Option<probe::Probe>,
         true => None,
         false => Some(HeaderValue::from_str(&args.probe_cookie.join("; ")).map_err(|_| Failure::Usage("--probe-cookie: bad cookie value".into()))?),
     };
-    if let Some(ip) = args.probe_source {
-        check_probe_source(ip, target)?;
+    if let Some(net) = args.probe_source {
+        check_probe_source(net.addr(), target)?;
     }
     Ok(Some(probe::Probe {
         to: target.socket_addr(),
@@ -341,8 +341,10 @@ fn check_probe_source(ip: IpAddr, target: &Target) -> Result<(), Failure> {
 
 fn describe_probe(args: &DrillArgs, p: &probe::Probe) -> String {
     let mut who = format!("{} users x {} req/s, {}", p.users, p.rate, args.probe_path);
-    if let Some(ip) = p.source {
-        who.push_str(&format!(", from {ip}"));
+    match p.source {
+        Some(net) if net.prefix_len() == net.max_prefix_len() => who.push_str(&format!(", from {}", net.addr())),
+        Some(net) => who.push_str(&format!(", from {net}, one address per user")),
+        None => {}
     }
     for (n, _) in &p.headers {
         who.push_str(&format!(", header {n}"));

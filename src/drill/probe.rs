@@ -22,7 +22,8 @@ pub struct Probe {
     pub to: SocketAddr,
     pub authority: String,
     pub path: String,
-    pub source: Option<IpAddr>,
+    /// The address users bind, or the network whose addresses they take in turn.
+    pub source: Option<ipnet::IpNet>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The `Cookie` header, cookies joined with `; `.
     pub cookie: Option<HeaderValue>,
@@ -62,7 +63,8 @@ pub async fn run(probe: Probe, tally: Arc<Tally>, finished: Arc<AtomicBool>, dea
             let (probe, tally, finished) = (Arc::clone(&probe), Arc::clone(&tally), Arc::clone(&finished));
             // Users start spread over one period, not all on the same tick.
             let offset = period * u as u32 / probe.users.max(1) as u32;
-            tokio::spawn(async move { user(&probe, &tally, &finished, deadline, period, offset).await })
+            let source = probe.source.map(|net| nth_address(net, u));
+            tokio::spawn(async move { user(&probe, source, &tally, &finished, deadline, period, offset).await })
         })
         .collect();
     for u in users {
@@ -70,7 +72,31 @@ pub async fn run(probe: Probe, tally: Arc<Tally>, finished: Arc<AtomicBool>, dea
     }
 }
 
-async fn user(probe: &Probe, tally: &Tally, finished: &AtomicBool, deadline: Instant, period: Duration, offset: Duration) {
+/// The `n`-th address of `net`, wrapping round to its first.
+fn nth_address(net: ipnet::IpNet, n: usize) -> IpAddr {
+    match net {
+        ipnet::IpNet::V4(v4) => {
+            let size = 1u64 << (32 - u32::from(v4.prefix_len()));
+            let base = u32::from(v4.network());
+            IpAddr::from(std::net::Ipv4Addr::from(base.wrapping_add((n as u64 % size) as u32)))
+        }
+        ipnet::IpNet::V6(v6) => {
+            let bits = 128 - u32::from(v6.prefix_len());
+            let offset = if bits >= 64 { n as u128 } else { n as u128 % (1u128 << bits) };
+            IpAddr::from(std::net::Ipv6Addr::from(u128::from(v6.network()).wrapping_add(offset)))
+        }
+    }
+}
+
+async fn user(
+    probe: &Probe,
+    source: Option<IpAddr>,
+    tally: &Tally,
+    finished: &AtomicBool,
+    deadline: Instant,
+    period: Duration,
+    offset: Duration,
+) {
     let mut ticks = tokio::time::interval_at((Instant::now() + offset).into(), period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut conn: Option<Connection> = None;
@@ -79,7 +105,7 @@ async fn user(probe: &Probe, tally: &Tally, finished: &AtomicBool, deadline: Ins
         // A clearance holder: it passed the challenge before the attack (asked for one ahead of
         // time), as the browsers of a site's regular visitors have. Not counted as a request.
         let asked = Instant::now();
-        if let Ok(mut c) = Connection::open(probe.to, probe.source, probe.timeout).await {
+        if let Ok(mut c) = Connection::open(probe.to, source, probe.timeout).await {
             clearance = solver::clearance_ahead(&mut c, &probe.authority, PROBE_AGENT, probe.timeout).await;
             if clearance.is_some() {
                 tally.earned(asked, asked.elapsed(), true);
@@ -100,7 +126,7 @@ async fn user(probe: &Probe, tally: &Tally, finished: &AtomicBool, deadline: Ins
             }
         }
         if conn.is_none() {
-            match Connection::open(probe.to, probe.source, probe.timeout).await {
+            match Connection::open(probe.to, source, probe.timeout).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tally.record(Outcome::Error(e), started.elapsed());
@@ -126,5 +152,21 @@ async fn user(probe: &Probe, tally: &Tally, finished: &AtomicBool, deadline: Ins
         if matches!(outcome, Outcome::Error(_)) {
             conn = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nth_address;
+
+    #[test]
+    fn users_take_the_addresses_of_a_network_in_turn() {
+        let net: ipnet::IpNet = "127.0.2.0/30".parse().unwrap();
+        let got: Vec<String> = (0..5).map(|n| nth_address(net, n).to_string()).collect();
+        assert_eq!(got, ["127.0.2.0", "127.0.2.1", "127.0.2.2", "127.0.2.3", "127.0.2.0"]);
+        let one = ipnet::IpNet::from("127.0.0.2".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(nth_address(one, 7).to_string(), "127.0.0.2");
+        let v6: ipnet::IpNet = "fd00::/126".parse().unwrap();
+        assert_eq!(nth_address(v6, 5).to_string(), "fd00::1");
     }
 }
