@@ -196,7 +196,13 @@ pub async fn handle(
         let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id.0, json(), Some(std::time::Duration::from_secs(2)), false);
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     };
-    parts.headers = ctx.headers.clone();
+    // The upstream request takes the headers themselves when no stage reads them later: no
+    // copy (and drop) of the map per request.
+    parts.headers = if rt.pipeline.reads_request_headers_late() {
+        ctx.headers.clone()
+    } else {
+        std::mem::take(&mut ctx.headers)
+    };
     let fwd = Forwarding {
         client: ctx.client,
         peer: conn.peer.ip(),
