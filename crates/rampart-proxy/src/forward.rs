@@ -93,14 +93,15 @@ pub struct Forwarding<'a> {
     pub peer_trusted: bool,
     pub tls: bool,
     pub host: Option<&'a str>,
-    /// The request id, as the header value it is sent as (to the upstream and to the client).
-    pub request_id: HeaderValue,
+    /// The request id, sent to the upstream (and, from the same buffer, back to the client).
+    pub request_id: &'a str,
 }
 
 /// Turn the client's request head into the upstream's: origin-form target (the upstream
 /// client sends it to the server it picked, with that server as `Host` when the request named
 /// none), HTTP/1.1, hop-by-hop removed, `X-Forwarded-*`, `Forwarded` and `X-Request-Id` set.
-pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), http::Error> {
+/// Returns the `X-Request-Id` value, for the response to the client.
+pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<HeaderValue, http::Error> {
     // An HTTP/2 request carries its host in the `:authority` pseudo-header only; the upstream
     // speaks HTTP/1.1 and needs it as `Host`.
     if !parts.headers.contains_key(header::HOST) {
@@ -119,9 +120,9 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
     // Room for the six fields set below at once, not a rehash per insert.
     h.reserve(6);
 
-    // The three values written here share one buffer (one allocation and its count, not
-    // three copies): `X-Forwarded-For`, `Forwarded`, `X-Forwarded-Host`, in that order.
-    let mut text = String::with_capacity(96 + 2 * fwd.host.map_or(0, str::len));
+    // The values written here share one buffer (one allocation and its count, not a copy
+    // each): `X-Forwarded-For`, `Forwarded`, `X-Forwarded-Host`, `X-Request-Id`, in that order.
+    let mut text = String::with_capacity(96 + 2 * fwd.host.map_or(0, str::len) + fwd.request_id.len());
     // Keep the chain a trusted proxy gave us; from anyone else it is a forgery and is dropped.
     let mut chained = false;
     if fwd.peer_trusted {
@@ -155,6 +156,8 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
     }
     let forwarded_end = text.len();
     text.push_str(fwd.host.unwrap_or_default());
+    let host_end = text.len();
+    text.push_str(fwd.request_id);
     let text = Bytes::from(text);
     let value = |range: std::ops::Range<usize>| HeaderValue::from_maybe_shared(text.slice(range)).ok();
 
@@ -165,17 +168,25 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
         h.remove(X_FORWARDED_FOR);
     }
     h.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-    if let Some(host) = fwd.host.and_then(|_| value(forwarded_end..text.len())) {
+    if let Some(host) = fwd.host.and_then(|_| value(forwarded_end..host_end)) {
         h.insert(X_FORWARDED_HOST, host);
     }
-    if !fwd.peer_trusted {
-        h.remove(header::FORWARDED);
+    match value(xff_end..forwarded_end) {
+        // After a trusted proxy's elements; `insert` drops anyone else's.
+        Some(v) if fwd.peer_trusted => {
+            h.append(header::FORWARDED, v);
+        }
+        Some(v) => {
+            h.insert(header::FORWARDED, v);
+        }
+        None if fwd.peer_trusted => {}
+        None => {
+            h.remove(header::FORWARDED);
+        }
     }
-    if let Some(v) = value(xff_end..forwarded_end) {
-        h.append(header::FORWARDED, v);
-    }
-    h.insert(X_REQUEST_ID, fwd.request_id.clone());
-    Ok(())
+    let id = value(host_end..text.len()).unwrap_or(HeaderValue::from_static("-"));
+    h.insert(X_REQUEST_ID, id.clone());
+    Ok(id)
 }
 
 /// Append `ip` as text: IPv4 by hand (every request), IPv6 through `Display`.
@@ -258,9 +269,9 @@ mod tests {
             peer_trusted: false,
             tls: true,
             host: Some("campaign.example.org"),
-            request_id: HeaderValue::from_static("abc-1"),
+            request_id: "abc-1",
         };
-        upstream_parts(&mut p, &fwd).unwrap();
+        assert_eq!(upstream_parts(&mut p, &fwd).unwrap(), "abc-1");
         assert_eq!(p.uri, "/contacts?q=a");
         assert_eq!(p.headers["x-forwarded-for"], "192.0.2.9");
         assert_eq!(p.headers["x-forwarded-proto"], "https");
@@ -290,7 +301,7 @@ mod tests {
             peer_trusted: true,
             tls: false,
             host: None,
-            request_id: HeaderValue::from_static("x"),
+            request_id: "x",
         };
         upstream_parts(&mut p, &fwd).unwrap();
         assert_eq!(p.headers["x-forwarded-for"], "203.0.113.5, 10.0.0.2");

@@ -32,27 +32,28 @@ impl FramingError {
 
 /// Check a request head's framing headers.
 pub fn check_framing(version: Version, headers: &HeaderMap) -> Result<(), FramingError> {
-    let cl: Vec<_> = headers.get_all(CONTENT_LENGTH).iter().collect();
-    let te: Vec<_> = headers.get_all(TRANSFER_ENCODING).iter().collect();
-    if !te.is_empty() && !cl.is_empty() {
+    // Counted in place: two lookups, no list (most requests have neither field).
+    let (mut cl, mut te) = (headers.get_all(CONTENT_LENGTH).iter(), headers.get_all(TRANSFER_ENCODING).iter());
+    let (cl_first, te_first) = (cl.next(), te.next());
+    if te_first.is_some() && cl_first.is_some() {
         return Err(FramingError::ContentLengthWithTransferEncoding);
     }
-    if cl.len() > 1 {
+    if cl.next().is_some() {
         return Err(FramingError::ConflictingContentLength);
     }
-    if let Some(v) = cl.first() {
+    if let Some(v) = cl_first {
         let ok = !v.is_empty() && v.as_bytes().iter().all(u8::is_ascii_digit) && v.len() <= 19;
         if !ok {
             return Err(FramingError::InvalidContentLength);
         }
     }
-    if !te.is_empty() {
+    if let Some(first) = te_first {
         if version == Version::HTTP_10 {
             return Err(FramingError::TransferEncodingOnHttp10);
         }
         // Exactly one coding, `chunked`, in exactly one field: anything else (`chunked, gzip`,
         // `xchunked`, a second field) is read differently by different servers.
-        let only_chunked = te.len() == 1 && te[0].as_bytes().eq_ignore_ascii_case(b"chunked");
+        let only_chunked = te.next().is_none() && first.as_bytes().eq_ignore_ascii_case(b"chunked");
         if !only_chunked {
             return Err(FramingError::UnsupportedTransferEncoding);
         }

@@ -42,12 +42,7 @@ pub async fn handle(
 ) -> Result<Response<ProxyBody>, Infallible> {
     let rt = proxy.runtime();
     let started = Instant::now();
-    let id_text = proxy.next_request_id();
-    let id = RequestId(Arc::from(id_text.as_str()));
-    // Made once, sent twice (to the upstream and back to the client); it takes the text's own
-    // buffer, without a copy.
-    let id_value = http::HeaderValue::from_maybe_shared(bytes::Bytes::from(id_text))
-        .unwrap_or(http::HeaderValue::from_static("-"));
+    let id = RequestId(Arc::from(proxy.next_request_id()));
     // Kept for a refusal page's format (a reference count): most requests are never refused.
     let accept = req.headers().get(http::header::ACCEPT).cloned();
     let json = || accepts_json(accept.as_ref());
@@ -209,12 +204,13 @@ pub async fn handle(
         peer_trusted,
         tls: conn.tls.is_some(),
         host: ctx.host.as_deref(),
-        request_id: id_value.clone(),
+        request_id: &id.0,
     };
-    if upstream_parts(&mut parts, &fwd).is_err() {
+    // The id's value, sent to the upstream and back to the client.
+    let Ok(id_value) = upstream_parts(&mut parts, &fwd) else {
         let resp = refusal(StatusCode::BAD_REQUEST, &id.0, json(), None, true);
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
-    }
+    };
 
     // A request without a body can be sent again: when the chosen server refuses the
     // connection, it goes to another server of the pool once instead of failing.
