@@ -74,13 +74,17 @@ fn strip_named(headers: &mut HeaderMap, found: &mut u8) {
     let mut n = 0;
     while let Some(value) = headers.get_all(header::CONNECTION).iter().nth(n).cloned() {
         n += 1;
-        for token in value.to_str().into_iter().flat_map(|v| v.split(',')).map(str::trim) {
-            match HOP_BY_HOP.iter().position(|h| h.as_str().eq_ignore_ascii_case(token)) {
+        // By bytes: a `str` split and trim (a char pattern, Unicode whitespace) cost more than
+        // the short list they cut. A value that is not visible ASCII names nothing.
+        let text = value.to_str().map(str::as_bytes).unwrap_or_default();
+        for token in text.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|t| !t.is_empty()) {
+            match HOP_BY_HOP.iter().position(|h| h.as_str().as_bytes().eq_ignore_ascii_case(token)) {
                 Some(i) => *found |= 1 << i,
-                None if !token.is_empty() => {
-                    headers.remove(token);
+                None => {
+                    if let Ok(name) = std::str::from_utf8(token) {
+                        headers.remove(name);
+                    }
                 }
-                None => {}
             }
         }
     }
