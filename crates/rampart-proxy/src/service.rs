@@ -56,11 +56,14 @@ pub async fn handle(
         }
         finish(&proxy, refusal(status, &id.0, json(), None, close))
     };
-    if let Err(e) = check_framing(parts.version, &parts.headers) {
-        proxy.metrics.framing_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(target: "rampart::decision", request_id = %id, client = %conn.client, reason = e.reason(), "ambiguous framing refused");
-        return Ok(early(StatusCode::BAD_REQUEST, true, e.reason(), &parts));
-    }
+    let declared_len = match check_framing(parts.version, &parts.headers) {
+        Ok(declared) => declared,
+        Err(e) => {
+            proxy.metrics.framing_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(target: "rampart::decision", request_id = %id, client = %conn.client, reason = e.reason(), "ambiguous framing refused");
+            return Ok(early(StatusCode::BAD_REQUEST, true, e.reason(), &parts));
+        }
+    };
     // Over hyper's default it counts them itself (see `listener::builder`); below, here.
     if parts.headers.len() > rt.limits.max_headers {
         return Ok(early(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, true, "too many header fields", &parts));
@@ -77,11 +80,6 @@ pub async fn handle(
     if head_len > rt.limits.max_header_bytes {
         return Ok(early(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, true, "request head too large", &parts));
     }
-    let declared_len = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
     if declared_len.is_some_and(|n| n > rt.limits.max_body) {
         return Ok(early(StatusCode::PAYLOAD_TOO_LARGE, true, "declared body too large", &parts));
     }
