@@ -59,6 +59,12 @@ impl Pipeline {
         self.stages.iter().any(|s| s.wants_response_body())
     }
 
+    /// Whether any stage reads the request headers after the request phases
+    /// ([`Stage::reads_request_headers_late`]).
+    pub fn reads_request_headers_late(&self) -> bool {
+        self.stages.iter().any(|s| s.reads_request_headers_late())
+    }
+
     /// Whether any stage needs this request's body buffered ([`Stage::wants_request_body_of`]).
     pub fn wants_request_body_of(&self, ctx: &RequestContext) -> bool {
         self.stages.iter().any(|s| s.wants_request_body_of(ctx))

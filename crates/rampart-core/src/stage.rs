@@ -122,6 +122,15 @@ pub trait Stage: Send + Sync {
         false
     }
 
+    /// Whether this stage reads the request's headers (`ctx.headers`) after the request phases:
+    /// in the response phases, in the logging phase, or through a `Challenge` it gives there
+    /// (the challenge page is made from them). When no stage does, the proxy hands the headers
+    /// to the upstream request instead of copying them, and `ctx.headers` is empty from the
+    /// response phases on. Default: yes.
+    fn reads_request_headers_late(&self) -> bool {
+        true
+    }
+
     /// Runs once per accepted connection, before any byte is read. Only `Allow`, `Continue`
     /// and `Block` make sense here; a `Block` closes the connection at once.
     fn on_connection(&self, _conn: &ConnectionInfo) -> Result<Verdict, StageError> {

@@ -16,48 +16,78 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1).
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    // By the name's text: a few length-and-byte comparisons, where comparing `HeaderName`s
-    // one by one walked the whole list for every header of every request.
-    matches!(
-        name.as_str(),
-        "connection" | "keep-alive" | "proxy-connection" | "proxy-authenticate" | "te" | "trailer" | "upgrade" | "transfer-encoding"
-    )
+static HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+    header::TRANSFER_ENCODING,
+];
+
+/// `name`'s place in [`HOP_BY_HOP`], by the name's text: a few length-and-byte comparisons,
+/// where comparing `HeaderName`s one by one walked the whole list for every header.
+fn hop_by_hop_index(name: &str) -> Option<usize> {
+    Some(match name {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "proxy-authenticate" => 3,
+        "te" => 4,
+        "trailer" => 5,
+        "upgrade" => 6,
+        "transfer-encoding" => 7,
+        _ => return None,
+    })
 }
 
 /// Remove hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // One pass over the names present (a handful); only those found are removed (a removal
-    // hashes its name, found or not).
-    let found: Vec<HeaderName> = headers.keys().filter(|n| is_hop_by_hop(n)).cloned().collect();
-    if found.is_empty() {
+    // One pass over the names present (a handful), noting which hop-by-hop ones are there;
+    // only those are removed (a removal hashes its name, found or not). No allocation.
+    let mut found = 0u8;
+    for name in headers.keys() {
+        if let Some(i) = hop_by_hop_index(name.as_str()) {
+            found |= 1 << i;
+        }
+    }
+    if found == 0 {
         return;
     }
-    if headers.contains_key(header::CONNECTION) {
-        strip_named(headers);
+    if found & 1 != 0 {
+        strip_named(headers, &mut found);
     }
-    for name in found {
-        headers.remove(name);
-    }
-}
-
-/// Remove the headers the `Connection` header names.
-fn strip_named(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in &named {
-        headers.remove(name);
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if found & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
 }
 
-/// A header value from a string built for it, without copying it again.
-fn owned_value(s: String) -> Option<HeaderValue> {
-    HeaderValue::from_maybe_shared(Bytes::from(s)).ok()
+/// Remove the headers the `Connection` header names; those of [`HOP_BY_HOP`] (`keep-alive`,
+/// mostly) are marked in `found` instead, to be removed with the rest.
+fn strip_named(headers: &mut HeaderMap, found: &mut u8) {
+    // Each value is cloned (a reference count, not a copy) so that the map can change while
+    // its tokens are read; a removal by `&str` parses the name on the stack.
+    let mut n = 0;
+    while let Some(value) = headers.get_all(header::CONNECTION).iter().nth(n).cloned() {
+        n += 1;
+        // By bytes: a `str` split and trim (a char pattern, Unicode whitespace) cost more than
+        // the short list they cut. A value that is not visible ASCII names nothing.
+        let text = value.to_str().map(str::as_bytes).unwrap_or_default();
+        for token in text.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|t| !t.is_empty()) {
+            match HOP_BY_HOP.iter().position(|h| h.as_str().as_bytes().eq_ignore_ascii_case(token)) {
+                Some(i) => *found |= 1 << i,
+                None => {
+                    if let Ok(name) = std::str::from_utf8(token) {
+                        headers.remove(name);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Facts the upstream is told about the original request.
@@ -67,19 +97,15 @@ pub struct Forwarding<'a> {
     pub peer_trusted: bool,
     pub tls: bool,
     pub host: Option<&'a str>,
-    /// The request id, as the header value it is sent as (to the upstream and to the client).
-    pub request_id: HeaderValue,
+    /// The request id, sent to the upstream (and, from the same buffer, back to the client).
+    pub request_id: &'a str,
 }
 
 /// Turn the client's request head into the upstream's: origin-form target (the upstream
 /// client sends it to the server it picked, with that server as `Host` when the request named
 /// none), HTTP/1.1, hop-by-hop removed, `X-Forwarded-*`, `Forwarded` and `X-Request-Id` set.
-pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), http::Error> {
-    let uri = match parts.uri.path_and_query() {
-        Some(_) if parts.uri.scheme().is_none() && parts.uri.authority().is_none() => parts.uri.clone(),
-        Some(pq) => Uri::from(pq.clone()),
-        None => Uri::from_static("/"),
-    };
+/// Returns the `X-Request-Id` value, for the response to the client.
+pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<HeaderValue, http::Error> {
     // An HTTP/2 request carries its host in the `:authority` pseudo-header only; the upstream
     // speaks HTTP/1.1 and needs it as `Host`.
     if !parts.headers.contains_key(header::HOST) {
@@ -87,68 +113,84 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<(), htt
             parts.headers.insert(header::HOST, host);
         }
     }
-    parts.uri = uri;
+    // Already in origin form (every HTTP/1 request but a proxy's): left as it is.
+    let absolute = parts.uri.scheme().is_some() || parts.uri.authority().is_some();
+    if absolute || parts.uri.path_and_query().is_none() {
+        parts.uri = parts.uri.path_and_query().map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
+    }
     parts.version = Version::HTTP_11;
     let h = &mut parts.headers;
     strip_hop_by_hop(h);
     // Room for the six fields set below at once, not a rehash per insert.
     h.reserve(6);
 
+    // The values written here share one buffer (one allocation and its count, not a copy
+    // each): `X-Forwarded-For`, `Forwarded`, `X-Forwarded-Host`, `X-Request-Id`, in that order.
+    let mut text = String::with_capacity(96 + 2 * fwd.host.map_or(0, str::len) + fwd.request_id.len());
     // Keep the chain a trusted proxy gave us; from anyone else it is a forgery and is dropped.
-    let prior_xff = if fwd.peer_trusted {
-        let joined: Vec<&str> = h.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
-        (!joined.is_empty()).then(|| joined.join(", "))
-    } else {
-        None
-    };
-    let mut xff = String::with_capacity(48);
-    match prior_xff {
-        Some(chain) => {
-            xff.push_str(&chain);
-            xff.push_str(", ");
+    let mut chained = false;
+    if fwd.peer_trusted {
+        for prior in h.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()) {
+            text.push_str(prior);
+            text.push_str(", ");
+            chained = true;
         }
-        None if fwd.client != fwd.peer => {
-            push_ip(&mut xff, fwd.client);
-            xff.push_str(", ");
-        }
-        None => {}
     }
-    push_ip(&mut xff, fwd.peer);
-    if let Some(v) = owned_value(xff) {
+    if !chained && fwd.client != fwd.peer {
+        push_ip(&mut text, fwd.client);
+        text.push_str(", ");
+    }
+    push_ip(&mut text, fwd.peer);
+    let xff_end = text.len();
+    match fwd.client {
+        IpAddr::V4(_) => {
+            text.push_str("for=");
+            push_ip(&mut text, fwd.client);
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(text, "for=\"[{v6}]\"");
+        }
+    }
+    let proto = if fwd.tls { "https" } else { "http" };
+    text.push_str(";proto=");
+    text.push_str(proto);
+    if let Some(host) = fwd.host.filter(|host| host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))) {
+        text.push_str(";host=");
+        text.push_str(host);
+    }
+    let forwarded_end = text.len();
+    text.push_str(fwd.host.unwrap_or_default());
+    let host_end = text.len();
+    text.push_str(fwd.request_id);
+    let text = Bytes::from(text);
+    let value = |range: std::ops::Range<usize>| HeaderValue::from_maybe_shared(text.slice(range)).ok();
+
+    if let Some(v) = value(0..xff_end) {
         // `insert` replaces every value the client sent.
         h.insert(X_FORWARDED_FOR, v);
     } else {
         h.remove(X_FORWARDED_FOR);
     }
-    let proto = if fwd.tls { "https" } else { "http" };
     h.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-    if let Some(host) = fwd.host.and_then(|host| HeaderValue::from_str(host).ok()) {
+    if let Some(host) = fwd.host.and_then(|_| value(forwarded_end..host_end)) {
         h.insert(X_FORWARDED_HOST, host);
     }
-    let mut forwarded = String::with_capacity(64);
-    match fwd.client {
-        IpAddr::V4(_) => {
-            forwarded.push_str("for=");
-            push_ip(&mut forwarded, fwd.client);
+    match value(xff_end..forwarded_end) {
+        // After a trusted proxy's elements; `insert` drops anyone else's.
+        Some(v) if fwd.peer_trusted => {
+            h.append(header::FORWARDED, v);
         }
-        IpAddr::V6(v6) => {
-            let _ = write!(forwarded, "for=\"[{v6}]\"");
+        Some(v) => {
+            h.insert(header::FORWARDED, v);
+        }
+        None if fwd.peer_trusted => {}
+        None => {
+            h.remove(header::FORWARDED);
         }
     }
-    forwarded.push_str(";proto=");
-    forwarded.push_str(proto);
-    if let Some(host) = fwd.host.filter(|host| host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))) {
-        forwarded.push_str(";host=");
-        forwarded.push_str(host);
-    }
-    if !fwd.peer_trusted {
-        h.remove(header::FORWARDED);
-    }
-    if let Some(v) = owned_value(forwarded) {
-        h.append(header::FORWARDED, v);
-    }
-    h.insert(X_REQUEST_ID, fwd.request_id.clone());
-    Ok(())
+    let id = value(host_end..text.len()).unwrap_or(HeaderValue::from_static("-"));
+    h.insert(X_REQUEST_ID, id.clone());
+    Ok(id)
 }
 
 /// Append `ip` as text: IPv4 by hand (every request), IPv6 through `Display`.
@@ -231,9 +273,9 @@ mod tests {
             peer_trusted: false,
             tls: true,
             host: Some("campaign.example.org"),
-            request_id: HeaderValue::from_static("abc-1"),
+            request_id: "abc-1",
         };
-        upstream_parts(&mut p, &fwd).unwrap();
+        assert_eq!(upstream_parts(&mut p, &fwd).unwrap(), "abc-1");
         assert_eq!(p.uri, "/contacts?q=a");
         assert_eq!(p.headers["x-forwarded-for"], "192.0.2.9");
         assert_eq!(p.headers["x-forwarded-proto"], "https");
@@ -263,7 +305,7 @@ mod tests {
             peer_trusted: true,
             tls: false,
             host: None,
-            request_id: HeaderValue::from_static("x"),
+            request_id: "x",
         };
         upstream_parts(&mut p, &fwd).unwrap();
         assert_eq!(p.headers["x-forwarded-for"], "203.0.113.5, 10.0.0.2");

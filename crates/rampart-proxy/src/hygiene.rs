@@ -30,34 +30,38 @@ impl FramingError {
     }
 }
 
-/// Check a request head's framing headers.
-pub fn check_framing(version: Version, headers: &HeaderMap) -> Result<(), FramingError> {
-    let cl: Vec<_> = headers.get_all(CONTENT_LENGTH).iter().collect();
-    let te: Vec<_> = headers.get_all(TRANSFER_ENCODING).iter().collect();
-    if !te.is_empty() && !cl.is_empty() {
+/// Check a request head's framing headers. Returns the declared `Content-Length`, if any (so
+/// that the caller does not look it up again).
+pub fn check_framing(version: Version, headers: &HeaderMap) -> Result<Option<u64>, FramingError> {
+    // Counted in place: two lookups, no list (most requests have neither field).
+    let (mut cl, mut te) = (headers.get_all(CONTENT_LENGTH).iter(), headers.get_all(TRANSFER_ENCODING).iter());
+    let (cl_first, te_first) = (cl.next(), te.next());
+    if te_first.is_some() && cl_first.is_some() {
         return Err(FramingError::ContentLengthWithTransferEncoding);
     }
-    if cl.len() > 1 {
+    if cl.next().is_some() {
         return Err(FramingError::ConflictingContentLength);
     }
-    if let Some(v) = cl.first() {
-        let ok = !v.is_empty() && v.as_bytes().iter().all(u8::is_ascii_digit) && v.len() <= 19;
-        if !ok {
-            return Err(FramingError::InvalidContentLength);
+    // At most 19 digits: always a u64.
+    let declared = match cl_first {
+        Some(v) if !v.is_empty() && v.as_bytes().iter().all(u8::is_ascii_digit) && v.len() <= 19 => {
+            Some(v.as_bytes().iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
         }
-    }
-    if !te.is_empty() {
+        Some(_) => return Err(FramingError::InvalidContentLength),
+        None => None,
+    };
+    if let Some(first) = te_first {
         if version == Version::HTTP_10 {
             return Err(FramingError::TransferEncodingOnHttp10);
         }
         // Exactly one coding, `chunked`, in exactly one field: anything else (`chunked, gzip`,
         // `xchunked`, a second field) is read differently by different servers.
-        let only_chunked = te.len() == 1 && te[0].as_bytes().eq_ignore_ascii_case(b"chunked");
+        let only_chunked = te.next().is_none() && first.as_bytes().eq_ignore_ascii_case(b"chunked");
         if !only_chunked {
             return Err(FramingError::UnsupportedTransferEncoding);
         }
     }
-    Ok(())
+    Ok(declared)
 }
 
 #[cfg(test)]
@@ -75,7 +79,9 @@ mod tests {
     #[test]
     fn smuggling_shapes_are_refused() {
         let v = Version::HTTP_11;
-        assert!(check_framing(v, &h(&[("content-length", "5")])).is_ok());
+        assert_eq!(check_framing(v, &h(&[("content-length", "5")])), Ok(Some(5)));
+        assert_eq!(check_framing(v, &h(&[("content-length", "9999999999999999999")])), Ok(Some(9_999_999_999_999_999_999)));
+        assert_eq!(check_framing(v, &h(&[])), Ok(None));
         assert!(check_framing(v, &h(&[("transfer-encoding", "chunked")])).is_ok());
         assert_eq!(
             check_framing(v, &h(&[("content-length", "5"), ("transfer-encoding", "chunked")])),

@@ -14,7 +14,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -39,11 +39,14 @@ pub(crate) struct Watchdog {
     /// When the current wait began (the last progress, or the first pending poll after it).
     since: Option<Instant>,
     timer: Option<Pin<Box<Sleep>>>,
+    /// The waker the timer was last polled with, while it has not fired since: polling it
+    /// again for the same task changes nothing (and costs a waker registration each time).
+    polled_for: Option<Waker>,
 }
 
 impl Watchdog {
     pub(crate) fn new(limit: Duration) -> Watchdog {
-        Watchdog { limit, since: None, timer: None }
+        Watchdog { limit, since: None, timer: None, polled_for: None }
     }
 
     /// The operation made progress: the next wait starts afresh.
@@ -76,13 +79,24 @@ impl Watchdog {
         if timer.deadline() > deadline {
             // Armed for a later deadline than this wait's: bring it forward.
             timer.as_mut().reset(deadline);
+            self.polled_for = None;
+        }
+        let registered = self.polled_for.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if registered && !timer.is_elapsed() {
+            // Not fired, and it wakes this task when it does.
+            return false;
         }
         if timer.as_mut().poll(cx).is_ready() {
             if Instant::now() >= deadline {
+                self.polled_for = None;
                 return true;
             }
             timer.as_mut().reset(deadline);
             let _ = timer.as_mut().poll(cx);
+        }
+        match &mut self.polled_for {
+            Some(w) => w.clone_from(cx.waker()),
+            None => self.polled_for = Some(cx.waker().clone()),
         }
         false
     }

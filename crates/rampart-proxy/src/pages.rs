@@ -11,7 +11,13 @@ use crate::body::{full, ProxyBody};
 
 /// Whether the client prefers JSON (an API client) to HTML (a person).
 pub fn wants_json(headers: &HeaderMap) -> bool {
-    let Some(accept) = headers.get(http::header::ACCEPT).map(|v| v.as_bytes()).filter(|a| !a.is_empty()) else {
+    accepts_json(headers.get(http::header::ACCEPT))
+}
+
+/// [`wants_json`] from the `Accept` value alone: asked only when a page is made, not for every
+/// request (two substring searches).
+pub fn accepts_json(accept: Option<&HeaderValue>) -> bool {
+    let Some(accept) = accept.map(|v| v.as_bytes()).filter(|a| !a.is_empty()) else {
         return false;
     };
     let json = memchr::memmem::find(accept, b"application/json");

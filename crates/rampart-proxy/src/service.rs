@@ -18,12 +18,11 @@ use rampart_core::{
 };
 
 use crate::admission::Lane;
-use crate::body::{client_body_fault, collect_limited, full, BodyLimitError, GuardedBody, ProxyBody};
+use crate::body::{client_body_fault, collect_limited, empty, full, BodyLimitError, GuardedBody, ProxyBody};
 use crate::forward::{strip_hop_by_hop, upstream_parts, Forwarding};
 use crate::hygiene::check_framing;
-use crate::pages::{refusal, wants_json};
+use crate::pages::{accepts_json, refusal, wants_json};
 use crate::runtime::{Proxy, Runtime};
-use crate::upstream::{Pool, PooledBody, UpstreamError};
 
 /// What the listener knows about the connection a request arrived on.
 #[derive(Debug, Clone)]
@@ -43,23 +42,28 @@ pub async fn handle(
 ) -> Result<Response<ProxyBody>, Infallible> {
     let rt = proxy.runtime();
     let started = Instant::now();
-    let id = proxy.next_request_id();
-    let json = wants_json(req.headers());
+    let id = RequestId(Arc::from(proxy.next_request_id()));
+    // Kept for a refusal page's format (a reference count): most requests are never refused.
+    let accept = req.headers().get(http::header::ACCEPT).cloned();
+    let json = || accepts_json(accept.as_ref());
     let (mut parts, body) = req.into_parts();
 
     // Refusals before routing get their access-log line too: an operator searching for the
     // request id printed on a 400 or 404 page must find it.
     let early = |status: StatusCode, close: bool, reason: &str, parts: &http::request::Parts| {
         if rt.access_log {
-            log_early(&rt, &conn, &id, parts, status, reason, started);
+            log_early(&rt, &conn, &id.0, parts, status, reason, started);
         }
-        finish(&proxy, refusal(status, &id, json, None, close))
+        finish(&proxy, refusal(status, &id.0, json(), None, close))
     };
-    if let Err(e) = check_framing(parts.version, &parts.headers) {
-        proxy.metrics.framing_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(target: "rampart::decision", request_id = %id, client = %conn.client, reason = e.reason(), "ambiguous framing refused");
-        return Ok(early(StatusCode::BAD_REQUEST, true, e.reason(), &parts));
-    }
+    let declared_len = match check_framing(parts.version, &parts.headers) {
+        Ok(declared) => declared,
+        Err(e) => {
+            proxy.metrics.framing_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(target: "rampart::decision", request_id = %id, client = %conn.client, reason = e.reason(), "ambiguous framing refused");
+            return Ok(early(StatusCode::BAD_REQUEST, true, e.reason(), &parts));
+        }
+    };
     // Over hyper's default it counts them itself (see `listener::builder`); below, here.
     if parts.headers.len() > rt.limits.max_headers {
         return Ok(early(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, true, "too many header fields", &parts));
@@ -76,17 +80,14 @@ pub async fn handle(
     if head_len > rt.limits.max_header_bytes {
         return Ok(early(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, true, "request head too large", &parts));
     }
-    let declared_len = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
     if declared_len.is_some_and(|n| n > rt.limits.max_body) {
         return Ok(early(StatusCode::PAYLOAD_TOO_LARGE, true, "declared body too large", &parts));
     }
 
     if let Some(gate) = rt.gate.as_ref().filter(|g| g.owns(parts.uri.path())) {
-        return Ok(answer_gate(&proxy, &rt, &conn, gate.as_ref(), &parts, body, &id, started).await);
+        // Boxed: rare, and its future (a guarded body being read) would otherwise make every
+        // request's future larger.
+        return Ok(Box::pin(answer_gate(&proxy, &rt, &conn, gate.as_ref(), &parts, body, &id.0, started)).await);
     }
 
     let peer_trusted = rt.identity.is_trusted(conn.peer.ip());
@@ -97,7 +98,7 @@ pub async fn handle(
     };
 
     let mut ctx = RequestContext {
-        id: RequestId(Arc::from(id.as_str())),
+        id: id.clone(),
         started,
         wall_clock: SystemTime::now(),
         peer: conn.peer,
@@ -108,7 +109,7 @@ pub async fn handle(
         version: parts.version,
         headers: std::mem::take(&mut parts.headers),
         host,
-        route: Some(route.clone()),
+        route: Some(route),
         tls: conn.tls.clone(),
         tags: Vec::new(),
         decisions: Vec::new(),
@@ -117,7 +118,7 @@ pub async fn handle(
     };
 
     let outcome = rt.pipeline.on_request_headers(&mut ctx);
-    if let Some(resp) = enforce(&rt, &ctx, &outcome, json) {
+    if let Some(resp) = enforce(&rt, &ctx, &outcome, accept.as_ref()) {
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     }
 
@@ -135,7 +136,7 @@ pub async fn handle(
         match collected {
             Ok(bytes) => {
                 let outcome = rt.pipeline.on_request_body(&mut ctx, &bytes);
-                if let Some(resp) = enforce(&rt, &ctx, &outcome, json) {
+                if let Some(resp) = enforce(&rt, &ctx, &outcome, accept.as_ref()) {
                     return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
                 }
                 full(bytes)
@@ -146,23 +147,23 @@ pub async fn handle(
                     Some(BodyLimitError::TooSlow(_)) => StatusCode::REQUEST_TIMEOUT,
                     None => StatusCode::BAD_REQUEST,
                 };
-                let resp = refusal(status, &id, json, None, true);
+                let resp = refusal(status, &id.0, json(), None, true);
                 return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
             }
         }
     } else if bodyless {
         // Nothing to stream or guard (a GET): no body timer to arm.
-        full(bytes::Bytes::new())
+        empty()
     } else {
         guarded().boxed()
     };
 
-    let Some(pool) = rt.pools.get(&*route.upstream).cloned() else {
-        let resp = refusal(StatusCode::BAD_GATEWAY, &id, json, None, false);
+    let Some(pool) = ctx.route.as_ref().and_then(|r| rt.pools.get(&*r.upstream)) else {
+        let resp = refusal(StatusCode::BAD_GATEWAY, &id.0, json(), None, false);
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     };
     let Some(server) = pool.pick() else {
-        let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id, json, None, false);
+        let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id.0, json(), None, false);
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     };
     // Admission: the pool's concurrency limit, by lane (a request over it waits its turn in
@@ -185,24 +186,29 @@ pub async fn handle(
             verdict: Verdict::Block { status: 503, reason: "shed: upstream at capacity".into() },
             enforced: true,
         });
-        let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id, json, Some(std::time::Duration::from_secs(2)), false);
+        let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id.0, json(), Some(std::time::Duration::from_secs(2)), false);
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
     };
-    parts.headers = ctx.headers.clone();
-    // Made once, sent twice (to the upstream and back to the client).
-    let id_value = http::HeaderValue::from_str(&id).unwrap_or(http::HeaderValue::from_static("-"));
+    // The upstream request takes the headers themselves when no stage reads them later: no
+    // copy (and drop) of the map per request.
+    parts.headers = if rt.pipeline.reads_request_headers_late() {
+        ctx.headers.clone()
+    } else {
+        std::mem::take(&mut ctx.headers)
+    };
     let fwd = Forwarding {
         client: ctx.client,
         peer: conn.peer.ip(),
         peer_trusted,
         tls: conn.tls.is_some(),
         host: ctx.host.as_deref(),
-        request_id: id_value.clone(),
+        request_id: &id.0,
     };
-    if upstream_parts(&mut parts, &fwd).is_err() {
-        let resp = refusal(StatusCode::BAD_REQUEST, &id, json, None, true);
+    // The id's value, sent to the upstream and back to the client.
+    let Ok(id_value) = upstream_parts(&mut parts, &fwd) else {
+        let resp = refusal(StatusCode::BAD_REQUEST, &id.0, json(), None, true);
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
-    }
+    };
 
     // A request without a body can be sent again: when the chosen server refuses the
     // connection, it goes to another server of the pool once instead of failing.
@@ -210,7 +216,7 @@ pub async fn handle(
     let sent = Instant::now();
     let mut server = server;
     let mut in_flight = server.begin();
-    let mut result = send(&pool, server.addr, Request::from_parts(parts, upstream_body)).await;
+    let mut result = pool.send(server.addr, Request::from_parts(parts, upstream_body)).await;
     if let (Err(e), Some(head)) = (&result, spare) {
         if e.is_connect() {
             // A refused connect is certain: take the server out now, not after N requests.
@@ -221,7 +227,7 @@ pub async fn handle(
                     tracing::info!(request_id = %id, upstream = %pool.settings.name, refused = %server.addr, retry = %other.addr, "upstream connect refused; retrying on another server");
                     server = other;
                     in_flight = server.begin();
-                    result = send(&pool, server.addr, req).await;
+                    result = pool.send(server.addr, req).await;
                 }
             }
         }
@@ -242,7 +248,7 @@ pub async fn handle(
             server.record_failure(pool.settings.eject_after, pool.settings.eject_for);
             proxy.metrics.upstream_error(&pool.settings.name);
             tracing::warn!(request_id = %id, upstream = %pool.settings.name, server = %server.addr, error = %e, "upstream read timeout");
-            let resp = refusal(StatusCode::GATEWAY_TIMEOUT, &id, json, None, false);
+            let resp = refusal(StatusCode::GATEWAY_TIMEOUT, &id.0, json(), None, false);
             return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
         }
         Err(e) => {
@@ -260,7 +266,7 @@ pub async fn handle(
                     StatusCode::BAD_GATEWAY
                 }
             };
-            let resp = refusal(status, &id, json, None, ours.is_some());
+            let resp = refusal(status, &id.0, json(), None, ours.is_some());
             return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
         }
     };
@@ -271,20 +277,20 @@ pub async fn handle(
     // end: no copy per request.
     let facts = ResponseFacts { status: resp_parts.status, headers: std::mem::take(&mut resp_parts.headers) };
     let outcome = rt.pipeline.on_response_headers(&mut ctx, &facts);
-    if let Some(resp) = enforce(&rt, &ctx, &outcome, json) {
+    if let Some(resp) = enforce(&rt, &ctx, &outcome, accept.as_ref()) {
         return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
     }
     let body: ProxyBody = if rt.pipeline.wants_response_body_of(&ctx) {
         match collect_limited(resp_body, rt.limits.max_inspected_body).await {
             Ok(bytes) => {
                 let outcome = rt.pipeline.on_response_body(&mut ctx, &facts, &bytes);
-                if let Some(resp) = enforce(&rt, &ctx, &outcome, json) {
+                if let Some(resp) = enforce(&rt, &ctx, &outcome, accept.as_ref()) {
                     return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
                 }
                 full(bytes)
             }
             Err(_) => {
-                let resp = refusal(StatusCode::BAD_GATEWAY, &id, json, None, false);
+                let resp = refusal(StatusCode::BAD_GATEWAY, &id.0, json(), None, false);
                 return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
             }
         }
@@ -345,11 +351,6 @@ fn reply(r: Reply) -> Response<ProxyBody> {
     resp
 }
 
-/// One attempt at `server`, its response head bounded by the pool's read timeout.
-async fn send(pool: &Pool, server: SocketAddr, req: Request<ProxyBody>) -> Result<Response<PooledBody>, UpstreamError> {
-    pool.send(server, req).await
-}
-
 /// No body now and none to come: safe to send twice.
 fn is_bodyless(parts: &http::request::Parts) -> bool {
     let declared = parts.headers.get(http::header::CONTENT_LENGTH);
@@ -401,9 +402,13 @@ fn request_host(parts: &http::request::Parts) -> Option<String> {
 }
 
 /// Turn a phase's outcome into a refusal page, or `None` to go on. Emits one event per
-/// disruptive decision, enforced or not.
-fn enforce(rt: &Runtime, ctx: &RequestContext, outcome: &Outcome, json: bool) -> Option<Response<ProxyBody>> {
+/// disruptive decision, enforced or not. `accept` is the request's `Accept` (the page's format).
+fn enforce(rt: &Runtime, ctx: &RequestContext, outcome: &Outcome, accept: Option<&http::HeaderValue>) -> Option<Response<ProxyBody>> {
+    if matches!(outcome.verdict, Verdict::Continue | Verdict::Allow) {
+        return None;
+    }
     let id = ctx.id.0.as_ref();
+    let json = accepts_json(accept);
     match &outcome.verdict {
         Verdict::Continue | Verdict::Allow => None,
         Verdict::Block { status, .. } => {

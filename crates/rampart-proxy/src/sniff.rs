@@ -132,7 +132,10 @@ impl FramingSniffer {
                     let rest = &bytes[i..];
                     let lf = memchr::memchr(b'\n', rest);
                     let part = &rest[..lf.unwrap_or(rest.len())];
-                    let room = NAME_BYTES.saturating_sub(self.line.len());
+                    // A line is kept only when its content is read: of the others, only the
+                    // length counts. Decided on its first byte, kept to its end.
+                    let keep = if self.line_len == 0 { self.wants_line(part.first().copied()) } else { !self.line.is_empty() };
+                    let room = if keep { NAME_BYTES.saturating_sub(self.line.len()) } else { 0 };
                     self.line.extend_from_slice(&part[..part.len().min(room)]);
                     self.line_len += part.len();
                     if self.line_len > self.max_line {
@@ -148,6 +151,17 @@ impl FramingSniffer {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether a line beginning with `first` is read for its content: the request line, a
+    /// header line that may be a framing field (`Content-Length`, `Transfer-Encoding`), a
+    /// chunk size, and a line that may be empty (a lone CR).
+    fn wants_line(&self, first: Option<u8>) -> bool {
+        match self.state {
+            State::Head if self.head_lines == 0 => true,
+            State::ChunkSize => true,
+            _ => matches!(first, Some(b'c' | b'C' | b't' | b'T' | b'\r')),
         }
     }
 

@@ -138,6 +138,10 @@ impl Stage for AccessList {
         self.settings.on_error
     }
 
+    fn reads_request_headers_late(&self) -> bool {
+        false
+    }
+
     fn on_connection(&self, conn: &ConnectionInfo) -> Result<Verdict, StageError> {
         Ok(self.decide(conn.client))
     }

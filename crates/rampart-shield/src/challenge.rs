@@ -417,6 +417,10 @@ impl Stage for ClearanceStage {
         true
     }
 
+    fn reads_request_headers_late(&self) -> bool {
+        false
+    }
+
     fn on_request_headers(&self, ctx: &mut RequestContext) -> Result<Verdict, StageError> {
         if let Some(k) = self.gate.check_clearance(&ctx.headers, ctx.client, ctx.wall_clock) {
             ctx.identity.clearance = Some(Arc::from(k.id.as_str()));

@@ -469,6 +469,10 @@ impl Stage for Flood {
             + self.challenged.memory_bytes()
     }
 
+    fn reads_request_headers_late(&self) -> bool {
+        false
+    }
+
     fn on_request_headers(&self, ctx: &mut RequestContext) -> Result<Verdict, StageError> {
         // Ticks are closed by the timer (`tick`), not on the request path.
         self.counters.requests.fetch_add(1, Ordering::Relaxed);

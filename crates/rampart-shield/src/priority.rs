@@ -119,6 +119,10 @@ impl Stage for PriorityStage {
         true
     }
 
+    fn reads_request_headers_late(&self) -> bool {
+        false
+    }
+
     fn on_request_headers(&self, ctx: &mut RequestContext) -> Result<Verdict, StageError> {
         if let Some((class, subject)) = self.classify(ctx) {
             ctx.identity.class = class;

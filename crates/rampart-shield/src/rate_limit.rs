@@ -117,6 +117,10 @@ impl Stage for RateLimit {
         self.settings.on_error
     }
 
+    fn reads_request_headers_late(&self) -> bool {
+        false
+    }
+
     fn on_request_headers(&self, ctx: &mut RequestContext) -> Result<Verdict, StageError> {
         if !self.settings.routes.applies_to(ctx) {
             return Ok(Verdict::Continue);

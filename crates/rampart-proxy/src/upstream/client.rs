@@ -17,7 +17,6 @@
 //! and moved only when it fires, not registered and removed per request as a `timeout()` is.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::future::Future;
@@ -89,14 +88,16 @@ struct Idle {
 }
 
 thread_local! {
-    static IDLE: RefCell<HashMap<SocketAddr, Vec<Idle>>> = RefCell::new(HashMap::new());
+    /// Idle connections by server. A thread talks to a handful of servers: a scan of their
+    /// addresses costs less than hashing one.
+    static IDLE: RefCell<Vec<(SocketAddr, Vec<Idle>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The most recently used idle connection to `addr` that is still open and young enough.
 fn take_idle(addr: SocketAddr) -> Option<Conn> {
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
-        let list = idle.get_mut(&addr)?;
+        let (_, list) = idle.iter_mut().find(|(a, _)| *a == addr)?;
         while let Some(idle) = list.pop() {
             if !idle.conn.sender.is_closed() && idle.since.elapsed() < IDLE_TIMEOUT {
                 return Some(idle.conn);
@@ -113,7 +114,11 @@ fn put_idle(addr: SocketAddr, conn: Conn) {
     // `try_with`: a body dropped while the thread is being torn down has nowhere to go.
     let _ = IDLE.try_with(|idle| {
         let mut idle = idle.borrow_mut();
-        let list = idle.entry(addr).or_default();
+        let at = idle.iter().position(|(a, _)| *a == addr).unwrap_or_else(|| {
+            idle.push((addr, Vec::new()));
+            idle.len() - 1
+        });
+        let Some((_, list)) = idle.get_mut(at) else { return };
         if list.len() >= MAX_IDLE {
             list.remove(0);
         }
@@ -146,7 +151,9 @@ async fn checkout(addr: SocketAddr, connect_timeout: Duration, read_timeout: Dur
             return Ok((conn, true));
         }
     }
-    let mut conn = connect(addr, connect_timeout, read_timeout).await?;
+    // Boxed: a connect's future is large and rare; inline, every request's future would carry
+    // (and move) its room.
+    let mut conn = Box::pin(connect(addr, connect_timeout, read_timeout)).await?;
     conn.sender.ready().await.map_err(UpstreamError::Http)?;
     Ok((conn, false))
 }
@@ -191,7 +198,7 @@ pub async fn send(
         Err(mut e) => match e.take_message() {
             // Not sent: the idle connection was closing as we took it. A new one is certain.
             Some(req) if reused => {
-                conn = connect(server, connect_timeout, read_timeout).await?;
+                conn = Box::pin(connect(server, connect_timeout, read_timeout)).await?;
                 conn.sender.ready().await.map_err(UpstreamError::Http)?;
                 let sent = conn.sender.send_request(req);
                 within(&mut conn.watch, read_timeout, sent).await.ok_or_else(timed_out)?.map_err(UpstreamError::Http)?

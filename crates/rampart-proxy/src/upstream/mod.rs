@@ -11,6 +11,7 @@ pub use health::spawn_health_checks;
 pub use server::{InFlight, ServerState};
 
 use crate::admission::{Admission, AdmissionSettings};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -65,9 +66,14 @@ impl Pool {
     }
 
     /// Send `req` to `server` (one of this pool's), on a kept-alive connection of this thread's
-    /// or a new one within the pool's connect timeout.
-    pub async fn send(&self, server: SocketAddr, req: Request<ProxyBody>) -> Result<Response<PooledBody>, UpstreamError> {
-        client::send(server, self.settings.connect_timeout, self.settings.read_timeout, req).await
+    /// or a new one within the pool's connect timeout. The client's future itself, not one
+    /// around it: a request's future is moved whole at each level it is wrapped in.
+    pub fn send(
+        &self,
+        server: SocketAddr,
+        req: Request<ProxyBody>,
+    ) -> impl Future<Output = Result<Response<PooledBody>, UpstreamError>> + use<> {
+        client::send(server, self.settings.connect_timeout, self.settings.read_timeout, req)
     }
 
     /// Servers usable now.
