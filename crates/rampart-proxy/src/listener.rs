@@ -160,13 +160,25 @@ async fn prepare(proxy: &Arc<Proxy>, mut stream: TcpStream, peer: SocketAddr, lo
     Some(Prepared { stream, meta: ConnMeta { peer, client, local, tls: None }, _permit: permit })
 }
 
-fn builder(limits: &Limits, http2: bool) -> auto::Builder<TokioExecutor> {
-    let mut b = auto::Builder::new(TokioExecutor::new());
+/// HTTP/1 only: hyper's own HTTP/1 connection, without the version detection of the auto
+/// server (whose rewinding reader wraps every read).
+fn http1(limits: &Limits) -> hyper::server::conn::http1::Builder {
+    let mut b = hyper::server::conn::http1::Builder::new();
     // No hyper timer for HTTP/1: the header read timeout is kept by `SniffedIo::http1_limits`,
     // which does not re-arm a timer per request as hyper's does.
-    b.http1().max_buf_size(limits.max_header_bytes.max(HYPER_MIN_BUF)).keep_alive(true);
+    b.max_buf_size(limits.max_header_bytes.max(HYPER_MIN_BUF)).keep_alive(true);
     // hyper parses into a stack array of its default size (100) unless told a size, and then
     // fills a vector of that size per request; a lower limit is checked by the service.
+    if limits.max_headers > HYPER_DEFAULT_MAX_HEADERS {
+        b.max_headers(limits.max_headers);
+    }
+    b
+}
+
+/// HTTP/1 and HTTP/2 (ALPN, or the HTTP/2 preface on a cleartext connection).
+fn auto_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1().max_buf_size(limits.max_header_bytes.max(HYPER_MIN_BUF)).keep_alive(true);
     if limits.max_headers > HYPER_DEFAULT_MAX_HEADERS {
         b.http1().max_headers(limits.max_headers);
     }
@@ -182,11 +194,7 @@ fn builder(limits: &Limits, http2: bool) -> auto::Builder<TokioExecutor> {
         .max_local_error_reset_streams(Some(256))
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(10));
-    if http2 {
-        b
-    } else {
-        b.http1_only()
-    }
+    b
 }
 
 async fn serve_connection(
@@ -227,14 +235,14 @@ async fn serve_connection(
     if alpn.as_deref() == Some("h2") {
         let cut = AbuseSlot::default();
         let io = TokioIo::new(SniffedIo::new(tls_stream).guarded(&cut, limits.max_header_bytes as u64));
-        let conn = builder(&limits, true).http2_only().serve_connection(io, svc).into_owned();
+        let conn = auto_builder(&limits).http2_only().serve_connection(io, svc).into_owned();
         if let Err(e) = watcher.watch(conn).await {
             count_h2_abuse(&counting, client, &cut, e.as_ref());
             tracing::debug!(error = %e, "TLS connection ended with an error");
         }
     } else {
         let io = TokioIo::new(SniffedIo::new(tls_stream).http1_limits(limits.header_read_timeout, limits.max_header_bytes));
-        let conn = builder(&limits, false).serve_connection(io, svc).into_owned();
+        let conn = http1(&limits).serve_connection(io, svc);
         if let Err(e) = watcher.watch(conn).await {
             tracing::debug!(error = %e, "TLS connection ended with an error");
         }
@@ -292,9 +300,14 @@ async fn serve_http(proxy: Arc<Proxy>, conn: Prepared, prefix: Bytes, http2: boo
         .prefixed(prefix)
         .guarded(&cut, limits.max_header_bytes as u64)
         .http1_limits(limits.header_read_timeout, limits.max_header_bytes);
-    let conn = builder(&limits, http2).serve_connection(TokioIo::new(io), svc).into_owned();
-    if let Err(e) = watcher.watch(conn).await {
-        count_h2_abuse(&counting, client, &cut, e.as_ref());
+    let io = TokioIo::new(io);
+    if http2 {
+        let conn = auto_builder(&limits).serve_connection(io, svc).into_owned();
+        if let Err(e) = watcher.watch(conn).await {
+            count_h2_abuse(&counting, client, &cut, e.as_ref());
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    } else if let Err(e) = watcher.watch(http1(&limits).serve_connection(io, svc)).await {
         tracing::debug!(error = %e, "connection ended with an error");
     }
 }
