@@ -141,7 +141,8 @@ fn raw_bytes(cache: &mut TransformCache, data: &TxData, variable: Variable, scra
     if let Some(held) = cache.raw_bytes(variable as u32) {
         return held;
     }
-    let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
+    let mut values: Vec<Value<'_>> = std::mem::take(scratch);
+    values.clear();
     every_value(data, variable, &mut values);
     let mut held = [0u64; 4];
     for value in &values {
@@ -177,7 +178,8 @@ fn summarise(
     scratch: &mut Vec<Value<'static>>,
 ) -> Summary {
     let to = cache.new_summary(literals);
-    let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
+    let mut values: Vec<Value<'_>> = std::mem::take(scratch);
+    values.clear();
     every_value(data, variable, &mut values);
     for value in &values {
         let entry = match value.value {
