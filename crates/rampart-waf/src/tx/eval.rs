@@ -208,7 +208,7 @@ impl Transaction {
         let matched = !hits.is_empty();
         for hit in hits.drain(..) {
             for (i, v) in &hit.captures {
-                self.data.tx.set(i.to_string(), v.clone());
+                self.data.tx.set(&i.to_string(), v);
             }
             // Overwritten in place: these buffers keep their capacity from rule to rule.
             self.data.matched_var.clear();
