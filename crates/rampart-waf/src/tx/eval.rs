@@ -240,30 +240,49 @@ impl Transaction {
                 self.data.highest_severity = Some(current.min(sev.0));
             }
         }
+        // A report of an earlier transaction is overwritten, keeping its buffers. Every field is
+        // named, so that a new one cannot be left stale.
+        let mut record = self.retired.pop().unwrap_or_default();
+        let MatchedRule {
+            id,
+            phase: at,
+            msg: text,
+            data,
+            severity,
+            tags,
+            ver,
+            rev,
+            maturity,
+            accuracy,
+            log,
+            disruptive,
+            matched,
+            file,
+            line,
+        } = &mut record;
+        *id = rule.id;
+        *at = phase;
+        *text = msg;
+        *data = if logdata.len() <= MAX_LOGGED_VALUE { logdata } else { logdata.chars().take(MAX_LOGGED_VALUE).collect() };
+        *severity = meta.severity.map(|s| s.0);
+        *tags = rule.text.tags.clone();
+        *ver = rule.text.ver.clone();
+        *rev = rule.text.rev.clone();
+        *maturity = meta.maturity;
+        *accuracy = meta.accuracy;
+        *log = rule.log;
+        *disruptive = rule.disruptive.interrupts();
+        *file = rule.text.file.clone();
+        *line = rule.location.line;
         // The next rule clears MATCHED_VARS before reading it: the values move into the report
         // instead of being copied, unless a redirect URL (expanded next) may still read them.
-        let matched = if matches!(rule.disruptive, Disruptive::Redirect(_)) {
-            self.data.matched_vars.iter().map(|(name, value)| matched_value(name.clone(), value.clone())).collect()
+        matched.clear();
+        if matches!(rule.disruptive, Disruptive::Redirect(_)) {
+            matched.extend(self.data.matched_vars.iter().map(|(name, value)| matched_value(name.clone(), value.clone())));
         } else {
-            std::mem::take(&mut self.data.matched_vars).into_iter().map(|(name, value)| matched_value(name, value)).collect()
-        };
-        self.state.matched_rules.push(MatchedRule {
-            id: rule.id,
-            phase,
-            msg,
-            data: if logdata.len() <= MAX_LOGGED_VALUE { logdata } else { logdata.chars().take(MAX_LOGGED_VALUE).collect() },
-            severity: meta.severity.map(|s| s.0),
-            tags: rule.text.tags.clone(),
-            ver: rule.text.ver.clone(),
-            rev: rule.text.rev.clone(),
-            maturity: meta.maturity,
-            accuracy: meta.accuracy,
-            log: rule.log,
-            disruptive: rule.disruptive.interrupts(),
-            matched,
-            file: rule.text.file.clone(),
-            line: rule.location.line,
-        });
+            matched.extend(self.data.matched_vars.drain(..).map(|(name, value)| matched_value(name, value)));
+        }
+        self.state.matched_rules.push(record);
     }
 
     fn disrupt(&mut self, rule: &Rule, phase: u8) {
