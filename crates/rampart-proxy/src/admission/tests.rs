@@ -172,13 +172,22 @@ async fn through(a: &Arc<Admission>, app: &App, lane: Lane, defending: bool) -> 
     Some(asked.elapsed())
 }
 
-/// Staff requests, `every` apart for `span`, each timed, while whatever else runs.
+/// Staff requests, `every` apart for `span`, each timed, while whatever else runs (in normal
+/// mode; `staff_times_defending` while the shield defends).
 async fn staff_times(a: &Arc<Admission>, app: &Arc<App>, every: Duration, span: Duration) -> Vec<Duration> {
+    staff_times_in(a, app, every, span, false).await
+}
+
+async fn staff_times_defending(a: &Arc<Admission>, app: &Arc<App>, every: Duration, span: Duration) -> Vec<Duration> {
+    staff_times_in(a, app, every, span, true).await
+}
+
+async fn staff_times_in(a: &Arc<Admission>, app: &Arc<App>, every: Duration, span: Duration, defending: bool) -> Vec<Duration> {
     let mut tasks = Vec::new();
     let end = tokio::time::Instant::now() + span;
     while tokio::time::Instant::now() < end {
         let (a, app) = (Arc::clone(a), Arc::clone(app));
-        tasks.push(tokio::spawn(async move { through(&a, &app, Lane::Priority, false).await }));
+        tasks.push(tokio::spawn(async move { through(&a, &app, Lane::Priority, defending).await }));
         tokio::time::sleep(every).await;
     }
     let mut times = Vec::new();
@@ -205,28 +214,14 @@ async fn a_flood_in_normal_mode_leaves_staff_a_short_queue_at_the_app() {
     // the use down).
     let calm = staff_times(&a, &app, Duration::from_millis(100), Duration::from_secs(20)).await;
     assert!(calm[calm.len() * 99 / 100] <= Duration::from_millis(12), "{calm:?}");
-    let stop = Arc::new(AtomicBool::new(false));
-    let flood: Vec<_> = (0..1000)
-        .map(|_| {
-            let (a, app, stop) = (Arc::clone(&a), Arc::clone(&app), Arc::clone(&stop));
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    through(&a, &app, Lane::Public, false).await;
-                }
-            })
-        })
-        .collect();
+    let (stop, flood) = start_flood(&a, &app, false);
     // The first half second finds the app's capacity (by queueing it once); then the
     // reserve holds. Staff requests every 13.7 ms, out of step with the app's 10 ms.
     let finding = staff_times(&a, &app, Duration::from_micros(13_700), Duration::from_millis(500)).await;
     println!("staff while the limit finds the app's capacity: p50 {:?}, max {:?}", finding[finding.len() / 2], finding[finding.len() - 1]);
     let during = staff_times(&a, &app, Duration::from_micros(13_700), Duration::from_secs(10)).await;
-    stop.store(true, Ordering::Relaxed);
-    for f in flood {
-        f.await.expect("flood task");
-    }
-    let p99 = during[during.len() * 99 / 100];
-    let (p50, max) = (during[during.len() / 2], during[during.len() - 1]);
+    stop_flood(&stop, flood).await;
+    let (p50, p99, max) = quantiles(&during);
     println!("staff under the flood: p50 {p50:?}, p99 {p99:?}, max {max:?}; limit now {}", a.limit());
     assert!(p99 <= Duration::from_millis(18) && p50 <= Duration::from_millis(14), "staff p99 {p99:?} (p50 {p50:?}, max {max:?})");
     // 8 slots of ~10 ms (the baseline), held between the knee (1.1 x 10 + 2 ms: ~10) and a
@@ -243,28 +238,11 @@ async fn a_flood_while_defending_leaves_staff_free_slots_at_the_app() {
     let app = App::new(8, Duration::from_millis(10));
     let calm = staff_times(&a, &app, Duration::from_millis(100), Duration::from_secs(20)).await;
     let calm_p99 = calm[calm.len() * 99 / 100];
-    let stop = Arc::new(AtomicBool::new(false));
-    let flood: Vec<_> = (0..1000)
-        .map(|_| {
-            let (a, app, stop) = (Arc::clone(&a), Arc::clone(&app), Arc::clone(&stop));
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    if through(&a, &app, Lane::Public, true).await.is_none() {
-                        // Shed: the flood comes straight back.
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                }
-            })
-        })
-        .collect();
+    let (stop, flood) = start_flood(&a, &app, true);
     let _settling = staff_times_defending(&a, &app, Duration::from_micros(13_700), Duration::from_secs(2)).await;
     let during = staff_times_defending(&a, &app, Duration::from_micros(13_700), Duration::from_secs(10)).await;
-    stop.store(true, Ordering::Relaxed);
-    for f in flood {
-        f.await.expect("flood task");
-    }
-    let p99 = during[during.len() * 99 / 100];
-    let (p50, max) = (during[during.len() / 2], during[during.len() - 1]);
+    stop_flood(&stop, flood).await;
+    let (p50, p99, max) = quantiles(&during);
     println!("defending: staff p50 {p50:?}, p99 {p99:?}, max {max:?} (calm p99 {calm_p99:?}); limit now {}", a.limit());
     // Seen: p50 10 ms, p99 12 ms, as in calm (the limit grown to the knee instead, the public
     // kept the app full and staff waited: p50 13, p99 18 ms). Bars a little above.
@@ -272,21 +250,36 @@ async fn a_flood_while_defending_leaves_staff_free_slots_at_the_app() {
     assert!(a.shed(Lane::Public) > 0, "the flood over its share was shed");
 }
 
-/// Staff requests while the shield defends.
-async fn staff_times_defending(a: &Arc<Admission>, app: &Arc<App>, every: Duration, span: Duration) -> Vec<Duration> {
-    let mut tasks = Vec::new();
-    let end = tokio::time::Instant::now() + span;
-    while tokio::time::Instant::now() < end {
-        let (a, app) = (Arc::clone(a), Arc::clone(app));
-        tasks.push(tokio::spawn(async move { through(&a, &app, Lane::Priority, true).await }));
-        tokio::time::sleep(every).await;
+/// A flood: 1,000 public requests at a time, each followed by the next as soon as it is
+/// answered (or 1 ms after it was shed).
+fn start_flood(a: &Arc<Admission>, app: &Arc<App>, defending: bool) -> (Arc<AtomicBool>, Vec<tokio::task::JoinHandle<()>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = (0..1000)
+        .map(|_| {
+            let (a, app, stop) = (Arc::clone(a), Arc::clone(app), Arc::clone(&stop));
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    if through(&a, &app, Lane::Public, defending).await.is_none() {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    (stop, flood)
+}
+
+/// End the flood's tasks and wait for them.
+async fn stop_flood(stop: &AtomicBool, flood: Vec<tokio::task::JoinHandle<()>>) {
+    stop.store(true, Ordering::Relaxed);
+    for f in flood {
+        f.await.expect("flood task");
     }
-    let mut times = Vec::new();
-    for t in tasks {
-        times.extend(t.await.expect("staff task"));
-    }
-    times.sort();
-    times
+}
+
+/// p50, p99 and the slowest of sorted times.
+fn quantiles(sorted: &[Duration]) -> (Duration, Duration, Duration) {
+    (sorted[sorted.len() / 2], sorted[sorted.len() * 99 / 100], sorted[sorted.len() - 1])
 }
 
 #[test]
