@@ -44,8 +44,8 @@ pub trait OperatorContext {
     /// Expand `%{collection.key}` macros in an operator parameter (`@streq %{tx.host}`).
     fn expand<'a>(&self, text: &'a str) -> Cow<'a, str>;
     /// [`OperatorContext::expand`] for a parameter parsed when the rule was loaded (`raw` is
-    /// its text); by default `raw` is expanded. The result may borrow the transaction's value.
-    fn expand_parsed<'a>(&'a self, parsed: &'a crate::parser::macros::MacroText, raw: &'a str) -> Cow<'a, str> {
+    /// its text); by default `raw` is expanded.
+    fn expand_parsed<'a>(&self, parsed: &'a crate::parser::macros::MacroText, raw: &'a str) -> Cow<'a, str> {
         let _ = parsed;
         self.expand(raw)
     }

@@ -30,7 +30,7 @@ impl Param {
     }
 
     /// The value for this evaluation: macros expanded, borrowed when there are none.
-    pub(crate) fn resolve<'a>(&'a self, ctx: &'a dyn OperatorContext) -> Cow<'a, str> {
+    pub(crate) fn resolve<'a>(&'a self, ctx: &dyn OperatorContext) -> Cow<'a, str> {
         match &self.parsed {
             Some(parsed) => ctx.expand_parsed(parsed, &self.text),
             None => Cow::Borrowed(&self.text),

@@ -11,8 +11,8 @@ use super::Transaction;
 use crate::actions::ctl::in_ranges;
 use crate::actions::{AllowScope, Disruptive};
 use crate::config::EngineMode;
-use crate::rule::{Item, Rule, Transformation};
-use crate::transform::{byte_set, intersects, ByteSet};
+use crate::rule::{Item, Rule};
+use crate::transform::{intersects, ByteSet};
 use crate::vars::fetch::{fetch, Value};
 use crate::vars::Variable;
 
@@ -139,10 +139,7 @@ impl Transaction {
             let excluded = |v: Variable, key: &str| {
                 link.targets.exclusions.iter().any(|e| e.excludes(v, key)) || runtime.iter().any(|e| e.excludes(v, key))
             };
-            // Kept empty between uses; a vector of `'static` values is one of shorter-lived values
-            // as it is (only the way back needs `reuse`).
-            let mut values: Vec<Value<'_>> = scratch;
-            values.clear();
+            let mut values: Vec<Value<'_>> = reuse(scratch);
             for target in &link.targets.targets {
                 fetch(data, target, &excluded, &mut values);
             }
@@ -182,17 +179,19 @@ impl Transaction {
                     }
                     continue;
                 }
-                let mut hit = link.multi_match && test(op, &mut ctx, &value.value);
-                let current = if link.transforms.is_empty() {
-                    Cow::Borrowed(value.value.as_ref())
-                } else {
-                    // With `multiMatch`, every value a step makes is tested too.
-                    run_chain(&link.transforms, &value.value, None, |changed| {
-                        if link.multi_match && !hit && test(op, &mut ctx, changed) {
+                let mut current: Cow<'_, [u8]> = Cow::Borrowed(value.value.as_ref());
+                let mut hit = false;
+                if link.multi_match && test(op, &mut ctx, &current) {
+                    hit = true;
+                }
+                for t in &link.transforms {
+                    if let Some(v) = changed(t.function, &current) {
+                        current = Cow::Owned(v);
+                        if link.multi_match && !hit && test(op, &mut ctx, &current) {
                             hit = true;
                         }
-                    })
-                };
+                    }
+                }
                 if !link.multi_match || link.transforms.is_empty() {
                     hit = test(op, &mut ctx, &current);
                 }
@@ -208,7 +207,7 @@ impl Transaction {
         let matched = !hits.is_empty();
         for hit in hits.drain(..) {
             for (i, v) in &hit.captures {
-                self.data.tx.set(&i.to_string(), v);
+                self.data.tx.set(i.to_string(), v.clone());
             }
             // Overwritten in place: these buffers keep their capacity from rule to rule.
             self.data.matched_var.clear();
@@ -240,49 +239,30 @@ impl Transaction {
                 self.data.highest_severity = Some(current.min(sev.0));
             }
         }
-        // A report of an earlier transaction is overwritten, keeping its buffers. Every field is
-        // named, so that a new one cannot be left stale.
-        let mut record = self.retired.pop().unwrap_or_default();
-        let MatchedRule {
-            id,
-            phase: at,
-            msg: text,
-            data,
-            severity,
-            tags,
-            ver,
-            rev,
-            maturity,
-            accuracy,
-            log,
-            disruptive,
-            matched,
-            file,
-            line,
-        } = &mut record;
-        *id = rule.id;
-        *at = phase;
-        *text = msg;
-        *data = if logdata.len() <= MAX_LOGGED_VALUE { logdata } else { logdata.chars().take(MAX_LOGGED_VALUE).collect() };
-        *severity = meta.severity.map(|s| s.0);
-        *tags = rule.text.tags.clone();
-        *ver = rule.text.ver.clone();
-        *rev = rule.text.rev.clone();
-        *maturity = meta.maturity;
-        *accuracy = meta.accuracy;
-        *log = rule.log;
-        *disruptive = rule.disruptive.interrupts();
-        *file = rule.text.file.clone();
-        *line = rule.location.line;
         // The next rule clears MATCHED_VARS before reading it: the values move into the report
         // instead of being copied, unless a redirect URL (expanded next) may still read them.
-        matched.clear();
-        if matches!(rule.disruptive, Disruptive::Redirect(_)) {
-            matched.extend(self.data.matched_vars.iter().map(|(name, value)| matched_value(name.clone(), value.clone())));
+        let matched = if matches!(rule.disruptive, Disruptive::Redirect(_)) {
+            self.data.matched_vars.iter().map(|(name, value)| matched_value(name.clone(), value.clone())).collect()
         } else {
-            matched.extend(self.data.matched_vars.drain(..).map(|(name, value)| matched_value(name, value)));
-        }
-        self.state.matched_rules.push(record);
+            std::mem::take(&mut self.data.matched_vars).into_iter().map(|(name, value)| matched_value(name, value)).collect()
+        };
+        self.state.matched_rules.push(MatchedRule {
+            id: rule.id,
+            phase,
+            msg,
+            data: if logdata.len() <= MAX_LOGGED_VALUE { logdata } else { logdata.chars().take(MAX_LOGGED_VALUE).collect() },
+            severity: meta.severity.map(|s| s.0),
+            tags: rule.text.tags.clone(),
+            ver: rule.text.ver.clone(),
+            rev: rule.text.rev.clone(),
+            maturity: meta.maturity,
+            accuracy: meta.accuracy,
+            log: rule.log,
+            disruptive: rule.disruptive.interrupts(),
+            matched,
+            file: rule.text.file.clone(),
+            line: rule.location.line,
+        });
     }
 
     fn disrupt(&mut self, rule: &Rule, phase: u8) {
@@ -318,37 +298,17 @@ fn matched_value(name: String, mut value: Vec<u8>) -> MatchedValue {
     MatchedValue { name, value }
 }
 
-/// Run a link's transformation chain; `None` when nothing changed. `held` is the bytes
-/// `value` holds, when known (see [`run_chain`]).
+/// Run a link's transformation chain; `None` when nothing changed. With the bytes `value`
+/// holds, the steps that cannot change it are not run while it is still unchanged.
 pub(super) fn transform(link: &Rule, value: &[u8], held: Option<&ByteSet>) -> Option<Vec<u8>> {
-    match run_chain(&link.transforms, value, held.copied(), |_| {}) {
-        Cow::Owned(v) => Some(v),
-        Cow::Borrowed(_) => None,
-    }
-}
-
-/// Run `transforms` over `value`, calling `each` with every value a step makes; the result is
-/// borrowed when no step changed anything. A step that cannot change the value, for lack of
-/// the bytes it works on ([`crate::transform::unchanged_without`]), is not run: the bytes the
-/// value holds (`held`, or counted when first needed) are carried through the steps that
-/// change it as a bound ([`crate::transform::ByteEffect::apply`], a superset of what a step
-/// can leave). On clean input most steps of the long CRS chains are skipped so (no `%` for
-/// `t:urlDecodeUni`, no `\` for `t:jsDecode`, no NUL for `t:removeNulls`).
-fn run_chain<'v>(transforms: &[Transformation], value: &'v [u8], held: Option<ByteSet>, mut each: impl FnMut(&[u8])) -> Cow<'v, [u8]> {
-    let mut current: Cow<'v, [u8]> = Cow::Borrowed(value);
-    let mut bound = held;
-    for t in transforms {
-        if let Some(needs) = &t.unchanged_without {
-            let held = *bound.get_or_insert_with(|| byte_set(&current));
-            if !intersects(&held, needs) {
-                continue;
-            }
+    let mut current: Option<Vec<u8>> = None;
+    for t in &link.transforms {
+        let no_op = current.is_none() && held.zip(t.unchanged_without.as_ref()).is_some_and(|(held, needs)| !intersects(held, needs));
+        if no_op {
+            continue;
         }
-        if let Some(v) = changed(t.function, &current) {
-            current = Cow::Owned(v);
-            // Not known yet: counted from the changed value when a later step asks.
-            bound = bound.map(|held| t.bytes.apply(&held));
-            each(&current);
+        if let Some(v) = changed(t.function, current.as_deref().unwrap_or(value)) {
+            current = Some(v);
         }
     }
     current

@@ -31,27 +31,7 @@ pub fn expand_string(data: &TxData, text: &MacroText) -> String {
     if let [Part::Literal(l)] = text.parts.as_slice() {
         return l.clone();
     }
-    into_string(expand(data, text))
-}
-
-/// [`expand_string`], borrowing instead of copying when `text` is one literal or one variable
-/// whose value is valid UTF-8: an operator parameter such as `%{tx.allowed_methods}` or
-/// `%{tx.restricted_headers_basic}` (a few hundred bytes, read by several rules per request).
-pub fn expand_str<'a>(data: &'a TxData, text: &'a MacroText) -> Cow<'a, str> {
-    match text.parts.as_slice() {
-        [Part::Literal(l)] => Cow::Borrowed(l),
-        [Part::Variable { collection, key }] => match resolve(data, collection, key.as_deref()) {
-            Some(Cow::Borrowed(bytes)) => String::from_utf8_lossy(bytes),
-            Some(Cow::Owned(bytes)) => Cow::Owned(into_string(bytes)),
-            None => Cow::Borrowed(""),
-        },
-        _ => Cow::Owned(into_string(expand(data, text))),
-    }
-}
-
-/// `bytes` as a string, copied only when not valid UTF-8 (lossy then).
-fn into_string(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    String::from_utf8_lossy(&expand(data, text)).into_owned()
 }
 
 /// The first value of `collection[.key]`.
@@ -94,8 +74,8 @@ impl OperatorContext for EvalContext<'_> {
         Cow::Owned(expand_string(self.data, &MacroText::parse(text)))
     }
 
-    fn expand_parsed<'t>(&'t self, parsed: &'t MacroText, _raw: &'t str) -> Cow<'t, str> {
-        expand_str(self.data, parsed)
+    fn expand_parsed<'t>(&self, parsed: &'t MacroText, _raw: &'t str) -> Cow<'t, str> {
+        Cow::Owned(expand_string(self.data, parsed))
     }
 
     fn capturing(&self) -> bool {

@@ -41,8 +41,6 @@ pub struct Transaction {
     values: Vec<crate::vars::fetch::Value<'static>>,
     /// Spare allocation for the values a rule link matched (always empty between links).
     hits: Vec<eval::Hit>,
-    /// Reports of an earlier transaction, overwritten by this one's matches (see `tx::spare`).
-    retired: Vec<MatchedRule>,
 }
 
 impl std::fmt::Debug for Transaction {
@@ -66,7 +64,7 @@ impl Transaction {
             tx: spare.tx,
             ..TxData::default()
         };
-        Transaction { engine, data, state, cache: spare.cache, values: spare.values, hits: spare.hits, retired: spare.retired }
+        Transaction { engine, data, state, cache: spare.cache, values: spare.values, hits: spare.hits }
     }
 
     /// Override the generated `UNIQUE_ID` (e.g. with the proxy's request id).
@@ -304,7 +302,6 @@ impl Drop for Transaction {
             values: std::mem::take(&mut self.values),
             hits: std::mem::take(&mut self.hits),
             matched_rules: std::mem::take(&mut self.state.matched_rules),
-            retired: std::mem::take(&mut self.retired),
             tx: std::mem::take(&mut self.data.tx),
         });
     }

@@ -27,7 +27,7 @@ pub struct MatchedValue {
 }
 
 /// A rule that matched (a chain counts once, under its first rule's id).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchedRule {
     /// `id:`.
     pub id: u64,

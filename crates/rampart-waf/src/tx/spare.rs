@@ -23,8 +23,6 @@ const MAX_SPARES: usize = 16;
 /// Largest set kept (its allocated room): a typical CRS request's set takes about 110 KiB; one
 /// grown by an unusually large request is freed rather than held for the next.
 const MAX_SPARE_BYTES: usize = 256 * 1024;
-/// Most match reports kept for the next transaction.
-const MAX_RETIRED: usize = 256;
 
 /// One transaction's reusable buffers, empty.
 #[derive(Debug)]
@@ -33,9 +31,6 @@ pub(crate) struct Spare {
     pub(crate) values: Vec<Value<'static>>,
     pub(crate) hits: Vec<Hit>,
     pub(crate) matched_rules: Vec<MatchedRule>,
-    /// The reports of a finished transaction, kept whole (at most [`MAX_RETIRED`]): the next
-    /// overwrites them in place instead of allocating about a hundred and freeing them after.
-    pub(crate) retired: Vec<MatchedRule>,
     pub(crate) tx: TxVars,
 }
 
@@ -48,8 +43,6 @@ impl Spare {
             + self.values.capacity() * size_of::<Value<'static>>()
             + self.hits.capacity() * size_of::<Hit>()
             + self.matched_rules.capacity() * size_of::<MatchedRule>()
-            + self.retired.capacity() * size_of::<MatchedRule>()
-            + self.matched_rules.iter().chain(&self.retired).map(report_bytes).sum::<usize>()
     }
 
     /// A fresh set with room for a typical request.
@@ -59,16 +52,9 @@ impl Spare {
             values: Vec::with_capacity(32),
             hits: Vec::new(),
             matched_rules: Vec::new(),
-            retired: Vec::new(),
             tx: TxVars::with_room(),
         }
     }
-}
-
-/// The bytes a report holds allocated beyond itself.
-fn report_bytes(r: &MatchedRule) -> usize {
-    let values: usize = r.matched.iter().map(|m| m.name.capacity() + m.value.capacity()).sum();
-    r.msg.capacity() + r.data.capacity() + r.matched.capacity() * std::mem::size_of::<super::outcome::MatchedValue>() + values
 }
 
 /// The engine's list of spare sets.
@@ -90,8 +76,6 @@ impl Spares {
         spare.cache.clear();
         spare.values.clear();
         spare.hits.clear();
-        let room = MAX_RETIRED.saturating_sub(spare.retired.len());
-        spare.retired.extend(spare.matched_rules.drain(..).take(room));
         spare.matched_rules.clear();
         spare.tx.clear();
         if let Ok(mut list) = self.0.try_lock() {

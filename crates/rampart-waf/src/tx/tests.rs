@@ -155,26 +155,3 @@ fn redirect_and_allow() {
     assert!(tx.process_request_headers().is_none());
     assert!(tx.process_request_body().is_none(), "allow skips phase 2");
 }
-
-#[test]
-fn reports_of_an_earlier_transaction_leave_nothing_behind() {
-    let e = engine(
-        "SecRule ARGS:a \"@streq x\" \"id:1,phase:1,pass,log,msg:'first',logdata:'%{MATCHED_VAR}',tag:t1\"\n\
-         SecRule ARGS:b \"@streq y\" \"id:2,phase:1,pass,nolog\"",
-    );
-    let run = |uri: &str| {
-        let mut tx = e.transaction();
-        tx.process_uri(uri, "GET", "HTTP/1.1");
-        tx.process_request_headers();
-        tx.matched_rules().to_vec()
-    };
-    let first = run("/?a=x&b=y");
-    assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 2]);
-    // The next transaction overwrites the first one's reports: its own fields only.
-    let second = run("/?b=y");
-    assert_eq!(second.len(), 1);
-    let r = &second[0];
-    assert_eq!((r.id, r.msg.as_str(), r.data.as_str(), r.log, r.tags.len()), (2, "", "", false, 0));
-    assert_eq!(r.matched.iter().map(|m| (m.name.as_str(), m.value.as_str())).collect::<Vec<_>>(), vec![("ARGS:b", "y")]);
-    assert_eq!(run("/?a=x&b=y"), first);
-}

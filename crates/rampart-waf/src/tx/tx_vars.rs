@@ -16,34 +16,24 @@ use std::collections::{BTreeMap, HashMap};
 /// Room for the variables the CRS sets in a request (about two hundred), so the table is not
 /// rebuilt as it fills.
 const INITIAL_VARIABLES: usize = 256;
-/// Most name and value buffers kept for the next variables (see [`TxVars::clear`]).
-const MAX_SPARE_BUFFERS: usize = INITIAL_VARIABLES;
 
 /// `TX`: variables by lower-cased name.
 #[derive(Debug)]
 pub struct TxVars {
     values: HashMap<String, Vec<u8>, ahash::RandomState>,
-    /// Emptied name and value buffers of forgotten variables: the CRS sets about a hundred
-    /// variables per request, two allocations each, and frees them all when it ends; a
-    /// transaction that takes these (through `tx::spare`) sets its variables without
-    /// allocating.
-    spare: Vec<(String, Vec<u8>)>,
 }
 
 impl Default for TxVars {
     /// Empty, without room (a transaction gets a table with room from its engine's spares).
     fn default() -> TxVars {
-        TxVars { values: HashMap::with_hasher(ahash::RandomState::new()), spare: Vec::new() }
+        TxVars { values: HashMap::with_hasher(ahash::RandomState::new()) }
     }
 }
 
 impl TxVars {
     /// Empty, with room for a CRS request's variables.
     pub(crate) fn with_room() -> TxVars {
-        TxVars {
-            values: HashMap::with_capacity_and_hasher(INITIAL_VARIABLES, ahash::RandomState::new()),
-            spare: Vec::with_capacity(MAX_SPARE_BUFFERS),
-        }
+        TxVars { values: HashMap::with_capacity_and_hasher(INITIAL_VARIABLES, ahash::RandomState::new()) }
     }
 
     /// The value of `key`.
@@ -51,20 +41,13 @@ impl TxVars {
         self.values.get(key)
     }
 
-    /// About how many bytes the table, its variables and the spare buffers hold allocated.
+    /// About how many bytes the table holds allocated, however full.
     pub(crate) fn room_bytes(&self) -> usize {
-        let buffers = |(k, v): (&String, &Vec<u8>)| k.capacity() + v.capacity();
         self.values.capacity() * (std::mem::size_of::<(String, Vec<u8>)>() + 1)
-            + self.spare.capacity() * std::mem::size_of::<(String, Vec<u8>)>()
-            + self.values.iter().map(buffers).sum::<usize>()
-            + self.spare.iter().map(|(k, v)| buffers((k, v))).sum::<usize>()
     }
 
-    /// Forget every variable, keeping the table's room and (up to [`MAX_SPARE_BUFFERS`]) the
-    /// variables' buffers, emptied, for the next ones (see `tx::spare`).
+    /// Forget every variable, keeping the table's room (see `tx::spare`).
     pub(crate) fn clear(&mut self) {
-        let room = MAX_SPARE_BUFFERS.saturating_sub(self.spare.len());
-        self.spare.extend(self.values.drain().take(room).map(emptied));
         self.values.clear();
     }
 }
@@ -79,18 +62,11 @@ pub trait VarMap {
     /// The value of `key`, to change in place.
     fn value_mut(&mut self, key: &str) -> Option<&mut Vec<u8>>;
     /// Set `key` (new or not).
-    fn set(&mut self, key: &str, value: &[u8]);
+    fn set(&mut self, key: String, value: Vec<u8>);
     /// Remove `key`.
     fn delete(&mut self, key: &str);
     /// Number of entries.
     fn count(&self) -> usize;
-}
-
-/// A variable's buffers, emptied for another.
-fn emptied((mut name, mut value): (String, Vec<u8>)) -> (String, Vec<u8>) {
-    name.clear();
-    value.clear();
-    (name, value)
 }
 
 impl VarMap for TxVars {
@@ -108,24 +84,12 @@ impl VarMap for TxVars {
         self.values.get_mut(key)
     }
 
-    fn set(&mut self, key: &str, value: &[u8]) {
-        if let Some(known) = self.values.get_mut(key) {
-            known.clear();
-            known.extend_from_slice(value);
-            return;
-        }
-        let (mut name, mut bytes) = self.spare.pop().unwrap_or_default();
-        name.push_str(key);
-        bytes.extend_from_slice(value);
-        self.values.insert(name, bytes);
+    fn set(&mut self, key: String, value: Vec<u8>) {
+        self.values.insert(key, value);
     }
 
     fn delete(&mut self, key: &str) {
-        if let Some(entry) = self.values.remove_entry(key) {
-            if self.spare.len() < MAX_SPARE_BUFFERS {
-                self.spare.push(emptied(entry));
-            }
-        }
+        self.values.remove(key);
     }
 
     fn count(&self) -> usize {
@@ -148,8 +112,8 @@ impl VarMap for BTreeMap<String, Vec<u8>> {
         self.get_mut(key)
     }
 
-    fn set(&mut self, key: &str, value: &[u8]) {
-        self.insert(key.to_string(), value.to_vec());
+    fn set(&mut self, key: String, value: Vec<u8>) {
+        self.insert(key, value);
     }
 
     fn delete(&mut self, key: &str) {
@@ -169,9 +133,9 @@ mod tests {
     fn reads_writes_and_visits_every_entry() {
         let mut tx = TxVars::default();
         for k in ["b", "a_2", "c", "a_1"] {
-            tx.set(k, k.as_bytes());
+            tx.set(k.to_string(), k.as_bytes().to_vec());
         }
-        tx.set("c", b"new");
+        tx.set("c".into(), b"new".to_vec());
         tx.delete("b");
         tx.delete("missing");
         assert_eq!(tx.count(), 3);
@@ -184,22 +148,5 @@ mod tests {
         keys.sort();
         assert_eq!(keys, ["a_1", "a_2", "c"]);
         assert_eq!(tx.entry_of("a_1").map(|(_, v)| v.as_slice()), Some(&b"a_1!"[..]));
-    }
-
-    #[test]
-    fn buffers_of_forgotten_variables_serve_the_next() {
-        let mut tx = TxVars::with_room();
-        tx.set("anomaly_score", b"5");
-        tx.set("x", b"long enough to allocate");
-        tx.clear();
-        assert_eq!(tx.count(), 0);
-        assert_eq!(tx.spare.len(), 2);
-        tx.set("y", b"1");
-        assert_eq!(tx.spare.len(), 1);
-        assert_eq!(tx.get("y").map(Vec::as_slice), Some(&b"1"[..]));
-        assert!(tx.get("x").is_none() && tx.get("anomaly_score").is_none());
-        tx.delete("y");
-        assert_eq!(tx.spare.len(), 2);
-        assert!(tx.room_bytes() > 0);
     }
 }
