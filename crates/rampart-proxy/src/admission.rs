@@ -2,9 +2,10 @@
 //!
 //! Each pool has an adaptive concurrency limit found from its latency (after Netflix's
 //! concurrency-limits `Gradient2` and BBR's delivery-rate estimate): a slow average of
-//! response times is the baseline, a fast one the present. When the present runs above the
-//! baseline by more than the tolerance, the upstream is queueing, and the limit drops at once
-//! to what the upstream delivers at a tolerable latency (Little's law: delivered rate × the
+//! response times is the baseline, the mean of the last 100 ms window the present. When the
+//! present runs above the baseline by more than the tolerance in two windows running, the
+//! upstream is queueing (in one, it may be the shield's own threads that waited for a CPU),
+//! and the limit drops at once to what the upstream delivers at a tolerable latency (Little's law: delivered rate × the
 //! tolerable response time); when it does not and the limit is in use, it grows — by half while
 //! requests wait and the upstream is as fast as its baseline, by `√limit` when none wait, one
 //! at a time when the upstream is slower than its baseline but still tolerable; in
@@ -109,12 +110,13 @@ impl Default for AdmissionSettings {
 /// The limit's state, moved by [`Admission::record`].
 struct Gradient {
     limit: f64,
-    /// Fast and slow moving averages of the response time, in microseconds.
+    /// The present response time (the last window's mean, or a blend of the last few when a
+    /// window has few responses) and the baseline, in microseconds.
     short: f64,
     long: f64,
     samples: u64,
-    /// Since `last_update`: the most requests in flight seen.
-    window_peak: u32,
+    /// The last judged window was slower than tolerable.
+    was_slow: bool,
     last_update: Instant,
 }
 
@@ -123,8 +125,12 @@ pub struct Admission {
     settings: AdmissionSettings,
     limit: AtomicU32,
     in_flight: AtomicU32,
-    /// Responses since the limit last moved (all of them: the response times are sampled).
+    /// Responses since the limit last moved, and the sum of their response times in µs: the
+    /// window's mean is the upstream's present latency.
     responses: AtomicU32,
+    response_us: AtomicU64,
+    /// The most requests in flight seen since the limit last moved.
+    window_peak: AtomicU32,
     /// Whether the last request admitted came while the shield defends (lane shares apply).
     defending: AtomicBool,
     gradient: Mutex<Gradient>,
@@ -166,13 +172,15 @@ impl Admission {
             limit: AtomicU32::new(initial),
             in_flight: AtomicU32::new(0),
             responses: AtomicU32::new(0),
+            response_us: AtomicU64::new(0),
+            window_peak: AtomicU32::new(0),
             defending: AtomicBool::new(false),
             gradient: Mutex::new(Gradient {
                 limit: f64::from(initial),
                 short: 0.0,
                 long: 0.0,
                 samples: 0,
-                window_peak: 0,
+                was_slow: false,
                 last_update: Instant::now(),
             }),
             queues: Mutex::new([VecDeque::new(), VecDeque::new(), VecDeque::new()]),
@@ -302,31 +310,51 @@ impl Admission {
 
     /// Feed a response time back (`overloaded`: the upstream shed the request itself).
     ///
-    /// Responses are all counted; their times are sampled (one that finds another worker
-    /// updating the averages is left out rather than waiting for it).
+    /// Every response is counted into its window with two atomic adds; the limit moves at most
+    /// every [`UPDATE_EVERY`], by the worker that finds the averages free then (one that finds
+    /// another updating them leaves it to that one).
+    ///
+    /// The present latency is the window's mean, not a moving average of the last few
+    /// responses: at tens of thousands of responses a second those are the last fraction of a
+    /// millisecond, and one scheduling hiccup of a busy host (the shield's own thread waiting
+    /// for a CPU) would read as an upstream queueing and cut the limit below what the clients
+    /// ask, queueing them in the shield for nothing.
     pub fn record(&self, rtt: Duration, overloaded: bool, now: Instant) {
+        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
         self.responses.fetch_add(1, Ordering::Relaxed);
+        self.response_us.fetch_add(us, Ordering::Relaxed);
+        let in_flight = self.in_flight();
+        if in_flight > self.window_peak.load(Ordering::Relaxed) {
+            self.window_peak.fetch_max(in_flight, Ordering::Relaxed);
+        }
         let Some(mut g) = self.gradient.try_lock() else { return };
-        let us = rtt.as_secs_f64() * 1e6;
+        // The baseline follows a faster upstream at once, sample by sample (below, per window,
+        // a slower one over a minute): it sits among the faster responses.
+        let sample = us as f64;
         if g.samples == 0 {
-            g.short = us;
-            g.long = us;
-        } else {
-            g.short += 0.1 * (us - g.short);
-            // The baseline follows a faster upstream at once (below, per update, a slower one).
-            if us < g.long {
-                g.long += 0.05 * (us - g.long);
-            }
+            g.short = sample;
+            g.long = sample;
+        } else if sample < g.long {
+            g.long += 0.05 * (sample - g.long);
         }
         g.samples += 1;
-        g.window_peak = g.window_peak.max(self.in_flight());
-        let (min, max) = (f64::from(self.settings.min), f64::from(self.settings.max));
         let elapsed = now.saturating_duration_since(g.last_update);
+        if !overloaded && elapsed < UPDATE_EVERY {
+            return;
+        }
+        let (min, max) = (f64::from(self.settings.min), f64::from(self.settings.max));
         if overloaded {
             g.limit = (g.limit * 0.9).max(min);
-        } else if elapsed >= UPDATE_EVERY {
+        } else {
             let secs = elapsed.as_secs_f64();
             let window_responses = self.responses.swap(0, Ordering::Relaxed);
+            let window_us = self.response_us.swap(0, Ordering::Relaxed);
+            let window_peak = self.window_peak.swap(0, Ordering::Relaxed);
+            if window_responses > 0 {
+                // Ten responses make a window's mean the present; fewer move it partway.
+                let n = f64::from(window_responses);
+                g.short += (n / 10.0).min(1.0) * (window_us as f64 / n - g.short);
+            }
             if g.short > g.long {
                 g.long += (g.short - g.long) * (secs / BASELINE_RISE.as_secs_f64()).min(1.0);
             }
@@ -336,7 +364,7 @@ impl Admission {
             let limit = g.limit;
             let waiting = self.waiting();
             // In use: half the limit was taken at some point, or requests wait.
-            let busy = f64::from(g.window_peak) * 2.0 >= limit || waiting > 0;
+            let busy = f64::from(window_peak) * 2.0 >= limit || waiting > 0;
             // Swamped: far more wait than the upstream takes (a flood the detector has not
             // named yet, or a crowd). Letting the upstream queue too would serve no more of
             // them, and staff, who skip the shield's queue, would wait in the upstream's.
@@ -345,13 +373,22 @@ impl Admission {
             // the limit must leave the upstream free slots for the lanes above it).
             let held = swamped || self.defending.load(Ordering::Relaxed);
             let unhurried = g.short <= knee;
-            // Ten responses make a window worth judging the upstream's latency by.
-            g.limit = if window_responses >= 10 && (g.short > tolerable || (held && !unhurried)) {
+            // Ten responses make a window worth judging the upstream's latency by. Slower than
+            // tolerable in two windows running, the upstream is queueing; in one, it may be the
+            // shield's own threads that waited for a CPU (on a host the load saturates, tens of
+            // milliseconds at times), and its requests in flight read the wait as the upstream's.
+            let judged = window_responses >= 10;
+            let slow = judged && g.short > tolerable;
+            let queueing = slow && g.was_slow;
+            if judged {
+                g.was_slow = slow;
+            }
+            g.limit = if judged && (queueing || (held && !unhurried)) {
                 // Queueing upstream: as many as it delivers within a tolerable response time
                 // (held: at about its baseline speed).
                 let delivered = f64::from(window_responses) / secs;
                 (delivered * if held { knee } else { tolerable } / 1e6).min(limit)
-            } else if window_responses >= 10 && busy {
+            } else if judged && busy {
                 // As fast as the baseline: room to grow, quickly while requests wait (held:
                 // one at a time, and without waiters only while the upstream is at its very
                 // baseline). Slower but still tolerable: one more at a time, and only if asked.
@@ -368,13 +405,10 @@ impl Admission {
             } else {
                 // Quiet: follow the use down, so the limit is near capacity when a flood comes.
                 let decay = 0.98f64.powf(secs / UPDATE_EVERY.as_secs_f64());
-                (limit * decay).max(f64::from(g.window_peak) * 2.0)
+                (limit * decay).max(f64::from(window_peak) * 2.0)
             }
             .clamp(min, max);
             g.last_update = now;
-            g.window_peak = 0;
-        } else {
-            return;
         }
         self.limit.store(g.limit.round() as u32, Ordering::Relaxed);
     }
