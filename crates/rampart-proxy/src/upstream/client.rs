@@ -2,15 +2,14 @@
 //!
 //! Each proxy worker (see [`crate::workers`]) is one thread with its own tokio runtime, and
 //! keeps its own idle connections to each upstream server here. A request checks one out on
-//! the thread it runs on, so the connection's task, the request's task and the client's
-//! connection are all driven by the same thread: no cross-thread wake-up, no lock per request
-//! (hyper-util's pooled client shares one locked pool between threads, and spawns a task per
-//! request to return the connection once its body is read).
+//! the thread it runs on and drives it from its own task ([`super::h1`]): the request is
+//! written, and the response read, by the task that serves the client — no connection task,
+//! no channel, no cross-thread wake-up, no lock per request.
 //!
 //! A connection goes back to its thread's idle list when the response body has been read to
-//! the end ([`PooledBody`]'s drop); one whose body was abandoned is closed instead. Idle
-//! connections older than [`IDLE_TIMEOUT`] are not reused (the server may be closing them), and
-//! at most [`MAX_IDLE`] are kept per server and thread.
+//! the end ([`PooledBody`]); one whose body was abandoned is closed instead. Idle connections
+//! older than [`IDLE_TIMEOUT`] are not reused (the server may be closing them), and at most
+//! [`MAX_IDLE`] are kept per server and thread.
 //!
 //! The read timeout (the wait for the response head, and between body chunks) is kept by a
 //! watchdog that lives with the connection ([`crate::io`]'s lazy timer): its timer is armed once
@@ -25,13 +24,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, HOST};
-use http::{Request, Response, Uri};
+use http::{Method, Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::h1::{self, BodyState, Connection, Framing};
 use crate::body::{BoxError, ProxyBody};
 use crate::io::Watchdog;
 
@@ -53,7 +50,7 @@ pub enum UpstreamError {
     /// The exchange failed: the server closed or broke the connection, sent a malformed
     /// response, or the request body failed (its error is in the source chain).
     #[error("upstream request failed: {0}")]
-    Http(#[source] hyper::Error),
+    Http(#[source] h1::Error),
     /// No response head within the read timeout.
     #[error("no response from {addr} within {after:?}")]
     Timeout { addr: SocketAddr, after: Duration },
@@ -78,7 +75,7 @@ pub struct BodyStalled(pub Duration);
 
 /// A connection and its read-timeout watchdog, which moves with it in and out of the pool.
 struct Conn {
-    sender: http1::SendRequest<ProxyBody>,
+    io: Connection,
     watch: Watchdog,
 }
 
@@ -93,13 +90,14 @@ thread_local! {
     static IDLE: RefCell<Vec<(SocketAddr, Vec<Idle>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The most recently used idle connection to `addr` that is still open and young enough.
-fn take_idle(addr: SocketAddr) -> Option<Conn> {
+/// The most recently used idle connection to `addr` young enough, and (when `checked`) seen
+/// open: nothing arrived on it since its last response.
+fn take_idle(addr: SocketAddr, checked: bool) -> Option<Conn> {
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
         let (_, list) = idle.iter_mut().find(|(a, _)| *a == addr)?;
-        while let Some(idle) = list.pop() {
-            if !idle.conn.sender.is_closed() && idle.since.elapsed() < IDLE_TIMEOUT {
+        while let Some(mut idle) = list.pop() {
+            if idle.since.elapsed() < IDLE_TIMEOUT && (!checked || idle.conn.io.is_usable()) {
                 return Some(idle.conn);
             }
         }
@@ -108,9 +106,6 @@ fn take_idle(addr: SocketAddr) -> Option<Conn> {
 }
 
 fn put_idle(addr: SocketAddr, conn: Conn) {
-    if conn.sender.is_closed() {
-        return;
-    }
     // `try_with`: a body dropped while the thread is being torn down has nowhere to go.
     let _ = IDLE.try_with(|idle| {
         let mut idle = idle.borrow_mut();
@@ -126,7 +121,7 @@ fn put_idle(addr: SocketAddr, conn: Conn) {
     });
 }
 
-/// A new connection to `addr`; its task runs on the current thread's runtime.
+/// A new connection to `addr`.
 async fn connect(addr: SocketAddr, timeout: Duration, read_timeout: Duration) -> Result<Conn, UpstreamError> {
     let connect_error = |source| UpstreamError::Connect { addr, source };
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
@@ -135,27 +130,7 @@ async fn connect(addr: SocketAddr, timeout: Duration, read_timeout: Duration) ->
         Err(_) => return Err(connect_error(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"))),
     };
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::Builder::new().handshake(TokioIo::new(stream)).await.map_err(UpstreamError::Http)?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(server = %addr, error = %e, "upstream connection ended with an error");
-        }
-    });
-    Ok(Conn { sender, watch: Watchdog::new(read_timeout) })
-}
-
-/// An idle connection made ready, or a new one.
-async fn checkout(addr: SocketAddr, connect_timeout: Duration, read_timeout: Duration) -> Result<(Conn, bool), UpstreamError> {
-    while let Some(mut conn) = take_idle(addr) {
-        if conn.sender.ready().await.is_ok() {
-            return Ok((conn, true));
-        }
-    }
-    // Boxed: a connect's future is large and rare; inline, every request's future would carry
-    // (and move) its room.
-    let mut conn = Box::pin(connect(addr, connect_timeout, read_timeout)).await?;
-    conn.sender.ready().await.map_err(UpstreamError::Http)?;
-    Ok((conn, false))
+    Ok(Conn { io: Connection::new(stream), watch: Watchdog::new(read_timeout) })
 }
 
 /// `exchange` (the request sent, its response head awaited) within `read_timeout` of now,
@@ -171,49 +146,79 @@ async fn within<F: Future>(watch: &mut Watchdog, read_timeout: Duration, exchang
     .await
 }
 
+/// Methods a client may send again on its own (RFC 9110 §9.2.2).
+fn idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE)
+}
+
 /// Send `req` to `server` over a kept-alive connection (or a new one), and wait for the
 /// response head at most `read_timeout`. The request's target is sent in origin form, with a
-/// `Host` header (the server's address when the request has none). A request a reused
-/// connection closed before taking is sent once more on a new connection.
+/// `Host` header (the server's address when the request has none).
+///
+/// A kept-alive connection may be closed by the server as a request is written to it. A
+/// request without a body, of an idempotent method (RFC 9110 §9.2.2), takes the last idle
+/// connection as it is, and is sent once more on a new connection if the server closes it
+/// before a byte of the response; one with a body, which could not be sent again, takes only
+/// a connection seen open just before (nothing arrived on it since its last response: no
+/// syscall unless the socket was signalled since).
 pub async fn send(
     server: SocketAddr,
     connect_timeout: Duration,
     read_timeout: Duration,
-    mut req: Request<ProxyBody>,
+    req: Request<ProxyBody>,
 ) -> Result<Response<PooledBody>, UpstreamError> {
-    if !req.headers().contains_key(HOST) {
+    let (mut parts, mut body) = req.into_parts();
+    if !parts.headers.contains_key(HOST) {
         if let Ok(v) = HeaderValue::from_str(&server.to_string()) {
-            req.headers_mut().insert(HOST, v);
+            parts.headers.insert(HOST, v);
         }
     }
-    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
-        let origin = req.uri().path_and_query().cloned().map(Uri::from).unwrap_or_else(|| Uri::from_static("/"));
-        *req.uri_mut() = origin;
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        parts.uri = parts.uri.path_and_query().cloned().map(Uri::from).unwrap_or_else(|| Uri::from_static("/"));
     }
     let timed_out = || UpstreamError::Timeout { addr: server, after: read_timeout };
-    let (mut conn, reused) = checkout(server, connect_timeout, read_timeout).await?;
-    let sent = conn.sender.try_send_request(req);
-    let resp = match within(&mut conn.watch, read_timeout, sent).await.ok_or_else(timed_out)? {
-        Ok(resp) => resp,
-        Err(mut e) => match e.take_message() {
-            // Not sent: the idle connection was closing as we took it. A new one is certain.
-            Some(req) if reused => {
-                conn = Box::pin(connect(server, connect_timeout, read_timeout)).await?;
-                conn.sender.ready().await.map_err(UpstreamError::Http)?;
-                let sent = conn.sender.send_request(req);
-                within(&mut conn.watch, read_timeout, sent).await.ok_or_else(timed_out)?.map_err(UpstreamError::Http)?
-            }
-            _ => return Err(UpstreamError::Http(e.into_error())),
-        },
+    let replayable = idempotent(&parts.method) && body.is_end_stream();
+    let idle = take_idle(server, !replayable);
+    let reused = idle.is_some();
+    let mut conn = match idle {
+        Some(conn) => conn,
+        // Boxed: a connect's future is large and rare; inline, every request's future would
+        // carry (and move) its room.
+        None => Box::pin(connect(server, connect_timeout, read_timeout)).await?,
     };
-    Ok(resp.map(|body| PooledBody { inner: body, conn: Some((server, conn)), read_timeout, last: None }))
+    let head = match within(&mut conn.watch, read_timeout, conn.io.exchange(&parts, &mut body)).await.ok_or_else(timed_out)? {
+        Ok(head) => head,
+        Err(e) if e.is_closed_before_response() && reused && replayable => {
+            conn = Box::pin(connect(server, connect_timeout, read_timeout)).await?;
+            let sent = conn.io.exchange(&parts, &mut body);
+            within(&mut conn.watch, read_timeout, sent).await.ok_or_else(timed_out)?.map_err(UpstreamError::Http)?
+        }
+        Err(e) => return Err(UpstreamError::Http(e)),
+    };
+    drop((parts, body));
+    let (parts, ()) = head.response.into_parts();
+    let mut body = PooledBody {
+        state: BodyState::new(head.framing),
+        size: head.framing,
+        reusable: head.reusable,
+        conn: Some((server, conn)),
+        read_timeout,
+        last: None,
+    };
+    // No body at all: the connection is free at once.
+    body.release_if_done();
+    Ok(Response::from_parts(parts, body))
 }
 
-/// An upstream response body that hands its connection back to the thread's idle list once
-/// it has been read to the end, and fails when the upstream stalls longer than the read
-/// timeout between two chunks.
+/// An upstream response body, read from the connection by whoever polls it. It hands the
+/// connection back to the thread's idle list once read to the end (when the connection may
+/// carry another request), and fails when the upstream stalls longer than the read timeout
+/// between two chunks.
 pub struct PooledBody {
-    inner: Incoming,
+    state: BodyState,
+    /// The framing the head declared, for the size hint.
+    size: Framing,
+    reusable: bool,
     conn: Option<(SocketAddr, Conn)>,
     read_timeout: Duration,
     /// When the wait for the next chunk began.
@@ -222,7 +227,7 @@ pub struct PooledBody {
 
 impl std::fmt::Debug for PooledBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PooledBody").field("inner", &self.inner).field("read_timeout", &self.read_timeout).finish()
+        f.debug_struct("PooledBody").field("state", &self.state).field("read_timeout", &self.read_timeout).finish()
     }
 }
 
@@ -232,19 +237,26 @@ impl Body for PooledBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some((_, conn)) = this.conn.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match conn.io.poll_body(&mut this.state, cx) {
             Poll::Ready(None) => {
-                this.release();
+                this.release_if_done();
                 Poll::Ready(None)
             }
-            Poll::Ready(Some(r)) => {
+            Poll::Ready(Some(Ok(frame))) => {
                 this.last = None;
-                Poll::Ready(Some(r.map_err(Into::into)))
+                this.release_if_done();
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.conn = None;
+                Poll::Ready(Some(Err(Box::new(e))))
             }
             Poll::Pending => {
                 let since = *this.last.get_or_insert_with(tokio::time::Instant::now);
-                let stalled = this.conn.as_mut().is_some_and(|(_, conn)| conn.watch.passed(since + this.read_timeout, cx));
-                if stalled {
+                if conn.watch.passed(since + this.read_timeout, cx) {
                     // The connection is not reused: the rest of the body may still come.
                     this.conn = None;
                     return Poll::Ready(Some(Err(Box::new(BodyStalled(this.read_timeout)))));
@@ -255,28 +267,29 @@ impl Body for PooledBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        matches!(self.state, BodyState::Done)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl PooledBody {
-    fn release(&mut self) {
-        if let Some((addr, conn)) = self.conn.take() {
-            put_idle(addr, conn);
+        match (&self.state, self.size) {
+            (BodyState::Done, _) => SizeHint::with_exact(0),
+            (BodyState::Length(left), Framing::Length(_)) => SizeHint::with_exact(*left),
+            _ => SizeHint::default(),
         }
     }
 }
 
-impl Drop for PooledBody {
-    fn drop(&mut self) {
-        // Read to the end (hyper stops polling once `is_end_stream` says so): reusable. Cut
-        // short: the rest of the body is still on the wire, so the connection is dropped.
-        if self.inner.is_end_stream() {
-            self.release();
+impl PooledBody {
+    /// The body read to its end: the connection goes back to the idle list if it may carry
+    /// another request, and is closed otherwise.
+    fn release_if_done(&mut self) {
+        if !matches!(self.state, BodyState::Done) {
+            return;
+        }
+        if let Some((addr, conn)) = self.conn.take() {
+            if self.reusable && !conn.io.has_leftover() {
+                put_idle(addr, conn);
+            }
         }
     }
 }
@@ -289,8 +302,10 @@ mod tests {
     use std::sync::Arc;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A server answering every request with `ok`, counting connections.
-    async fn server() -> (SocketAddr, Arc<AtomicUsize>) {
+    /// A server answering every request with `ok` (a POST once its 5-byte body is in),
+    /// counting connections; `one_each`: it closes each connection after one answer, as a
+    /// server whose idle timeout is shorter than ours does.
+    async fn server_closing(one_each: bool) -> (SocketAddr, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let conns = Arc::new(AtomicUsize::new(0));
@@ -308,14 +323,25 @@ mod tests {
                         };
                         have.extend_from_slice(&buf[..n]);
                         while let Some(end) = have.windows(4).position(|w| w == b"\r\n\r\n") {
-                            have.drain(..end + 4);
+                            let body = if have.starts_with(b"POST") { 5 } else { 0 };
+                            if have.len() < end + 4 + body {
+                                break;
+                            }
+                            have.drain(..end + 4 + body);
                             let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                            if one_each {
+                                return;
+                            }
                         }
                     }
                 });
             }
         });
         (addr, conns)
+    }
+
+    async fn server() -> (SocketAddr, Arc<AtomicUsize>) {
+        server_closing(false).await
     }
 
     fn get(addr: SocketAddr) -> Request<ProxyBody> {
@@ -336,6 +362,22 @@ mod tests {
         let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap();
         assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
         assert_eq!(conns.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_the_server_closed_costs_no_request() {
+        let (addr, conns) = server_closing(true).await;
+        // GETs take the idle connection unchecked, meet the close, and go again on a new one.
+        for _ in 0..3 {
+            let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap();
+            assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
+        }
+        assert!(conns.load(Ordering::Relaxed) >= 3);
+        // A POST, which could not go again, takes only a connection seen open.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let post = Request::post(format!("http://{addr}/f")).header("content-length", "5").body(crate::body::full("hello")).unwrap();
+        let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), post).await.unwrap();
+        assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
     }
 
     #[tokio::test]
@@ -383,6 +425,6 @@ mod tests {
         let err = resp.into_body().collect().await.unwrap_err();
         assert!(err.downcast_ref::<BodyStalled>().is_some(), "{err}");
         assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
-        assert!(take_idle(addr).is_none(), "a stalled connection is not pooled");
+        assert!(take_idle(addr, false).is_none(), "a stalled connection is not pooled");
     }
 }

@@ -3,6 +3,7 @@
 //! ejection.
 
 pub mod client;
+mod h1;
 mod health;
 mod server;
 
