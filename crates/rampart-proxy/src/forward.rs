@@ -29,7 +29,7 @@ static HOP_BY_HOP: [HeaderName; 8] = [
 
 /// `name`'s place in [`HOP_BY_HOP`], by the name's text: a few length-and-byte comparisons,
 /// where comparing `HeaderName`s one by one walked the whole list for every header.
-fn hop_by_hop_index(name: &str) -> Option<usize> {
+pub(crate) fn hop_by_hop_index(name: &str) -> Option<usize> {
     Some(match name {
         "connection" => 0,
         "keep-alive" => 1,

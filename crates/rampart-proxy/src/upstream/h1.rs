@@ -25,11 +25,12 @@
 //!   a request it never saw can be sent again.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use http::{HeaderMap, Method, Response, StatusCode, Version};
 use http_body::{Body, Frame};
 use tokio::io::AsyncWriteExt;
@@ -404,10 +405,13 @@ enum Parsed {
 }
 
 /// Parse a response head at the front of `buf`, consuming it; `None` while it is incomplete.
+/// Hop-by-hop fields (RFC 9110 §7.6.1: `Connection` and those it names, `Keep-Alive`,
+/// `Transfer-Encoding`, …) are read for what they say about the message and the connection,
+/// and left out of the head: they were the server's to us, not to the client.
 fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Parsed>, Error> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut fields);
-    let len = match parsed.parse(buf) {
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut parsed, buf, &mut fields) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(Error::HeadTooLarge),
@@ -427,31 +431,46 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Parsed>, 
     let mut close = version == Version::HTTP_10;
     let mut transfer_encoding = None::<bool>;
     let mut length = None::<u64>;
+    // Fields the `Connection` header names besides the standard hop-by-hop ones (rare).
+    let mut named = Vec::new();
     for field in parsed.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| Error::Malformed("invalid field name"))?;
-        let value = HeaderValue::from_bytes(field.value).map_err(|_| Error::Malformed("invalid field value"))?;
-        if name == CONNECTION {
-            for token in field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::HTTP_10 {
-                    close = false;
+        match crate::forward::hop_by_hop_index(name.as_str()) {
+            // Connection
+            Some(0) => {
+                for token in field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii).filter(|t| !t.is_empty()) {
+                    if token.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        close &= version != Version::HTTP_10;
+                    } else if let Ok(other) = HeaderName::from_bytes(token) {
+                        named.push(other);
+                    }
                 }
             }
-        } else if name == TRANSFER_ENCODING {
-            // The last coding of the last field decides: chunked or not.
-            let last = field.value.rsplit(|b| *b == b',').next().map(<[u8]>::trim_ascii).unwrap_or_default();
-            transfer_encoding = Some(last.eq_ignore_ascii_case(b"chunked"));
-        } else if name == CONTENT_LENGTH {
-            for item in field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
-                let n = parse_length(item).ok_or(Error::Malformed("invalid Content-Length"))?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(Error::Malformed("conflicting Content-Length"));
+            // Transfer-Encoding: the last coding of the last field decides, chunked or not.
+            Some(7) => {
+                let last = field.value.rsplit(|b| *b == b',').next().map(<[u8]>::trim_ascii).unwrap_or_default();
+                transfer_encoding = Some(last.eq_ignore_ascii_case(b"chunked"));
+            }
+            Some(_) => {}
+            None => {
+                let value = HeaderValue::from_bytes(field.value).map_err(|_| Error::Malformed("invalid field value"))?;
+                if name == CONTENT_LENGTH {
+                    for item in field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+                        let n = parse_length(item).ok_or(Error::Malformed("invalid Content-Length"))?;
+                        if length.is_some_and(|l| l != n) {
+                            return Err(Error::Malformed("conflicting Content-Length"));
+                        }
+                        length = Some(n);
+                    }
                 }
-                length = Some(n);
+                headers.append(name, value);
             }
         }
-        headers.append(name, value);
+    }
+    for name in named {
+        headers.remove(name);
     }
     buf.advance(len);
     let no_body = head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;

@@ -169,6 +169,17 @@ async fn both_lengths_the_transfer_coding_wins_and_the_connection_is_not_reused(
 }
 
 #[tokio::test]
+async fn hop_by_hop_fields_and_those_connection_names_are_left_out() {
+    let (addr, server) = scripted(b"\r\n\r\n", b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: y\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n0\r\n\r\n", 64, false).await;
+    let mut conn = connect(addr).await;
+    let head = send(&mut conn, get("/")).await.unwrap();
+    let names: Vec<_> = head.response.headers().keys().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["x-kept"]);
+    assert_eq!((head.framing, head.reusable), (Framing::Chunked, true));
+    server.abort();
+}
+
+#[tokio::test]
 async fn malformed_responses_are_errors() {
     let cases: [(&'static [u8], &str); 6] = [
         (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", "conflicting"),
