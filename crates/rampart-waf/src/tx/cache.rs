@@ -97,9 +97,11 @@ pub struct TransformCache {
     bits: Vec<u64>,
     /// The bytes of values that chains asked about (see [`TransformCache::get_or_insert`]).
     held: Vec<ByteSet>,
-    /// What whole variables hold under a chain (see [`super::literal_skip`]), by variable and
-    /// chain.
-    summaries: HashMap<(u32, u32), Summary, BuildHasherDefault<IntHasher>>,
+    /// What whole variables hold under a chain (see [`super::literal_skip`]), with their keys,
+    /// in the order computed; `summary_at[key]` is one more than a summary's index here (0:
+    /// none), for the dense keys `literal_skip` makes of a variable and a chain.
+    summaries: Vec<(usize, Summary)>,
+    summary_at: Vec<u32>,
     /// The bytes of whole variables, untransformed (a dozen at most: searched in order).
     raw: Vec<(u32, ByteSet)>,
 }
@@ -120,6 +122,9 @@ pub struct Summary {
 const INITIAL_ENTRIES: usize = 512;
 /// Whole-variable group sets reserved likewise (about a hundred per phase).
 const INITIAL_SUMMARIES: usize = 128;
+/// Summary keys given room when a transaction starts (about a hundred chains for a few dozen
+/// variables; the table grows as rules ask).
+const INITIAL_SUMMARY_KEYS: usize = 4096;
 
 impl TransformCache {
     /// An empty cache with room for a typical request.
@@ -130,7 +135,8 @@ impl TransformCache {
             arena: Vec::new(),
             bits: Vec::with_capacity(INITIAL_ENTRIES),
             held: Vec::with_capacity(INITIAL_SUMMARIES),
-            summaries: HashMap::with_capacity_and_hasher(INITIAL_SUMMARIES, BuildHasherDefault::default()),
+            summaries: Vec::with_capacity(INITIAL_SUMMARIES),
+            summary_at: Vec::with_capacity(INITIAL_SUMMARY_KEYS),
             raw: Vec::with_capacity(16),
         }
     }
@@ -142,7 +148,13 @@ impl TransformCache {
         self.arena.clear();
         self.bits.clear();
         self.held.clear();
-        self.summaries.clear();
+        // Only the keys in use are reset: the table is a few thousand entries long, and the
+        // cache is cleared several times per request.
+        for (key, _) in self.summaries.drain(..) {
+            if let Some(at) = self.summary_at.get_mut(key) {
+                *at = 0;
+            }
+        }
         self.raw.clear();
     }
 
@@ -154,7 +166,8 @@ impl TransformCache {
             + self.arena.capacity() * size_of::<Vec<u8>>()
             + self.bits.capacity() * size_of::<u64>()
             + self.held.capacity() * size_of::<ByteSet>()
-            + self.summaries.capacity() * (size_of::<(u32, u32)>() + size_of::<Summary>() + 1)
+            + self.summaries.capacity() * size_of::<(usize, Summary)>()
+            + self.summary_at.capacity() * size_of::<u32>()
             + self.raw.capacity() * size_of::<(u32, ByteSet)>()
     }
 
@@ -246,9 +259,11 @@ impl TransformCache {
         self.bits.get(at..at + index.words()).is_some_and(|bits| prefilter::has(bits, group))
     }
 
-    /// What a whole variable holds under a chain, as far as computed this phase.
-    pub fn summary(&self, variable_and_chain: (u32, u32)) -> Option<Summary> {
-        self.summaries.get(&variable_and_chain).copied()
+    /// What a whole variable holds under a chain (`key`: the two made one small number by
+    /// `literal_skip`), as far as computed this phase.
+    pub fn summary(&self, key: usize) -> Option<Summary> {
+        let at = self.summary_at.get(key)?.checked_sub(1)?;
+        self.summaries.get(at as usize).map(|(_, summary)| *summary)
     }
 
     /// Start an empty group set for a whole variable; its offset. The caller fills it with
@@ -271,8 +286,20 @@ impl TransformCache {
     }
 
     /// Record what a whole variable holds under a chain.
-    pub fn set_summary(&mut self, variable_and_chain: (u32, u32), summary: Summary) {
-        self.summaries.insert(variable_and_chain, summary);
+    pub fn set_summary(&mut self, key: usize, summary: Summary) {
+        if key >= self.summary_at.len() {
+            self.summary_at.resize(key + 1, 0);
+        }
+        let known = self.summary_at.get(key).and_then(|at| at.checked_sub(1));
+        match known.and_then(|at| self.summaries.get_mut(at as usize)) {
+            Some((_, slot)) => *slot = summary,
+            None => {
+                self.summaries.push((key, summary));
+                if let (Some(at), Ok(index)) = (self.summary_at.get_mut(key), u32::try_from(self.summaries.len())) {
+                    *at = index;
+                }
+            }
+        }
     }
 
     /// Add the group set at `from` to the one at `to`.
@@ -342,6 +369,22 @@ mod tests {
         assert_ne!(c.get_or_insert(1, &other, |_, _| None), s1);
         c.clear();
         assert_eq!(c.get_or_insert(1, &value, |_, _| None).map(|s| c.resolve(s, &value).as_ptr()), Some(value.as_ptr()));
+    }
+
+    #[test]
+    fn summaries_by_variable_and_chain() {
+        let mut c = TransformCache::default();
+        assert!(c.summary(37).is_none());
+        c.set_summary(37, Summary { bits: Some(1), bound: None });
+        c.set_summary(47, Summary { bits: Some(2), bound: None });
+        c.set_summary(3, Summary { bits: Some(3), bound: None });
+        c.set_summary(37, Summary { bits: Some(4), bound: Some([1, 0, 0, 0]) });
+        assert_eq!(c.summary(37).and_then(|s| s.bits), Some(4));
+        assert_eq!(c.summary(47).and_then(|s| s.bits), Some(2));
+        assert_eq!(c.summary(3).and_then(|s| s.bits), Some(3));
+        assert!(c.summary(4).is_none() && c.summary(39).is_none() && c.summary(10_000).is_none());
+        c.clear();
+        assert!(c.summary(37).is_none() && c.summary(3).is_none());
     }
 
     #[test]

@@ -26,12 +26,13 @@ pub fn expand(data: &TxData, text: &MacroText) -> Vec<u8> {
     out
 }
 
-/// Expand to a string (lossy for non-UTF-8 bytes).
+/// Expand to a string (lossy for non-UTF-8 bytes). Valid UTF-8, nearly always, keeps the
+/// expansion's buffer: no second pass over the bytes, no copy.
 pub fn expand_string(data: &TxData, text: &MacroText) -> String {
     if let [Part::Literal(l)] = text.parts.as_slice() {
         return l.clone();
     }
-    String::from_utf8_lossy(&expand(data, text)).into_owned()
+    String::from_utf8(expand(data, text)).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The first value of `collection[.key]`.
