@@ -28,7 +28,7 @@ start_rampart stages 8091 "$run/stages.toml"
 
 for round in $(seq "$ROUNDS"); do
     echo "round $round"
-    measure nginx http://127.0.0.1:8081/
+    measure_peer "$run/proxy.pid" nginx http://127.0.0.1:8081/
     measure haproxy http://127.0.0.1:8083/
     measure rampart http://127.0.0.1:8090/
     measure rampart+stages http://127.0.0.1:8091/
