@@ -26,6 +26,7 @@ const DICTIONARY: &[&[u8]] = &[
     b"\r\n\r\n\0\r\nQUIT\n", b"192.0.2.1", b"2001:db8::1", b"::ffff:10.0.0.1", b"65535", b"99999999999999999999",
     b"-1", b"+5", b"0x10", b"[[listener]]", b"[limits]", b"[server]", b"[[route]]", b"[[upstream]]",
     b"= \"", b"\"1s\"", b"\"0s\"", b"\"1KiB/s\"", b"\"10/s\"", b"\"127.0.0.0/8\"", b"= 0", b"= -1", b"= 1e99",
+    b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 101 ", b" 204 ", b" 304 ", b"Connection: close, ", b"0\r\n\r\n", b"ffffffff\r\n",
     b"'''", b"\"\"\"", b"\\u0000", b"*.example.org", b"/contacts",
 ];
 
@@ -129,6 +130,12 @@ fn request_head_target(data: &[u8]) {
 fn request_head_checks_never_panic_on_mutated_heads() {
     let seeds = read_dir(&repo("fuzz/seeds/request_head"), None);
     drive("request_head", &seeds, 50_000, 0x5EED_0001, request_head_target);
+}
+
+#[test]
+fn the_upstream_client_never_panics_on_mutated_responses() {
+    let seeds = read_dir(&repo("fuzz/seeds/upstream_response"), None);
+    drive("upstream_response", &seeds, 50_000, 0x5EED_0005, targets::upstream_response);
 }
 
 #[test]

@@ -153,3 +153,11 @@ pub fn config(data: &[u8]) {
         }
     }
 }
+
+/// An upstream's bytes → the proxy's HTTP/1.1 client: response heads, framing, chunked bodies
+/// and trailers. An upstream may be compromised or broken; nothing it sends may panic the
+/// proxy.
+pub fn upstream_response(data: &[u8]) {
+    let head_request = data.first().is_some_and(|b| b & 1 == 1);
+    let _ = rampart_proxy::upstream::read_response_bytes(data.get(1..).unwrap_or_default(), head_request);
+}

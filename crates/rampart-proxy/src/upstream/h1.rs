@@ -349,6 +349,34 @@ impl BodyState {
     }
 }
 
+/// Read `data` as a server's bytes on a connection, as the client does — interim heads, the
+/// final head, its body by its framing — without a socket: the fuzz target's entry point
+/// (`fuzz/fuzz_targets/upstream_response.rs`). Returns the body bytes read before the data
+/// ran out, or the error the client would meet. Never panics, whatever `data` is.
+pub fn read_response_bytes(data: &[u8], head_request: bool) -> Result<usize, Error> {
+    let mut buf = BytesMut::from(data);
+    let head = loop {
+        match parse_head(&mut buf, head_request)? {
+            None => return Ok(0),
+            Some(Parsed::Interim) => {}
+            Some(Parsed::Final(head)) => break head,
+        }
+    };
+    let mut read = 0;
+    match BodyState::new(head.framing) {
+        BodyState::Length(n) => read = usize::try_from(n).unwrap_or(usize::MAX).min(buf.len()),
+        BodyState::Close => read = buf.len(),
+        BodyState::Chunked(mut chunk) => loop {
+            match chunk.decode(&mut buf)? {
+                Decoded::Data(data) => read += data.len(),
+                Decoded::Trailers(_) | Decoded::End | Decoded::NeedMore => break,
+            }
+        },
+        BodyState::Done => {}
+    }
+    Ok(read)
+}
+
 // --- Requests -----------------------------------------------------------------------------
 
 /// The request's declared `Content-Length`, when it has one.

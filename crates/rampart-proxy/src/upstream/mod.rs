@@ -4,6 +4,8 @@
 
 pub mod client;
 mod h1;
+
+pub use h1::read_response_bytes;
 mod health;
 mod server;
 
