@@ -147,6 +147,27 @@ measure_peer() {
     done
 }
 
+# callgrind_cost NAME CONFIG PORT [wrk args and URL...]: instructions per request of "$bin" run
+# with CONFIG under callgrind, uninstrumented until warm (loading rules under callgrind would
+# take minutes, and the first requests fill caches later ones reuse) for COST_WARMUP (3s), then
+# measured for COST_DURATION (10s), wrk with COST_CONNS (4) connections. Prints NAME, the
+# requests and the figure; COST_KEEP=DIR keeps the profile there.
+callgrind_cost() {
+    local name=$1 config=$2 port=$3; shift 3
+    local out=$run/callgrind-$name.out vg n ir
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$bin" run --config "$config" \
+        > "$run/callgrind-$name.log" 2>&1 & vg=$!
+    for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.5; done
+    wrk -t1 -c"${COST_CONNS:-4}" -d"${COST_WARMUP:-3s}" "$@" > /dev/null
+    callgrind_control -i on $vg > /dev/null 2>&1
+    n=$(wrk -t1 -c"${COST_CONNS:-4}" -d"${COST_DURATION:-10s}" "$@" | awk '/requests in/ {print $1}')
+    callgrind_control -i off $vg > /dev/null 2>&1
+    kill $vg; wait $vg || true
+    ir=$(cat "$out"* | awk '/^totals:/ {s += $2} END {print s}')
+    printf '  %-12s %6d requests   %9d instructions per request\n' "$name" "$n" $((ir / n))
+    if [ -n "${COST_KEEP:-}" ]; then cp "$out"* "$COST_KEEP/"; fi
+}
+
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" $1; }
 
 # report BASELINE LABEL...: medians of every label, then each label's ratio to BASELINE.

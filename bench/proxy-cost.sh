@@ -14,16 +14,4 @@ bash "$shared/anchors/start.sh" "$run" >/dev/null
 
 port=8095
 base_config $port "" > "$run/plain.toml"
-out=$run/callgrind.out
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$bin" run --config "$run/plain.toml" \
-    > "$run/callgrind.log" 2>&1 & vg=$!
-for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.5; done
-wrk -t1 -c4 -d3s "http://127.0.0.1:$port/" > /dev/null
-callgrind_control -i on $vg > /dev/null 2>&1
-n=$(wrk -t1 -c4 -d${COST_DURATION:-10s} "http://127.0.0.1:$port/" | awk '/requests in/ {print $1}')
-callgrind_control -i off $vg > /dev/null 2>&1
-kill $vg; wait $vg || true
-ir=$(cat "$out"* | awk '/^totals:/ {s += $2} END {print s}')
-printf '  plain proxy  %6d requests   %6d instructions per request\n' "$n" $((ir / n))
-[ -n "${COST_KEEP:-}" ] && cp "$out"* "$COST_KEEP/"
-exit 0
+callgrind_cost proxy "$run/plain.toml" $port "http://127.0.0.1:$port/"

@@ -24,24 +24,6 @@ wrk.body   = "username=alice%40example.org&comment=Looking+forward+to+the+canvas
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 LUA
 
-for kind in GET POST; do
-    if [ $kind = GET ]; then
-        args=("http://127.0.0.1:$port/contacts/search?q=smith&ward=north&page=2")
-    else
-        args=(-s "$run/post.lua" "http://127.0.0.1:$port/form")
-    fi
-    # Uninstrumented until warm: loading the CRS under callgrind would take minutes, and the
-    # first requests fill caches (regex DFAs, spare transaction buffers) that later ones reuse.
-    out=$run/callgrind-$kind.out
-    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$bin" run --config "$run/waf.toml" \
-        > "$run/callgrind-$kind.log" 2>&1 & vg=$!
-    for _ in $(seq 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.5; done
-    wrk -t1 -c8 -d5s "${args[@]}" > /dev/null
-    callgrind_control -i on $vg > /dev/null 2>&1
-    n=$(wrk -t1 -c8 -d${COST_DURATION:-15s} "${args[@]}" | awk '/requests in/ {print $1}')
-    callgrind_control -i off $vg > /dev/null 2>&1
-    kill $vg; wait $vg || true
-    ir=$(cat "$out"* | awk '/^totals:/ {s += $2} END {print s}')
-    printf '  %-5s %6d requests   %9d instructions per request\n' $kind "$n" $((ir / n))
-    [ -n "${COST_KEEP:-}" ] && cp "$out"* "$COST_KEEP/"
-done
+: "${COST_CONNS:=8}" "${COST_WARMUP:=5s}" "${COST_DURATION:=15s}"
+callgrind_cost GET "$run/waf.toml" $port "http://127.0.0.1:$port/contacts/search?q=smith&ward=north&page=2"
+callgrind_cost POST "$run/waf.toml" $port -s "$run/post.lua" "http://127.0.0.1:$port/form"

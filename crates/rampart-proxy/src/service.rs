@@ -19,7 +19,7 @@ use rampart_core::{
 
 use crate::admission::Lane;
 use crate::body::{client_body_fault, collect_limited, empty, full, BodyLimitError, GuardedBody, ProxyBody};
-use crate::forward::{strip_hop_by_hop, upstream_parts, Forwarding};
+use crate::forward::{upstream_parts, Forwarding};
 use crate::hygiene::check_framing;
 use crate::pages::{accepts_json, refusal, wants_json};
 use crate::runtime::{Proxy, Runtime};
@@ -271,8 +271,8 @@ pub async fn handle(
         }
     };
 
+    // Hop-by-hop fields were left out as the upstream client parsed the head.
     let (mut resp_parts, resp_body) = upstream_resp.into_parts();
-    strip_hop_by_hop(&mut resp_parts.headers);
     // The headers move into the facts the stages see and move back into the response at the
     // end: no copy per request.
     let facts = ResponseFacts { status: resp_parts.status, headers: std::mem::take(&mut resp_parts.headers) };

@@ -28,7 +28,7 @@ use http::{Method, Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
 use tokio::net::TcpStream;
 
-use super::h1::{self, BodyState, Connection, Framing};
+use super::h1::{self, BodyState, Connection};
 use crate::body::{BoxError, ProxyBody};
 use crate::io::Watchdog;
 
@@ -199,7 +199,6 @@ pub async fn send(
     let (parts, ()) = head.response.into_parts();
     let mut body = PooledBody {
         state: BodyState::new(head.framing),
-        size: head.framing,
         reusable: head.reusable,
         conn: Some((server, conn)),
         read_timeout,
@@ -216,8 +215,6 @@ pub async fn send(
 /// between two chunks.
 pub struct PooledBody {
     state: BodyState,
-    /// The framing the head declared, for the size hint.
-    size: Framing,
     reusable: bool,
     conn: Option<(SocketAddr, Conn)>,
     read_timeout: Duration,
@@ -271,9 +268,9 @@ impl Body for PooledBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        match (&self.state, self.size) {
-            (BodyState::Done, _) => SizeHint::with_exact(0),
-            (BodyState::Length(left), Framing::Length(_)) => SizeHint::with_exact(*left),
+        match self.state {
+            BodyState::Done => SizeHint::with_exact(0),
+            BodyState::Length(left) => SizeHint::with_exact(left),
             _ => SizeHint::default(),
         }
     }

@@ -38,15 +38,15 @@ use tokio::net::TcpStream;
 
 use crate::body::{BoxError, ProxyBody};
 
+mod chunked;
+use chunked::{Chunked, Decoded};
+
 /// The largest response head read (status line and header fields).
 pub const MAX_HEAD: usize = 64 * 1024;
 /// The most header fields a response head may have.
 pub const MAX_HEADERS: usize = 128;
 /// Request bytes gathered before they are written out.
 const WRITE_AT: usize = 64 * 1024;
-/// The longest chunk-size line (size, extensions, CRLF) and trailer section accepted.
-const MAX_CHUNK_LINE: usize = 4096;
-const MAX_TRAILERS: usize = 16 * 1024;
 
 /// Why an exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +55,7 @@ pub enum Error {
     Io(#[from] io::Error),
     /// The server closed the connection before sending a byte of the response.
     #[error("connection closed before the response")]
-    ClosedBeforeResponse { sent: bool },
+    ClosedBeforeResponse,
     #[error("malformed response: {0}")]
     Malformed(&'static str),
     #[error("response head over {MAX_HEAD} bytes or {MAX_HEADERS} fields")]
@@ -70,7 +70,7 @@ impl Error {
     /// The server closed the connection before answering: on a reused connection, the
     /// server's idle close crossing the request (it never saw it, or saw it closing).
     pub fn is_closed_before_response(&self) -> bool {
-        matches!(self, Error::ClosedBeforeResponse { .. })
+        matches!(self, Error::ClosedBeforeResponse)
     }
 }
 
@@ -145,7 +145,7 @@ impl Connection {
             Err(Error::Io(e)) => {
                 // Written to a connection the server had closed: it never took the request.
                 if self.read.is_empty() && closed(&e) {
-                    return Err(Error::ClosedBeforeResponse { sent: false });
+                    return Err(Error::ClosedBeforeResponse);
                 }
                 // It may have answered before it stopped reading.
                 return match self.read_head(head_request).await {
@@ -235,9 +235,6 @@ impl Connection {
             if self.read.len() >= MAX_HEAD {
                 return Err(Error::HeadTooLarge);
             }
-            if self.read.capacity() - self.read.len() < 1024 {
-                self.read.reserve(8 * 1024);
-            }
             let n = match std::future::poll_fn(|cx| poll_read(&self.io, &mut self.read, cx)).await {
                 Ok(n) => n,
                 Err(e) if closed(&e) && self.read.is_empty() && !received => 0,
@@ -245,7 +242,7 @@ impl Connection {
             };
             if n == 0 {
                 return Err(if self.read.is_empty() && !received {
-                    Error::ClosedBeforeResponse { sent: true }
+                    Error::ClosedBeforeResponse
                 } else {
                     Error::Malformed("connection closed in the response head")
                 });
@@ -291,9 +288,6 @@ impl Connection {
                     Err(e) => return Poll::Ready(Some(Err(e))),
                 },
             }
-            if self.read.capacity() - self.read.len() < 1024 {
-                self.read.reserve(16 * 1024);
-            }
             match ready!(poll_read(&self.io, &mut self.read, cx)) {
                 Ok(0) if matches!(framing, BodyState::Close) => {
                     *framing = BodyState::Done;
@@ -318,8 +312,12 @@ fn closed(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted)
 }
 
-/// Read what the socket has into `buf`: no syscall while it is not signalled readable.
+/// Read what the socket has into `buf` (with room for at least 1 KiB more): no syscall while
+/// it is not signalled readable.
 fn poll_read(io: &TcpStream, buf: &mut BytesMut, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    if buf.capacity() - buf.len() < 1024 {
+        buf.reserve(16 * 1024);
+    }
     loop {
         ready!(io.poll_read_ready(cx))?;
         match io.try_read_buf(buf) {
@@ -533,112 +531,6 @@ fn parse_length(s: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(s).ok()?.parse().ok()
-}
-
-// --- Chunked bodies -----------------------------------------------------------------------
-
-/// Where a chunked body's decoding is.
-#[derive(Debug, Default)]
-pub struct Chunked {
-    /// Bytes of the current chunk's data still to come; `None` when a size line is next.
-    left: Option<u64>,
-    /// The CRLF after a chunk's data is next.
-    crlf: bool,
-}
-
-enum Decoded {
-    Data(Bytes),
-    Trailers(HeaderMap),
-    End,
-    NeedMore,
-}
-
-impl Chunked {
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, Error> {
-        loop {
-            if self.crlf {
-                if buf.len() < 2 {
-                    return Ok(Decoded::NeedMore);
-                }
-                if &buf[..2] != b"\r\n" {
-                    return Err(Error::Malformed("chunk not followed by CRLF"));
-                }
-                buf.advance(2);
-                self.crlf = false;
-            }
-            match self.left {
-                Some(0) => {
-                    // The last chunk: an empty line, or trailer fields up to one.
-                    if buf.len() < 2 {
-                        return Ok(Decoded::NeedMore);
-                    }
-                    if buf.starts_with(b"\r\n") {
-                        buf.advance(2);
-                        return Ok(Decoded::End);
-                    }
-                    let Some(end) = find(buf, b"\r\n\r\n", 0) else {
-                        if buf.len() > MAX_TRAILERS {
-                            return Err(Error::Malformed("trailer section too large"));
-                        }
-                        return Ok(Decoded::NeedMore);
-                    };
-                    let section = buf.split_to(end + 4);
-                    return parse_trailers(&section).map(Decoded::Trailers);
-                }
-                Some(left) => {
-                    if buf.is_empty() {
-                        return Ok(Decoded::NeedMore);
-                    }
-                    let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-                    let rest = left - n as u64;
-                    self.left = if rest == 0 { None } else { Some(rest) };
-                    self.crlf = rest == 0;
-                    return Ok(Decoded::Data(buf.split_to(n).freeze()));
-                }
-                None => {
-                    let Some(line_end) = find(buf, b"\r\n", 0) else {
-                        if buf.len() > MAX_CHUNK_LINE {
-                            return Err(Error::Malformed("chunk size line too long"));
-                        }
-                        return Ok(Decoded::NeedMore);
-                    };
-                    if line_end > MAX_CHUNK_LINE {
-                        return Err(Error::Malformed("chunk size line too long"));
-                    }
-                    let line = &buf[..line_end];
-                    // The size, then optional extensions after `;` (ignored).
-                    let digits = line.split(|b| *b == b';').next().unwrap_or_default().trim_ascii_end();
-                    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
-                        return Err(Error::Malformed("invalid chunk size"));
-                    }
-                    let size = digits.iter().fold(0u64, |n, d| n << 4 | u64::from((*d as char).to_digit(16).unwrap_or(0)));
-                    buf.advance(line_end + 2);
-                    self.left = Some(size);
-                }
-            }
-        }
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|i| i + from)
-}
-
-/// Trailer fields (`section` ends with the empty line).
-fn parse_trailers(section: &[u8]) -> Result<HeaderMap, Error> {
-    let mut fields = [httparse::EMPTY_HEADER; 32];
-    match httparse::parse_headers(section, &mut fields) {
-        Ok(httparse::Status::Complete((_, fields))) => {
-            let mut trailers = HeaderMap::with_capacity(fields.len());
-            for f in fields {
-                let name = HeaderName::from_bytes(f.name.as_bytes()).map_err(|_| Error::Malformed("invalid trailer name"))?;
-                let value = HeaderValue::from_bytes(f.value).map_err(|_| Error::Malformed("invalid trailer value"))?;
-                trailers.append(name, value);
-            }
-            Ok(trailers)
-        }
-        _ => Err(Error::Malformed("invalid trailers")),
-    }
 }
 
 #[cfg(test)]
