@@ -165,7 +165,7 @@ callgrind_cost() {
     kill $vg; wait $vg || true
     ir=$(cat "$out"* | awk '/^totals:/ {s += $2} END {print s}')
     printf '  %-12s %6d requests   %9d instructions per request\n' "$name" "$n" $((ir / n))
-    if [ -n "${COST_KEEP:-}" ]; then cp "$out"* "$COST_KEEP/"; fi
+    if [ -n "${COST_KEEP:-}" ]; then mkdir -p "$COST_KEEP" && cp "$out"* "$COST_KEEP/"; fi
 }
 
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" $1; }

@@ -1,7 +1,7 @@
 //! The request toward the upstream and the response back: hop-by-hop headers removed,
 //! forwarding headers set.
 
-use std::fmt::Write;
+use std::io::Write;
 use std::net::IpAddr;
 
 use bytes::Bytes;
@@ -10,8 +10,6 @@ use http::request::Parts;
 use http::{Uri, Version};
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 /// The request id header, toward the upstream and back to the client.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -103,9 +101,11 @@ pub struct Forwarding<'a> {
 
 /// Turn the client's request head into the upstream's: origin-form target (the upstream
 /// client sends it to the server it picked, with that server as `Host` when the request named
-/// none), HTTP/1.1, hop-by-hop removed, `X-Forwarded-*`, `Forwarded` and `X-Request-Id` set.
-/// Returns the `X-Request-Id` value, for the response to the client.
-pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<HeaderValue, http::Error> {
+/// none), HTTP/1.1, hop-by-hop removed. The forwarding fields (`X-Forwarded-*`, `Forwarded`,
+/// `X-Request-Id`) are returned encoded, for the upstream client to write after the client's
+/// own fields (leaving out those they replace): five inserts into the header map, and the
+/// rehash that made room for them, cost more than the rest of this together.
+pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> ForwardFields {
     // An HTTP/2 request carries its host in the `:authority` pseudo-header only; the upstream
     // speaks HTTP/1.1 and needs it as `Host`.
     if !parts.headers.contains_key(header::HOST) {
@@ -119,96 +119,134 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> Result<HeaderV
         parts.uri = parts.uri.path_and_query().map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
     }
     parts.version = Version::HTTP_11;
-    let h = &mut parts.headers;
-    strip_hop_by_hop(h);
-    // Room for the six fields set below at once, not a rehash per insert.
-    h.reserve(6);
+    strip_hop_by_hop(&mut parts.headers);
+    ForwardFields::new(&parts.headers, fwd)
+}
 
-    // The values written here share one buffer (one allocation and its count, not a copy
-    // each): `X-Forwarded-For`, `Forwarded`, `X-Forwarded-Host`, `X-Request-Id`, in that order.
-    let mut text = String::with_capacity(96 + 2 * fwd.host.map_or(0, str::len) + fwd.request_id.len());
-    // Keep the chain a trusted proxy gave us; from anyone else it is a forgery and is dropped.
-    let mut chained = false;
-    if fwd.peer_trusted {
-        for prior in h.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()) {
-            text.push_str(prior);
-            text.push_str(", ");
-            chained = true;
-        }
-    }
-    if !chained && fwd.client != fwd.peer {
-        push_ip(&mut text, fwd.client);
-        text.push_str(", ");
-    }
-    push_ip(&mut text, fwd.peer);
-    let xff_end = text.len();
-    match fwd.client {
-        IpAddr::V4(_) => {
-            text.push_str("for=");
-            push_ip(&mut text, fwd.client);
-        }
-        IpAddr::V6(v6) => {
-            let _ = write!(text, "for=\"[{v6}]\"");
-        }
-    }
-    let proto = if fwd.tls { "https" } else { "http" };
-    text.push_str(";proto=");
-    text.push_str(proto);
-    if let Some(host) = fwd.host.filter(|host| host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))) {
-        text.push_str(";host=");
-        text.push_str(host);
-    }
-    let forwarded_end = text.len();
-    text.push_str(fwd.host.unwrap_or_default());
-    let host_end = text.len();
-    text.push_str(fwd.request_id);
-    let text = Bytes::from(text);
-    let value = |range: std::ops::Range<usize>| HeaderValue::from_maybe_shared(text.slice(range)).ok();
+/// The forwarding fields of one request, as the lines of a request head, and which of the
+/// client's own fields they replace. Cloning shares the buffer.
+#[derive(Clone)]
+pub struct ForwardFields {
+    lines: Bytes,
+    /// The `X-Request-Id` value, sent back to the client too (a slice of `lines`).
+    id: HeaderValue,
+    /// The client sent a host: its `X-Forwarded-Host` is replaced by ours.
+    replaces_host: bool,
+    /// The client is a trusted proxy: its `Forwarded` elements are kept and ours follow.
+    keeps_forwarded: bool,
+}
 
-    if let Some(v) = value(0..xff_end) {
-        // `insert` replaces every value the client sent.
-        h.insert(X_FORWARDED_FOR, v);
-    } else {
-        h.remove(X_FORWARDED_FOR);
-    }
-    h.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-    if let Some(host) = fwd.host.and_then(|_| value(forwarded_end..host_end)) {
-        h.insert(X_FORWARDED_HOST, host);
-    }
-    match value(xff_end..forwarded_end) {
-        // After a trusted proxy's elements; `insert` drops anyone else's.
-        Some(v) if fwd.peer_trusted => {
-            h.append(header::FORWARDED, v);
+impl ForwardFields {
+    fn new(headers: &HeaderMap, fwd: &Forwarding<'_>) -> ForwardFields {
+        // Written straight into the lines, each value where it belongs. Addresses and the
+        // scheme are ours; the host and the trusted chain come from the request's own fields
+        // (visible ASCII by then), the id from the configuration: those two are checked, since
+        // a CR or LF in one would make a field of its own.
+        let host = fwd.host.filter(|h| visible(h));
+        let request_id = Some(fwd.request_id).filter(|id| visible(id)).unwrap_or("-");
+        let mut out = Vec::with_capacity(192 + 2 * host.map_or(0, str::len) + request_id.len());
+        out.extend_from_slice(b"x-forwarded-for: ");
+        // Keep the chain a trusted proxy gave us; from anyone else it is a forgery and is dropped.
+        let mut chained = false;
+        if fwd.peer_trusted {
+            for prior in headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()) {
+                out.extend_from_slice(prior.as_bytes());
+                out.extend_from_slice(b", ");
+                chained = true;
+            }
         }
-        Some(v) => {
-            h.insert(header::FORWARDED, v);
+        if !chained && fwd.client != fwd.peer {
+            push_ip(&mut out, fwd.client);
+            out.extend_from_slice(b", ");
         }
-        None if fwd.peer_trusted => {}
-        None => {
-            h.remove(header::FORWARDED);
+        push_ip(&mut out, fwd.peer);
+        let proto: &[u8] = if fwd.tls { b"https" } else { b"http" };
+        out.extend_from_slice(b"\r\nx-forwarded-proto: ");
+        out.extend_from_slice(proto);
+        out.extend_from_slice(b"\r\n");
+        if let Some(host) = host {
+            out.extend_from_slice(b"x-forwarded-host: ");
+            out.extend_from_slice(host.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"forwarded: for=");
+        if fwd.client.is_ipv6() {
+            out.extend_from_slice(b"\"[");
+            push_ip(&mut out, fwd.client);
+            out.extend_from_slice(b"]\"");
+        } else {
+            push_ip(&mut out, fwd.client);
+        }
+        out.extend_from_slice(b";proto=");
+        out.extend_from_slice(proto);
+        if let Some(host) = host.filter(|host| host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))) {
+            out.extend_from_slice(b";host=");
+            out.extend_from_slice(host.as_bytes());
+        }
+        out.extend_from_slice(b"\r\nx-request-id: ");
+        let id_at = out.len();
+        out.extend_from_slice(request_id.as_bytes());
+        let id = id_at..out.len();
+        out.extend_from_slice(b"\r\n");
+        let lines = Bytes::from(out);
+        ForwardFields {
+            id: HeaderValue::from_maybe_shared(lines.slice(id)).unwrap_or(HeaderValue::from_static("-")),
+            lines,
+            replaces_host: fwd.host.is_some(),
+            keeps_forwarded: fwd.peer_trusted,
         }
     }
-    let id = value(host_end..text.len()).unwrap_or(HeaderValue::from_static("-"));
-    h.insert(X_REQUEST_ID, id.clone());
-    Ok(id)
+
+    /// The fields, each line ending in CRLF.
+    pub fn lines(&self) -> &[u8] {
+        &self.lines
+    }
+
+    /// The request id, for the response to the client.
+    pub fn request_id(&self) -> &HeaderValue {
+        &self.id
+    }
+
+    /// Whether the client's field `name` (lowercase, as `HeaderName` keeps it) is left out of
+    /// the upstream request: ours replace every value the client sent.
+    pub fn replaces(&self, name: &str) -> bool {
+        match name {
+            "x-forwarded-for" | "x-forwarded-proto" | "x-request-id" => true,
+            "x-forwarded-host" => self.replaces_host,
+            "forwarded" => !self.keeps_forwarded,
+            _ => false,
+        }
+    }
+}
+
+/// No control character (a fold without an early exit: a few vector compares).
+fn visible(value: &str) -> bool {
+    value.bytes().fold(true, |ok, b| ok & (b >= b' ') & (b != 0x7f))
 }
 
 /// Append `ip` as text: IPv4 by hand (every request), IPv6 through `Display`.
-fn push_ip(out: &mut String, ip: IpAddr) {
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
+            // On the stack first: one copy into `out`, not a capacity check per digit.
+            let (mut text, mut n) = ([0u8; 15], 0);
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    text[n] = b'.';
+                    n += 1;
                 }
                 if octet >= 100 {
-                    out.push(char::from(b'0' + octet / 100));
+                    text[n] = b'0' + octet / 100;
+                    n += 1;
                 }
                 if octet >= 10 {
-                    out.push(char::from(b'0' + octet / 10 % 10));
+                    text[n] = b'0' + octet / 10 % 10;
+                    n += 1;
                 }
-                out.push(char::from(b'0' + octet % 10));
+                text[n] = b'0' + octet % 10;
+                n += 1;
             }
+            out.extend_from_slice(&text[..n]);
         }
         IpAddr::V6(v6) => {
             let _ = write!(out, "{v6}");
@@ -256,12 +294,37 @@ mod tests {
         assert_eq!(clean.len(), 1);
     }
 
+    /// The fields the upstream receives: the client's that are not replaced, then ours.
+    fn sent(p: &Parts, f: &ForwardFields) -> Vec<(String, String)> {
+        let mut fields: Vec<(String, String)> = p
+            .headers
+            .iter()
+            .filter(|(n, _)| !f.replaces(n.as_str()))
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        let lines = std::str::from_utf8(f.lines()).unwrap();
+        assert!(lines.ends_with("\r\n"));
+        for line in lines.split_terminator("\r\n") {
+            let (n, v) = line.split_once(": ").unwrap();
+            fields.push((n.to_string(), v.to_string()));
+        }
+        fields
+    }
+
+    fn values<'a>(fields: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+        fields.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+    }
+
     #[test]
     fn forwarding_headers_are_set_and_forged_ones_dropped() {
         let mut p = parts(
             Request::get("/contacts?q=a")
                 .header("host", "campaign.example.org")
                 .header("x-forwarded-for", "6.6.6.6")
+                .header("x-forwarded-host", "evil.example")
+                .header("x-forwarded-proto", "http")
+                .header("forwarded", "for=6.6.6.6")
+                .header("x-request-id", "forged")
                 .header("connection", "keep-alive, x-secret")
                 .header("x-secret", "1")
                 .body(())
@@ -275,30 +338,58 @@ mod tests {
             host: Some("campaign.example.org"),
             request_id: "abc-1",
         };
-        assert_eq!(upstream_parts(&mut p, &fwd).unwrap(), "abc-1");
+        let f = upstream_parts(&mut p, &fwd);
+        assert_eq!(f.request_id(), "abc-1");
         assert_eq!(p.uri, "/contacts?q=a");
-        assert_eq!(p.headers["x-forwarded-for"], "192.0.2.9");
-        assert_eq!(p.headers["x-forwarded-proto"], "https");
-        assert_eq!(p.headers["x-request-id"], "abc-1");
-        assert_eq!(p.headers["forwarded"], "for=192.0.2.9;proto=https;host=campaign.example.org");
-        assert!(p.headers.get("x-secret").is_none());
-        assert!(p.headers.get("connection").is_none());
-        assert_eq!(p.headers["host"], "campaign.example.org");
+        let sent = sent(&p, &f);
+        assert_eq!(values(&sent, "x-forwarded-for"), ["192.0.2.9"]);
+        assert_eq!(values(&sent, "x-forwarded-proto"), ["https"]);
+        assert_eq!(values(&sent, "x-forwarded-host"), ["campaign.example.org"]);
+        assert_eq!(values(&sent, "x-request-id"), ["abc-1"]);
+        assert_eq!(values(&sent, "forwarded"), ["for=192.0.2.9;proto=https;host=campaign.example.org"]);
+        assert!(values(&sent, "x-secret").is_empty());
+        assert!(values(&sent, "connection").is_empty());
+        assert_eq!(values(&sent, "host"), ["campaign.example.org"]);
+    }
+
+    #[test]
+    fn an_invalid_value_is_left_out_not_written() {
+        let mut p = parts(Request::get("/").body(()).unwrap());
+        let fwd = Forwarding {
+            client: "192.0.2.9".parse().unwrap(),
+            peer: "192.0.2.9".parse().unwrap(),
+            peer_trusted: false,
+            tls: false,
+            host: Some("a\r\nx-injected: 1"),
+            request_id: "id-1",
+        };
+        let f = upstream_parts(&mut p, &fwd);
+        let sent = sent(&p, &f);
+        assert!(values(&sent, "x-forwarded-host").is_empty());
+        assert!(values(&sent, "x-injected").is_empty());
+        assert_eq!(values(&sent, "forwarded"), ["for=192.0.2.9;proto=http"]);
+        assert_eq!(values(&sent, "x-request-id"), ["id-1"]);
     }
 
     #[test]
     fn addresses_are_written_as_display_writes_them() {
         for ip in ["0.0.0.0", "127.0.0.1", "10.20.30.40", "100.9.99.255", "255.255.255.255", "::1", "2001:db8::7", "::ffff:192.0.2.1"] {
             let ip: IpAddr = ip.parse().unwrap();
-            let mut s = String::new();
+            let mut s = Vec::new();
             push_ip(&mut s, ip);
-            assert_eq!(s, ip.to_string());
+            assert_eq!(s, ip.to_string().as_bytes());
         }
     }
 
     #[test]
     fn trusted_chain_is_extended() {
-        let mut p = parts(Request::get("/").header("x-forwarded-for", "203.0.113.5").body(()).unwrap());
+        let mut p = parts(
+            Request::get("/")
+                .header("x-forwarded-for", "203.0.113.5")
+                .header("forwarded", "for=203.0.113.5")
+                .body(())
+                .unwrap(),
+        );
         let fwd = Forwarding {
             client: "203.0.113.5".parse().unwrap(),
             peer: "10.0.0.2".parse().unwrap(),
@@ -307,8 +398,10 @@ mod tests {
             host: None,
             request_id: "x",
         };
-        upstream_parts(&mut p, &fwd).unwrap();
-        assert_eq!(p.headers["x-forwarded-for"], "203.0.113.5, 10.0.0.2");
-        assert_eq!(p.headers["forwarded"], "for=203.0.113.5;proto=http");
+        let f = upstream_parts(&mut p, &fwd);
+        let sent = sent(&p, &f);
+        assert_eq!(values(&sent, "x-forwarded-for"), ["203.0.113.5, 10.0.0.2"]);
+        // The trusted proxy's elements first, ours after.
+        assert_eq!(values(&sent, "forwarded"), ["for=203.0.113.5", "for=203.0.113.5;proto=http"]);
     }
 }

@@ -204,20 +204,18 @@ pub async fn handle(
         host: ctx.host.as_deref(),
         request_id: &id.0,
     };
+    let forwarding = upstream_parts(&mut parts, &fwd);
     // The id's value, sent to the upstream and back to the client.
-    let Ok(id_value) = upstream_parts(&mut parts, &fwd) else {
-        let resp = refusal(StatusCode::BAD_REQUEST, &id.0, json(), None, true);
-        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
-    };
+    let id_value = forwarding.request_id().clone();
 
     // A request without a body can be sent again: when the chosen server refuses the
     // connection, it goes to another server of the pool once instead of failing.
-    let spare = (pool.servers.len() > 1 && is_bodyless(&parts)).then(|| RequestHead::of(&parts));
+    let spare = (pool.servers.len() > 1 && is_bodyless(&parts)).then(|| (RequestHead::of(&parts), forwarding.clone()));
     let sent = Instant::now();
     let mut server = server;
     let mut in_flight = server.begin();
-    let mut result = pool.send(server.addr, Request::from_parts(parts, upstream_body)).await;
-    if let (Err(e), Some(head)) = (&result, spare) {
+    let mut result = pool.send(server.addr, Request::from_parts(parts, upstream_body), Some(forwarding)).await;
+    if let (Err(e), Some((head, forwarding))) = (&result, spare) {
         if e.is_connect() {
             // A refused connect is certain: take the server out now, not after N requests.
             server.record_failure(1, pool.settings.eject_for);
@@ -227,7 +225,7 @@ pub async fn handle(
                     tracing::info!(request_id = %id, upstream = %pool.settings.name, refused = %server.addr, retry = %other.addr, "upstream connect refused; retrying on another server");
                     server = other;
                     in_flight = server.begin();
-                    result = pool.send(server.addr, req).await;
+                    result = pool.send(server.addr, req, Some(forwarding)).await;
                 }
             }
         }

@@ -30,6 +30,7 @@ use tokio::net::TcpStream;
 
 use super::h1::{self, BodyState, Connection};
 use crate::body::{BoxError, ProxyBody};
+use crate::forward::ForwardFields;
 use crate::io::Watchdog;
 
 /// Idle connections older than this are closed instead of reused.
@@ -166,6 +167,7 @@ pub async fn send(
     connect_timeout: Duration,
     read_timeout: Duration,
     req: Request<ProxyBody>,
+    forwarding: Option<ForwardFields>,
 ) -> Result<Response<PooledBody>, UpstreamError> {
     let (mut parts, mut body) = req.into_parts();
     if !parts.headers.contains_key(HOST) {
@@ -186,16 +188,16 @@ pub async fn send(
         // carry (and move) its room.
         None => Box::pin(connect(server, connect_timeout, read_timeout)).await?,
     };
-    let head = match within(&mut conn.watch, read_timeout, conn.io.exchange(&parts, &mut body)).await.ok_or_else(timed_out)? {
+    let head = match within(&mut conn.watch, read_timeout, conn.io.exchange(&parts, forwarding.as_ref(), &mut body)).await.ok_or_else(timed_out)? {
         Ok(head) => head,
         Err(e) if e.is_closed_before_response() && reused && replayable => {
             conn = Box::pin(connect(server, connect_timeout, read_timeout)).await?;
-            let sent = conn.io.exchange(&parts, &mut body);
+            let sent = conn.io.exchange(&parts, forwarding.as_ref(), &mut body);
             within(&mut conn.watch, read_timeout, sent).await.ok_or_else(timed_out)?.map_err(UpstreamError::Http)?
         }
         Err(e) => return Err(UpstreamError::Http(e)),
     };
-    drop((parts, body));
+    drop((parts, forwarding, body));
     let (parts, ()) = head.response.into_parts();
     let mut body = PooledBody {
         state: BodyState::new(head.framing),
@@ -349,14 +351,14 @@ mod tests {
     async fn connections_are_reused_once_the_body_is_read() {
         let (addr, conns) = server().await;
         for _ in 0..5 {
-            let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap();
+            let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr), None).await.unwrap();
             assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
         }
         assert_eq!(conns.load(Ordering::Relaxed), 1);
         // A body left unread: that connection is not reused.
-        let unread = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap();
+        let unread = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr), None).await.unwrap();
         drop(unread);
-        let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap();
+        let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr), None).await.unwrap();
         assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
         assert_eq!(conns.load(Ordering::Relaxed), 2);
     }
@@ -366,14 +368,14 @@ mod tests {
         let (addr, conns) = server_closing(true).await;
         // GETs take the idle connection unchecked, meet the close, and go again on a new one.
         for _ in 0..3 {
-            let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap();
+            let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr), None).await.unwrap();
             assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
         }
         assert!(conns.load(Ordering::Relaxed) >= 3);
         // A POST, which could not go again, takes only a connection seen open.
         tokio::time::sleep(Duration::from_millis(50)).await;
         let post = Request::post(format!("http://{addr}/f")).header("content-length", "5").body(crate::body::full("hello")).unwrap();
-        let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), post).await.unwrap();
+        let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), post, None).await.unwrap();
         assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
     }
 
@@ -382,7 +384,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let err = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr)).await.unwrap_err();
+        let err = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr), None).await.unwrap_err();
         assert!(err.is_connect(), "{err}");
     }
 
@@ -408,7 +410,7 @@ mod tests {
     async fn no_response_head_within_the_read_timeout_is_a_timeout() {
         let addr = stalling_server(b"").await;
         let started = Instant::now();
-        let err = send(addr, Duration::from_secs(1), Duration::from_millis(300), get(addr)).await.unwrap_err();
+        let err = send(addr, Duration::from_secs(1), Duration::from_millis(300), get(addr), None).await.unwrap_err();
         assert!(err.is_timeout(), "{err}");
         let took = started.elapsed();
         assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5), "{took:?}");
@@ -417,7 +419,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_stalled_longer_than_the_read_timeout_fails_and_its_connection_is_not_reused() {
         let addr = stalling_server(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nok").await;
-        let resp = send(addr, Duration::from_secs(1), Duration::from_millis(300), get(addr)).await.unwrap();
+        let resp = send(addr, Duration::from_secs(1), Duration::from_millis(300), get(addr), None).await.unwrap();
         let started = Instant::now();
         let err = resp.into_body().collect().await.unwrap_err();
         assert!(err.downcast_ref::<BodyStalled>().is_some(), "{err}");

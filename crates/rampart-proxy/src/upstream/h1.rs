@@ -37,6 +37,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::body::{BoxError, ProxyBody};
+use crate::forward::ForwardFields;
 
 mod chunked;
 use chunked::{Chunked, Decoded};
@@ -125,16 +126,22 @@ impl Connection {
         }
     }
 
-    /// Send the request (`parts` and `body`) and read its response head. The request's body
+    /// Send the request (`parts`, the proxy's `forwarding` fields, `body`) and read its
+    /// response head. The request's body
     /// is sent in full before the response is read; a server that answers early and stops
     /// reading (a 413, say) makes the write fail, and its answer is then read if it sent one.
-    pub async fn exchange(&mut self, parts: &http::request::Parts, body: &mut ProxyBody) -> Result<Head, Error> {
+    pub async fn exchange(
+        &mut self,
+        parts: &http::request::Parts,
+        forwarding: Option<&ForwardFields>,
+        body: &mut ProxyBody,
+    ) -> Result<Head, Error> {
         let head_request = parts.method == Method::HEAD;
         let declared = declared_length(&parts.headers);
         let empty = body.is_end_stream();
         let chunked = !empty && declared.is_none();
         self.write.clear();
-        encode_head(&mut self.write, parts, empty && declared.is_none(), chunked);
+        encode_head(&mut self.write, parts, forwarding, empty && declared.is_none(), chunked);
         let sent = if empty { self.flush().await.map(|()| 0) } else { self.send_body(body, chunked).await };
         match sent {
             Ok(sent) => {
@@ -223,19 +230,20 @@ impl Connection {
     async fn read_head(&mut self, head_request: bool) -> Result<Head, Error> {
         let mut received = false;
         loop {
-            if let Some(head) = parse_head(&mut self.read, head_request)? {
-                match head {
-                    Parsed::Interim => {
-                        received = true;
-                        continue;
-                    }
-                    Parsed::Final(head) => return Ok(head),
+            // Empty just after the request was sent (the usual case): nothing to parse yet.
+            let parsed = if self.read.is_empty() { None } else { parse_head(&mut self.read, head_request)? };
+            match parsed {
+                Some(Parsed::Interim) => {
+                    received = true;
+                    continue;
                 }
+                Some(Parsed::Final(head)) => return Ok(head),
+                None => {}
             }
             if self.read.len() >= MAX_HEAD {
                 return Err(Error::HeadTooLarge);
             }
-            let n = match std::future::poll_fn(|cx| poll_read(&self.io, &mut self.read, cx)).await {
+            let n = match std::future::poll_fn(|cx| poll_read(&mut self.io, &mut self.read, cx)).await {
                 Ok(n) => n,
                 Err(e) if closed(&e) && self.read.is_empty() && !received => 0,
                 Err(e) => return Err(e.into()),
@@ -288,7 +296,7 @@ impl Connection {
                     Err(e) => return Poll::Ready(Some(Err(e))),
                 },
             }
-            match ready!(poll_read(&self.io, &mut self.read, cx)) {
+            match ready!(poll_read(&mut self.io, &mut self.read, cx)) {
                 Ok(0) if matches!(framing, BodyState::Close) => {
                     *framing = BodyState::Done;
                     return Poll::Ready(None);
@@ -314,17 +322,14 @@ fn closed(e: &io::Error) -> bool {
 
 /// Read what the socket has into `buf` (with room for at least 1 KiB more): no syscall while
 /// it is not signalled readable.
-fn poll_read(io: &TcpStream, buf: &mut BytesMut, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+fn poll_read(io: &mut TcpStream, buf: &mut BytesMut, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
     if buf.capacity() - buf.len() < 1024 {
         buf.reserve(16 * 1024);
     }
-    loop {
-        ready!(io.poll_read_ready(cx))?;
-        match io.try_read_buf(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            other => return Poll::Ready(other),
-        }
-    }
+    // Through `AsyncRead`, not `try_read_buf`: a read shorter than the room offered drained the
+    // socket, and tokio then forgets its readiness. Left set, the next wait (the next
+    // response, on a kept-alive connection) would start with a read that finds nothing.
+    tokio_util::io::poll_read_buf(Pin::new(io), cx, buf)
 }
 
 /// A body's progress: what is left of it.
@@ -382,12 +387,29 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse().ok())
 }
 
-fn encode_head(out: &mut Vec<u8>, parts: &http::request::Parts, empty_without_length: bool, chunked: bool) {
+fn encode_head(
+    out: &mut Vec<u8>,
+    parts: &http::request::Parts,
+    forwarding: Option<&ForwardFields>,
+    empty_without_length: bool,
+    chunked: bool,
+) {
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    push_fields(out, &parts.headers);
+    for (name, value) in &parts.headers {
+        if forwarding.is_some_and(|f| f.replaces(name.as_str())) {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(forwarding) = forwarding {
+        out.extend_from_slice(forwarding.lines());
+    }
     if chunked {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
     } else if empty_without_length && matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {

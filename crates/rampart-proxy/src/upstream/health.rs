@@ -52,7 +52,7 @@ async fn probe(pool: &Pool, addr: std::net::SocketAddr, path: &str, timeout: Dur
     else {
         return false;
     };
-    match tokio::time::timeout(timeout, pool.send(addr, req)).await {
+    match tokio::time::timeout(timeout, pool.send(addr, req, None)).await {
         Ok(Ok(resp)) => resp.status().is_success() || resp.status().is_redirection(),
         _ => false,
     }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use http::{Request, Response};
 
 use crate::body::ProxyBody;
+use crate::forward::ForwardFields;
 use crate::settings::{Balance, UpstreamSettings};
 
 /// One upstream pool.
@@ -68,15 +69,17 @@ impl Pool {
         Some(Arc::clone(chosen.unwrap_or(&self.servers[0])))
     }
 
-    /// Send `req` to `server` (one of this pool's), on a kept-alive connection of this thread's
+    /// Send `req` to `server` (one of this pool's), with the proxy's `forwarding` fields after
+    /// its own, on a kept-alive connection of this thread's
     /// or a new one within the pool's connect timeout. The client's future itself, not one
     /// around it: a request's future is moved whole at each level it is wrapped in.
     pub fn send(
         &self,
         server: SocketAddr,
         req: Request<ProxyBody>,
+        forwarding: Option<ForwardFields>,
     ) -> impl Future<Output = Result<Response<PooledBody>, UpstreamError>> + use<> {
-        client::send(server, self.settings.connect_timeout, self.settings.read_timeout, req)
+        client::send(server, self.settings.connect_timeout, self.settings.read_timeout, req, forwarding)
     }
 
     /// Servers usable now.

@@ -45,7 +45,7 @@ async fn connect(addr: SocketAddr) -> Connection {
 
 async fn send(conn: &mut Connection, req: Request<ProxyBody>) -> Result<Head, Error> {
     let (parts, mut body) = req.into_parts();
-    conn.exchange(&parts, &mut body).await
+    conn.exchange(&parts, None, &mut body).await
 }
 
 fn get(path: &str) -> Request<ProxyBody> {
@@ -89,6 +89,30 @@ async fn the_request_head_is_written_as_given_in_origin_form() {
     let head = send(&mut conn, req).await.unwrap();
     assert_eq!(head.framing, Framing::Empty);
     assert_eq!(server.await.unwrap(), b"GET /p?q=1 HTTP/1.1\r\nhost: app\r\nx-b: 2\r\n\r\n");
+}
+
+#[tokio::test]
+async fn the_forwarding_fields_follow_the_clients_and_replace_its_own() {
+    let (addr, server) = scripted(b"\r\n\r\n", b"HTTP/1.1 204 No Content\r\n\r\n", 64, true).await;
+    let mut conn = connect(addr).await;
+    let req = Request::get("/").header("host", "app").header("x-forwarded-for", "6.6.6.6").header("x-b", "2");
+    let (mut parts, mut body) = req.body(crate::body::full(Bytes::new())).unwrap().into_parts();
+    let fwd = crate::forward::Forwarding {
+        client: "192.0.2.1".parse().unwrap(),
+        peer: "192.0.2.1".parse().unwrap(),
+        peer_trusted: false,
+        tls: false,
+        host: Some("app"),
+        request_id: "r-1",
+    };
+    let forwarding = crate::forward::upstream_parts(&mut parts, &fwd);
+    conn.exchange(&parts, Some(&forwarding), &mut body).await.unwrap();
+    let received = String::from_utf8(server.await.unwrap()).unwrap();
+    assert_eq!(
+        received,
+        "GET / HTTP/1.1\r\nhost: app\r\nx-b: 2\r\nx-forwarded-for: 192.0.2.1\r\nx-forwarded-proto: http\r\n\
+         x-forwarded-host: app\r\nforwarded: for=192.0.2.1;proto=http;host=app\r\nx-request-id: r-1\r\n\r\n"
+    );
 }
 
 #[tokio::test]
