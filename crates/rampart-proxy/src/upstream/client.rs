@@ -75,10 +75,14 @@ impl UpstreamError {
 pub struct BodyStalled(pub Duration);
 
 /// A connection and its read-timeout watchdog, which moves with it in and out of the pool.
-struct Conn {
+/// Boxed where it is held ([`Conn`]): it moves from the idle list into a request's future,
+/// then into the response body and back, and a pointer moves for less than the struct.
+struct ConnState {
     io: Connection,
     watch: Watchdog,
 }
+
+type Conn = Box<ConnState>;
 
 struct Idle {
     conn: Conn,
@@ -131,7 +135,7 @@ async fn connect(addr: SocketAddr, timeout: Duration, read_timeout: Duration) ->
         Err(_) => return Err(connect_error(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timeout"))),
     };
     let _ = stream.set_nodelay(true);
-    Ok(Conn { io: Connection::new(stream), watch: Watchdog::new(read_timeout) })
+    Ok(Box::new(ConnState { io: Connection::new(stream), watch: Watchdog::new(read_timeout) }))
 }
 
 /// `exchange` (the request sent, its response head awaited) within `read_timeout` of now,
