@@ -475,6 +475,14 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Parsed>, 
         return Ok(Some(Parsed::Interim));
     }
     let version = if parsed.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+    // The values share one copy of the head (one allocation, not one per value).
+    let head = Bytes::copy_from_slice(&buf[..len]);
+    let value_of = |field: &[u8]| {
+        let at = field.as_ptr() as usize - buf.as_ptr() as usize;
+        // SAFETY: httparse accepted these bytes as a field value: HTAB, SP, VCHAR and obs-text
+        // (0x80-0xFF), which are exactly the bytes a `HeaderValue` may hold.
+        unsafe { HeaderValue::from_maybe_shared_unchecked(head.slice(at..at + field.len())) }
+    };
     let mut headers = HeaderMap::with_capacity(parsed.headers.len());
     let mut close = version == Version::HTTP_10;
     let mut transfer_encoding = None::<bool>;
@@ -503,7 +511,7 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Parsed>, 
             }
             Some(_) => {}
             None => {
-                let value = HeaderValue::from_bytes(field.value).map_err(|_| Error::Malformed("invalid field value"))?;
+                let value = value_of(field.value);
                 if name == CONTENT_LENGTH {
                     for item in field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
                         let n = parse_length(item).ok_or(Error::Malformed("invalid Content-Length"))?;
