@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Instructions per request of Rampart as a plain reverse proxy (proxy.sh's load: a small GET,
+# Instructions per request of Rampart as a plain reverse proxy, and with proxy.sh's stages (an
+# access list of 10,000 entries and a per-client rate limit), under proxy.sh's load (a small GET,
 # keep-alive) in front of the anchors' nginx backend: the whole process under callgrind,
 # instrumented after a warm-up, wrk sending. Requests per second on a shared machine swing by
 # 10-20% from round to round; this figure repeats within about 2% (how many requests each
@@ -12,6 +13,14 @@ command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgri
 rampart_bin
 bash "$shared/anchors/start.sh" "$run" >/dev/null
 
+python3 - "$run/deny.txt" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(10000):
+        f.write(f"198.18.{i // 256 % 256}.{i % 256}/32 ; bench\n")
+PY
 port=8095
 base_config $port "" > "$run/plain.toml"
+base_config $port "$(printf '[access]\ndeny = ["203.0.113.0/24"]\ndeny_files = ["%s"]\n\n[[rate_limit]]\nkey = "client"\nrate = "10000000/s"\nburst = 1000000\n' "$run/deny.txt")" > "$run/stages.toml"
 callgrind_cost proxy "$run/plain.toml" $port "http://127.0.0.1:$port/"
+callgrind_cost stages "$run/stages.toml" $port "http://127.0.0.1:$port/"
