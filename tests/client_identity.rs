@@ -36,7 +36,7 @@ fn x_forwarded_for_from_a_trusted_proxy_names_the_client() {
     let echo: serde_json::Value = allowed.json().unwrap();
     // The trusted chain is kept and the peer appended.
     assert_eq!(echo["headers"]["x-forwarded-for"], "203.0.113.8, 127.0.0.1");
-    assert_eq!(echo["headers"]["forwarded"], "for=203.0.113.8;proto=http;host=127.0.0.1");
+    assert_eq!(echo["headers"]["forwarded"], format!("for=203.0.113.8;proto=http;host=\"{}\"", r.addrs[0]));
     assert_eq!(app.hits(), 1);
     let access = wait_json_logs(&r, "rampart::access", Duration::from_secs(5), |l| l.len() >= 3);
     assert!(access.iter().any(|l| l["client"] == DENIED && l["status"] == 403 && l["stage"] == "access"), "{access:?}");
@@ -56,7 +56,9 @@ fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
     assert_eq!(resp.status(), 200, "an untrusted peer's header decided the client");
     let echo: serde_json::Value = resp.json().unwrap();
     assert_eq!(echo["headers"]["x-forwarded-for"], "127.0.0.1");
-    assert_eq!(echo["headers"]["forwarded"], "for=127.0.0.1;proto=http;host=127.0.0.1");
+    assert_eq!(echo["headers"]["forwarded"], format!("for=127.0.0.1;proto=http;host=\"{}\"", r.addrs[0]));
+    // The host as the client sent it, port included.
+    assert_eq!(echo["headers"]["x-forwarded-host"], r.addrs[0].to_string());
     let access = wait_json_logs(&r, "rampart::access", Duration::from_secs(5), |l| !l.is_empty());
     assert!(access.iter().all(|l| l["client"] == "127.0.0.1"), "{access:?}");
 }

@@ -94,7 +94,6 @@ pub struct Forwarding<'a> {
     pub peer: IpAddr,
     pub peer_trusted: bool,
     pub tls: bool,
-    pub host: Option<&'a str>,
     /// The request id, sent to the upstream (and, from the same buffer, back to the client).
     pub request_id: &'a str,
 }
@@ -130,8 +129,6 @@ pub struct ForwardFields {
     lines: Bytes,
     /// The `X-Request-Id` value, sent back to the client too (a slice of `lines`).
     id: HeaderValue,
-    /// The client sent a host: its `X-Forwarded-Host` is replaced by ours.
-    replaces_host: bool,
     /// The client is a trusted proxy: its `Forwarded` elements are kept and ours follow.
     keeps_forwarded: bool,
 }
@@ -141,10 +138,12 @@ impl ForwardFields {
         // Written straight into the lines, each value where it belongs. Addresses and the
         // scheme are ours; the host and the trusted chain come from the request's own fields
         // (visible ASCII by then), the id from the configuration: those two are checked, since
-        // a CR or LF in one would make a field of its own.
-        let host = fwd.host.filter(|h| visible(h));
+        // a CR or LF in one would make a field of its own. The host is the `Host` the client
+        // sent (an HTTP/2 request's authority, copied there), port included: what an
+        // application needs to build its own absolute URLs (RFC 7239 §5.3).
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| visible(h));
         let request_id = Some(fwd.request_id).filter(|id| visible(id)).unwrap_or("-");
-        let mut out = Vec::with_capacity(192 + 2 * host.map_or(0, str::len) + request_id.len());
+        let mut out = Vec::with_capacity(196 + 2 * host.map_or(0, str::len) + request_id.len());
         out.extend_from_slice(b"x-forwarded-for: ");
         // Keep the chain a trusted proxy gave us; from anyone else it is a forgery and is dropped.
         let mut chained = false;
@@ -179,9 +178,17 @@ impl ForwardFields {
         }
         out.extend_from_slice(b";proto=");
         out.extend_from_slice(proto);
-        if let Some(host) = host.filter(|host| host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))) {
-            out.extend_from_slice(b";host=");
-            out.extend_from_slice(host.as_bytes());
+        if let Some(host) = host {
+            // A token as it is; otherwise (a port's colon, an IPv6 literal's brackets) a quoted
+            // string, which a quote or backslash inside would end early: then no host at all.
+            if host.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+                out.extend_from_slice(b";host=");
+                out.extend_from_slice(host.as_bytes());
+            } else if !host.bytes().any(|b| b == b'"' || b == b'\\') {
+                out.extend_from_slice(b";host=\"");
+                out.extend_from_slice(host.as_bytes());
+                out.push(b'"');
+            }
         }
         out.extend_from_slice(b"\r\nx-request-id: ");
         let id_at = out.len();
@@ -192,7 +199,6 @@ impl ForwardFields {
         ForwardFields {
             id: HeaderValue::from_maybe_shared(lines.slice(id)).unwrap_or(HeaderValue::from_static("-")),
             lines,
-            replaces_host: fwd.host.is_some(),
             keeps_forwarded: fwd.peer_trusted,
         }
     }
@@ -211,8 +217,8 @@ impl ForwardFields {
     /// the upstream request: ours replace every value the client sent.
     pub fn replaces(&self, name: &str) -> bool {
         match name {
-            "x-forwarded-for" | "x-forwarded-proto" | "x-request-id" => true,
-            "x-forwarded-host" => self.replaces_host,
+            // A request without a host gets no `X-Forwarded-Host`, and not the client's either.
+            "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host" | "x-request-id" => true,
             "forwarded" => !self.keeps_forwarded,
             _ => false,
         }
@@ -335,7 +341,6 @@ mod tests {
             peer: "192.0.2.9".parse().unwrap(),
             peer_trusted: false,
             tls: true,
-            host: Some("campaign.example.org"),
             request_id: "abc-1",
         };
         let f = upstream_parts(&mut p, &fwd);
@@ -353,22 +358,44 @@ mod tests {
     }
 
     #[test]
+    fn the_host_is_forwarded_with_its_port_quoted_where_forwarded_needs_it() {
+        for (sent_host, forwarded) in [
+            ("app.example:8443", r#"for=192.0.2.9;proto=http;host="app.example:8443""#),
+            ("[2001:db8::1]:80", r#"for=192.0.2.9;proto=http;host="[2001:db8::1]:80""#),
+            ("app.example", "for=192.0.2.9;proto=http;host=app.example"),
+            // A quote would end the quoted string early: no host element at all.
+            ("a\"b", "for=192.0.2.9;proto=http"),
+        ] {
+            let mut p = parts(Request::get("/").header("host", sent_host).body(()).unwrap());
+            let fwd = Forwarding {
+                client: "192.0.2.9".parse().unwrap(),
+                peer: "192.0.2.9".parse().unwrap(),
+                peer_trusted: false,
+                tls: false,
+                request_id: "id-1",
+            };
+            let f = upstream_parts(&mut p, &fwd);
+            let sent = sent(&p, &f);
+            assert_eq!(values(&sent, "x-forwarded-host"), [sent_host]);
+            assert_eq!(values(&sent, "forwarded"), [forwarded]);
+        }
+    }
+
+    #[test]
     fn an_invalid_value_is_left_out_not_written() {
-        let mut p = parts(Request::get("/").body(()).unwrap());
+        let mut p = parts(Request::get("/").header("host", "app").body(()).unwrap());
         let fwd = Forwarding {
             client: "192.0.2.9".parse().unwrap(),
             peer: "192.0.2.9".parse().unwrap(),
             peer_trusted: false,
             tls: false,
-            host: Some("a\r\nx-injected: 1"),
-            request_id: "id-1",
+            request_id: "a\r\nx-injected: 1",
         };
         let f = upstream_parts(&mut p, &fwd);
         let sent = sent(&p, &f);
-        assert!(values(&sent, "x-forwarded-host").is_empty());
         assert!(values(&sent, "x-injected").is_empty());
-        assert_eq!(values(&sent, "forwarded"), ["for=192.0.2.9;proto=http"]);
-        assert_eq!(values(&sent, "x-request-id"), ["id-1"]);
+        assert_eq!(values(&sent, "x-request-id"), ["-"]);
+        assert_eq!(f.request_id(), "-");
     }
 
     #[test]
@@ -395,7 +422,6 @@ mod tests {
             peer: "10.0.0.2".parse().unwrap(),
             peer_trusted: true,
             tls: false,
-            host: None,
             request_id: "x",
         };
         let f = upstream_parts(&mut p, &fwd);

@@ -201,7 +201,6 @@ pub async fn handle(
         peer: conn.peer.ip(),
         peer_trusted,
         tls: conn.tls.is_some(),
-        host: ctx.host.as_deref(),
         request_id: &id.0,
     };
     let forwarding = upstream_parts(&mut parts, &fwd);

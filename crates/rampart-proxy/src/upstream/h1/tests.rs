@@ -102,7 +102,6 @@ async fn the_forwarding_fields_follow_the_clients_and_replace_its_own() {
         peer: "192.0.2.1".parse().unwrap(),
         peer_trusted: false,
         tls: false,
-        host: Some("app"),
         request_id: "r-1",
     };
     let forwarding = crate::forward::upstream_parts(&mut parts, &fwd);
