@@ -97,6 +97,8 @@ impl Worker {
                 crate::sched::prefer_low_latency();
             }
             runtime.block_on(async move {
+                // This thread's kept-alive upstream connections (thread-local) are its to close.
+                tokio::spawn(crate::upstream::client::sweep_idle_forever());
                 while let Some((stream, peer, job)) = rx.recv().await {
                     match tokio::net::TcpStream::from_std(stream) {
                         Ok(stream) => job(stream, peer, Load(Arc::clone(&load))),

@@ -126,6 +126,34 @@ fn put_idle(addr: SocketAddr, conn: Conn) {
     });
 }
 
+/// Close this thread's idle connections that are too old or that the server closed (a
+/// server's idle timeout is often shorter than ours): their sockets would sit in CLOSE_WAIT,
+/// holding descriptors, until a request happened to take them. Returns how many remain.
+pub fn sweep_idle() -> usize {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        for (_, list) in idle.iter_mut() {
+            list.retain_mut(|idle| idle.since.elapsed() < IDLE_TIMEOUT && idle.conn.io.is_usable());
+        }
+        idle.retain(|(_, list)| !list.is_empty());
+        idle.iter().map(|(_, list)| list.len()).sum()
+    })
+}
+
+/// How often a worker sweeps its idle connections.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
+
+/// Sweep this thread's idle connections every [`SWEEP_EVERY`], for as long as the runtime
+/// runs; spawned on each worker's own (single-threaded) runtime.
+pub async fn sweep_idle_forever() {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        sweep_idle();
+    }
+}
+
 /// A new connection to `addr`.
 async fn connect(addr: SocketAddr, timeout: Duration, read_timeout: Duration) -> Result<Conn, UpstreamError> {
     let connect_error = |source| UpstreamError::Connect { addr, source };
@@ -381,6 +409,28 @@ mod tests {
         let post = Request::post(format!("http://{addr}/f")).header("content-length", "5").body(crate::body::full("hello")).unwrap();
         let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), post, None).await.unwrap();
         assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
+    }
+
+    #[tokio::test]
+    async fn idle_connections_the_server_closed_are_swept() {
+        let (open_addr, _) = server().await;
+        let (closing_addr, _) = server_closing(true).await;
+        for addr in [open_addr, closing_addr] {
+            let resp = send(addr, Duration::from_secs(1), Duration::from_secs(5), get(addr), None).await.unwrap();
+            assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
+        }
+        // The closing server's FIN arrives; the sweep sees it on the socket.
+        let mut left = usize::MAX;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            left = sweep_idle();
+            if left == 1 {
+                break;
+            }
+        }
+        assert_eq!(left, 1, "the open server's connection stays, the closed one goes");
+        let kept = IDLE.with(|idle| idle.borrow().iter().map(|(a, l)| (*a, l.len())).collect::<Vec<_>>());
+        assert_eq!(kept, [(open_addr, 1)]);
     }
 
     #[tokio::test]
