@@ -127,9 +127,9 @@ impl Connection {
     }
 
     /// Send the request (`parts`, the proxy's `forwarding` fields, `body`) and read its
-    /// response head. The request's body
-    /// is sent in full before the response is read; a server that answers early and stops
-    /// reading (a 413, say) makes the write fail, and its answer is then read if it sent one.
+    /// response head. The request's body is sent in full before the response is read; a
+    /// server that answers early and stops reading (a 413, say) makes the write fail, and its
+    /// answer is then read if it sent one.
     pub async fn exchange(
         &mut self,
         parts: &http::request::Parts,
@@ -201,7 +201,7 @@ impl Connection {
                     Err(frame) => {
                         if let (true, Ok(trailers)) = (chunked, frame.into_trailers()) {
                             self.write.extend_from_slice(b"0\r\n");
-                            push_fields(&mut self.write, &trailers);
+                            push_fields(&mut self.write, &trailers, |_| false);
                             self.write.extend_from_slice(b"\r\n");
                             self.flush().await?;
                             return Ok(sent);
@@ -398,15 +398,7 @@ fn encode_head(
     out.push(b' ');
     out.extend_from_slice(parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &parts.headers {
-        if forwarding.is_some_and(|f| f.replaces(name.as_str())) {
-            continue;
-        }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
+    push_fields(out, &parts.headers, |name| forwarding.is_some_and(|f| f.replaces(name)));
     if let Some(forwarding) = forwarding {
         out.extend_from_slice(forwarding.lines());
     }
@@ -419,8 +411,12 @@ fn encode_head(
     out.extend_from_slice(b"\r\n");
 }
 
-fn push_fields(out: &mut Vec<u8>, fields: &HeaderMap) {
+/// `fields` as head lines, but those whose name `skip` says.
+fn push_fields(out: &mut Vec<u8>, fields: &HeaderMap, skip: impl Fn(&str) -> bool) {
     for (name, value) in fields {
+        if skip(name.as_str()) {
+            continue;
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
