@@ -39,6 +39,7 @@ impl Transaction {
         }
         let engine = self.engine.clone();
         self.cache.clear();
+        self.cache.fit_summaries(engine.summary_count);
         let mut skip_after: Option<&str> = None;
         let mut skip = 0u32;
         for item in &engine.phases[usize::from(phase - 1)] {
@@ -123,7 +124,7 @@ impl Transaction {
             }
             return true;
         };
-        if link.literal_skip {
+        if !link.summaries.is_empty() {
             let mut scratch = std::mem::take(&mut self.values);
             let may = literal_skip::may_match(&mut self.cache, &self.data, &self.engine.literals, link, &mut scratch);
             self.values = scratch;
