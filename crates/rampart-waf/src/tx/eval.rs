@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use super::expand::{expand_string, EvalContext};
 use super::literal_skip;
+use super::data::TxData;
 use super::tx_vars::VarMap;
 use super::outcome::{Intervention, MatchedRule, MatchedValue};
 use super::Transaction;
@@ -25,6 +26,96 @@ pub(crate) struct Hit {
     name: String,
     value: Vec<u8>,
     captures: Vec<(usize, Vec<u8>)>,
+}
+
+/// What testing a link's values needs, borrowed from the transaction for one link.
+struct ValueCheck<'t, 'd> {
+    link: &'t Rule,
+    op: &'t crate::rule::RuleOperator,
+    ctx: EvalContext<'d>,
+    cache: &'t mut super::cache::TransformCache,
+    literals: &'t crate::prefilter::LiteralIndex,
+    use_cache: bool,
+    hits: &'t mut Vec<Hit>,
+}
+
+impl ValueCheck<'_, '_> {
+    /// Transform one value by the link's chain and test it with the operator; a match (or,
+    /// for a negated operator, a value skipped for lacking what it needs) goes to `hits`.
+    fn test(&mut self, value: &Value<'_>) {
+        let (link, op) = (self.link, self.op);
+        // Only bytes borrowed from request data have a stable identity (see `cache`).
+        let borrowed = matches!(value.value, Cow::Borrowed(_));
+        let entry = if self.use_cache && borrowed && cacheable(value.variable) {
+            self.cache.get_or_insert(link.chain_id, &value.value, |v, held| transform(link, v, held))
+        } else {
+            None
+        };
+        if let Some(entry) = entry {
+            let cache = &mut *self.cache;
+            // None of the operator's required bytes, or of its literals, in the value: it
+            // cannot match.
+            let lacks_byte = link
+                .required_bytes
+                .is_some_and(|needed| cache.value_bytes(entry, &value.value).is_some_and(|held| !intersects(&held, &needed)));
+            let lacks_literal = !lacks_byte && link.prefilter.is_some_and(|group| !cache.has_literal(entry, group, self.literals, &value.value));
+            if lacks_byte || lacks_literal {
+                if op.negated {
+                    let input = cache.resolve(entry, &value.value);
+                    self.hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: Vec::new() });
+                }
+                return;
+            }
+            let input = cache.resolve(entry, &value.value);
+            if test(op, &mut self.ctx, input) {
+                self.hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: std::mem::take(&mut self.ctx.captures) });
+            } else {
+                self.ctx.captures.clear();
+            }
+            return;
+        }
+        let ctx = &mut self.ctx;
+        let mut current: Cow<'_, [u8]> = Cow::Borrowed(value.value.as_ref());
+        let mut hit = false;
+        if link.multi_match && test(op, ctx, &current) {
+            hit = true;
+        }
+        for t in &link.transforms {
+            if let Some(v) = changed(t.function, &current) {
+                current = Cow::Owned(v);
+                if link.multi_match && !hit && test(op, ctx, &current) {
+                    hit = true;
+                }
+            }
+        }
+        if !link.multi_match || link.transforms.is_empty() {
+            hit = test(op, ctx, &current);
+        }
+        if hit {
+            self.hits.push(Hit { name: value.full_name(), value: current.into_owned(), captures: std::mem::take(&mut ctx.captures) });
+        } else {
+            ctx.captures.clear();
+        }
+    }
+}
+
+/// The one value of a link that reads one `TX` variable by name (`TX:key` or `&TX:key`), with
+/// no exclusions written or added at run time (`no_runtime_exclusions`): `Some(None)` when the
+/// variable is not set. `None` for other links, whose values are fetched into a list. The CRS
+/// asks this of most rules it runs (paranoia levels, anomaly scores, settings), so it is worth
+/// doing without the list.
+fn direct_value<'a>(data: &'a TxData, link: &Rule, no_runtime_exclusions: bool) -> Option<Option<Value<'a>>> {
+    let [target] = link.targets.targets.as_slice() else { return None };
+    if target.variable != Variable::Tx || !link.targets.exclusions.is_empty() || !no_runtime_exclusions {
+        return None;
+    }
+    let key = target.selector.as_ref()?.key()?;
+    let entry = data.tx.entry_of(key);
+    if target.count {
+        let count: &'static [u8] = if entry.is_some() { b"1" } else { b"0" };
+        return Some(Some(Value { variable: Variable::Tx, key: Cow::Borrowed(""), value: Cow::Borrowed(count) }));
+    }
+    Some(entry.map(|(k, v)| Value { variable: Variable::Tx, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(v.as_slice()) }))
 }
 
 impl Transaction {
@@ -133,78 +224,41 @@ impl Transaction {
             }
         }
         let mut hits = std::mem::take(&mut self.hits);
-        let mut scratch = std::mem::take(&mut self.values);
         {
             let data = &self.data;
-            let runtime = self.state.removed_targets_for(top);
-            let excluded = |v: Variable, key: &str| {
-                link.targets.exclusions.iter().any(|e| e.excludes(v, key)) || runtime.iter().any(|e| e.excludes(v, key))
+            let mut check = ValueCheck {
+                link,
+                op,
+                ctx: EvalContext { data, capture: link.capture, captures: Vec::new() },
+                cache: &mut self.cache,
+                literals: &self.engine.literals,
+                // Values are cached by identity when there is a chain to save, or literals or
+                // bytes to find.
+                use_cache: !link.multi_match && (link.chain_id != 0 || link.prefilter.is_some() || link.required_bytes.is_some()),
+                hits: &mut hits,
             };
-            let mut values: Vec<Value<'_>> = reuse(scratch);
-            for target in &link.targets.targets {
-                fetch(data, target, &excluded, &mut values);
-            }
-            let mut ctx = EvalContext { data, capture: link.capture, captures: Vec::new() };
-            let cache = &mut self.cache;
-            let literals = &self.engine.literals;
-            // Values are cached by identity when there is a chain to save, or literals or bytes
-            // to find.
-            let use_cache = !link.multi_match && (link.chain_id != 0 || link.prefilter.is_some() || link.required_bytes.is_some());
-            for value in &values {
-                // Only bytes borrowed from request data have a stable identity (see `cache`).
-                let borrowed = matches!(value.value, Cow::Borrowed(_));
-                let entry = if use_cache && borrowed && cacheable(value.variable) {
-                    cache.get_or_insert(link.chain_id, &value.value, |v, held| transform(link, v, held))
-                } else {
-                    None
-                };
-                if let Some(entry) = entry {
-                    // None of the operator's required bytes, or of its literals, in the value: it
-                    // cannot match.
-                    let lacks_byte = link
-                        .required_bytes
-                        .is_some_and(|needed| cache.value_bytes(entry, &value.value).is_some_and(|held| !intersects(&held, &needed)));
-                    let lacks_literal = !lacks_byte && link.prefilter.is_some_and(|group| !cache.has_literal(entry, group, literals, &value.value));
-                    if lacks_byte || lacks_literal {
-                        if op.negated {
-                            let input = cache.resolve(entry, &value.value);
-                            hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: Vec::new() });
-                        }
-                        continue;
-                    }
-                    let input = cache.resolve(entry, &value.value);
-                    if test(op, &mut ctx, input) {
-                        hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: std::mem::take(&mut ctx.captures) });
-                    } else {
-                        ctx.captures.clear();
-                    }
-                    continue;
-                }
-                let mut current: Cow<'_, [u8]> = Cow::Borrowed(value.value.as_ref());
-                let mut hit = false;
-                if link.multi_match && test(op, &mut ctx, &current) {
-                    hit = true;
-                }
-                for t in &link.transforms {
-                    if let Some(v) = changed(t.function, &current) {
-                        current = Cow::Owned(v);
-                        if link.multi_match && !hit && test(op, &mut ctx, &current) {
-                            hit = true;
-                        }
+            match direct_value(data, link, self.state.removed_targets.is_empty()) {
+                Some(value) => {
+                    if let Some(value) = value {
+                        check.test(&value);
                     }
                 }
-                if !link.multi_match || link.transforms.is_empty() {
-                    hit = test(op, &mut ctx, &current);
-                }
-                if hit {
-                    hits.push(Hit { name: value.full_name(), value: current.into_owned(), captures: std::mem::take(&mut ctx.captures) });
-                } else {
-                    ctx.captures.clear();
+                None => {
+                    let runtime = self.state.removed_targets_for(top);
+                    let excluded = |v: Variable, key: &str| {
+                        link.targets.exclusions.iter().any(|e| e.excludes(v, key)) || runtime.iter().any(|e| e.excludes(v, key))
+                    };
+                    let mut values: Vec<Value<'_>> = reuse(std::mem::take(&mut self.values));
+                    for target in &link.targets.targets {
+                        fetch(data, target, &excluded, &mut values);
+                    }
+                    for value in &values {
+                        check.test(value);
+                    }
+                    self.values = reuse(values);
                 }
             }
-            scratch = reuse(values);
         }
-        self.values = scratch;
         let matched = !hits.is_empty();
         for hit in hits.drain(..) {
             for (i, v) in &hit.captures {

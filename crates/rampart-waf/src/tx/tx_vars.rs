@@ -57,8 +57,10 @@ impl TxVars {
 pub trait VarMap {
     /// The stored key and value for `key`.
     fn entry_of(&self, key: &str) -> Option<(&String, &Vec<u8>)>;
-    /// Call `f` with every entry, in no particular order.
-    fn each<'m>(&'m self, f: &mut dyn FnMut(&'m String, &'m Vec<u8>));
+    /// Call `f` with every entry whose key starts with `prefix` (`""`: every entry), in no
+    /// particular order. The prefix is tested here, before the call: a walk of `TX` (a few
+    /// hundred variables) usually selects a handful.
+    fn each_with_prefix<'m>(&'m self, prefix: &str, f: &mut dyn FnMut(&'m String, &'m Vec<u8>));
     /// The value of `key`, to change in place.
     fn value_mut(&mut self, key: &str) -> Option<&mut Vec<u8>>;
     /// Set `key` (new or not).
@@ -74,9 +76,13 @@ impl VarMap for TxVars {
         self.values.get_key_value(key)
     }
 
-    fn each<'m>(&'m self, f: &mut dyn FnMut(&'m String, &'m Vec<u8>)) {
+    fn each_with_prefix<'m>(&'m self, prefix: &str, f: &mut dyn FnMut(&'m String, &'m Vec<u8>)) {
+        // The first byte alone turns most keys away, without a call to compare the rest.
+        let first = prefix.as_bytes().first();
         for (k, v) in &self.values {
-            f(k, v);
+            if first.is_none_or(|b| k.as_bytes().first() == Some(b)) && k.starts_with(prefix) {
+                f(k, v);
+            }
         }
     }
 
@@ -102,8 +108,9 @@ impl VarMap for BTreeMap<String, Vec<u8>> {
         self.get_key_value(key)
     }
 
-    fn each<'m>(&'m self, f: &mut dyn FnMut(&'m String, &'m Vec<u8>)) {
-        for (k, v) in self {
+    fn each_with_prefix<'m>(&'m self, prefix: &str, f: &mut dyn FnMut(&'m String, &'m Vec<u8>)) {
+        // Sorted: the keys with the prefix are one run.
+        for (k, v) in self.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded)).take_while(|(k, _)| k.starts_with(prefix)) {
             f(k, v);
         }
     }
@@ -144,9 +151,13 @@ mod tests {
             v.push(b'!');
         }
         let mut keys: Vec<String> = Vec::new();
-        tx.each(&mut |k, _| keys.push(k.clone()));
+        tx.each_with_prefix("", &mut |k, _| keys.push(k.clone()));
         keys.sort();
         assert_eq!(keys, ["a_1", "a_2", "c"]);
+        keys.clear();
+        tx.each_with_prefix("a_", &mut |k, _| keys.push(k.clone()));
+        keys.sort();
+        assert_eq!(keys, ["a_1", "a_2"]);
         assert_eq!(tx.entry_of("a_1").map(|(_, v)| v.as_slice()), Some(&b"a_1!"[..]));
     }
 }

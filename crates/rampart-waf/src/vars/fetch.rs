@@ -182,8 +182,8 @@ fn map<'a>(
     // The key test starts with the selector's literal prefix, if it has one: most keys lack it.
     let prefix = selector.and_then(|s| s.prefix()).unwrap_or("");
     let start = out.len();
-    m.each(&mut |k, val| {
-        if k.starts_with(prefix) && selector.is_none_or(|s| s.matches_lowercase(k)) && !excluded(v, k) {
+    m.each_with_prefix(prefix, &mut |k, val| {
+        if selector.is_none_or(|s| s.matches_lowercase(k)) && !excluded(v, k) {
             out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
         }
     });
