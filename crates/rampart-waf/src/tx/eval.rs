@@ -8,13 +8,15 @@ use super::literal_skip;
 use super::data::TxData;
 use super::tx_vars::VarMap;
 use super::outcome::{Intervention, MatchedRule, MatchedValue};
+use super::state::RuleSelector;
 use super::Transaction;
 use crate::actions::ctl::in_ranges;
 use crate::actions::{AllowScope, Disruptive};
 use crate::config::EngineMode;
 use crate::rule::{Item, Rule};
 use crate::transform::{intersects, ByteSet};
-use crate::vars::fetch::{fetch, Value};
+use crate::vars::fetch::{fetch, single, Value};
+use crate::vars::Exclusion;
 use crate::vars::Variable;
 
 /// Most bytes of a matched value kept for the log.
@@ -99,23 +101,34 @@ impl ValueCheck<'_, '_> {
     }
 }
 
-/// The one value of a link that reads one `TX` variable by name (`TX:key` or `&TX:key`), with
-/// no exclusions written or added at run time (`no_runtime_exclusions`): `Some(None)` when the
-/// variable is not set. `None` for other links, whose values are fetched into a list. The CRS
-/// asks this of most rules it runs (paranoia levels, anomaly scores, settings), so it is worth
-/// doing without the list.
-fn direct_value<'a>(data: &'a TxData, link: &Rule, no_runtime_exclusions: bool) -> Option<Option<Value<'a>>> {
+/// The one value of a link that reads one variable holding at most one value: a `TX`
+/// variable by name (`TX:key`, `&TX:key`) or a variable that is not a collection
+/// (`REQUEST_METHOD`), with no exclusions written in the link nor added at run time for that
+/// variable (`runtime`): `Some(None)` when the `TX` variable is not set. `None` for other links,
+/// whose values are fetched into a list. The CRS asks this of most rules it runs (paranoia
+/// levels, anomaly scores, settings, the request line), so it is worth doing without the list.
+fn direct_value<'a>(data: &'a TxData, link: &Rule, runtime: &[(RuleSelector, Exclusion)]) -> Option<Option<Value<'a>>> {
     let [target] = link.targets.targets.as_slice() else { return None };
-    if target.variable != Variable::Tx || !link.targets.exclusions.is_empty() || !no_runtime_exclusions {
+    let v = target.variable;
+    // Exclusions of `TX` or of a single variable name only that variable (see `Exclusion::excludes`).
+    if !link.targets.exclusions.is_empty() || runtime.iter().any(|(_, e)| e.variable == v) {
+        return None;
+    }
+    if !v.is_collection() {
+        // Such a variable always yields one value (see `fetch`), empty when unknown.
+        let value = if target.count { Cow::Borrowed(&b"1"[..]) } else { single(data, v).unwrap_or(Cow::Borrowed(b"")) };
+        return Some(Some(Value { variable: v, key: Cow::Borrowed(""), value }));
+    }
+    if v != Variable::Tx {
         return None;
     }
     let key = target.selector.as_ref()?.key()?;
     let entry = data.tx.entry_of(key);
     if target.count {
         let count: &'static [u8] = if entry.is_some() { b"1" } else { b"0" };
-        return Some(Some(Value { variable: Variable::Tx, key: Cow::Borrowed(""), value: Cow::Borrowed(count) }));
+        return Some(Some(Value { variable: v, key: Cow::Borrowed(""), value: Cow::Borrowed(count) }));
     }
-    Some(entry.map(|(k, v)| Value { variable: Variable::Tx, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(v.as_slice()) }))
+    Some(entry.map(|(k, val)| Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) }))
 }
 
 impl Transaction {
@@ -237,7 +250,7 @@ impl Transaction {
                 use_cache: !link.multi_match && (link.chain_id != 0 || link.prefilter.is_some() || link.required_bytes.is_some()),
                 hits: &mut hits,
             };
-            match direct_value(data, link, self.state.removed_targets.is_empty()) {
+            match direct_value(data, link, &self.state.removed_targets) {
                 Some(value) => {
                     if let Some(value) = value {
                         check.test(&value);

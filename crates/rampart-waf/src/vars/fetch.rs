@@ -183,7 +183,7 @@ fn map<'a>(
     let prefix = selector.and_then(|s| s.prefix()).unwrap_or("");
     let start = out.len();
     m.each_with_prefix(prefix, &mut |k, val| {
-        if selector.is_none_or(|s| s.matches_lowercase(k)) && !excluded(v, k) {
+        if selector.is_none_or(|s| s.is_prefix_only() || s.matches_lowercase(k)) && !excluded(v, k) {
             out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
         }
     });
