@@ -83,6 +83,10 @@ struct Entry {
     /// Offset in `bits` of the value's literal groups (see [`crate::prefilter`]), or
     /// [`NOT_SCANNED`].
     bits: u32,
+    /// The value's chain-0 entry (its own id for chain 0), which holds its bytes and groups
+    /// for every chain that leaves it unchanged, or [`NOT_SCANNED`] when the cache had no
+    /// room for it: found without hashing the key again.
+    raw: u32,
 }
 
 const NOT_SCANNED: u32 = u32::MAX;
@@ -215,7 +219,8 @@ impl TransformCache {
             return None;
         }
         // The value's bytes, kept with its chain-0 entry: every chain over it asks.
-        let held = if chain == 0 { None } else { self.bytes_held(value) };
+        let raw = if chain == 0 { None } else { self.raw_entry(value) };
+        let held = raw.and_then(|raw| self.value_bytes(raw, value));
         let slot = match transform(value, held.as_ref()) {
             Some(v) => {
                 self.arena.push(v);
@@ -224,14 +229,20 @@ impl TransformCache {
             None => Slot::Unchanged,
         };
         let id = u32::try_from(self.entries.len()).ok()?;
-        self.entries.push(Entry { slot, chain, held: NOT_SCANNED, bits: NOT_SCANNED });
+        let raw = if chain == 0 { id } else { raw.map_or(NOT_SCANNED, |raw| raw.0) };
+        self.entries.push(Entry { slot, chain, held: NOT_SCANNED, bits: NOT_SCANNED, raw });
         self.slots.insert(key, id);
         Some(EntryId(id))
     }
 
+    /// The chain-0 entry of `value`; `None` when the cache is full.
+    fn raw_entry(&mut self, value: &[u8]) -> Option<EntryId> {
+        self.get_or_insert(0, value, |_, _| None)
+    }
+
     /// The bytes `value` holds, computed once per value and phase; `None` when the cache is full.
     fn bytes_held(&mut self, value: &[u8]) -> Option<ByteSet> {
-        let raw = self.get_or_insert(0, value, |_, _| None)?;
+        let raw = self.raw_entry(value)?;
         self.value_bytes(raw, value)
     }
 
@@ -245,7 +256,10 @@ impl TransformCache {
         let set = match entry.slot {
             // A chain that left the value as it was: the bytes of the value, known to its
             // chain-0 entry (which every chain over it asks).
-            Slot::Unchanged if entry.chain != 0 => self.bytes_held(original)?,
+            Slot::Unchanged if entry.chain != 0 => match entry.raw {
+                NOT_SCANNED => self.bytes_held(original)?,
+                raw => self.value_bytes(EntryId(raw), original)?,
+            },
             Slot::Unchanged => byte_set(original),
             Slot::Changed(i) => byte_set(self.arena.get(i).map_or(original, Vec::as_slice)),
         };
@@ -360,7 +374,11 @@ impl TransformCache {
         // groups of the value itself: one scan serves every such chain.
         let shared = match (entry.slot, entry.chain) {
             (Slot::Unchanged, chain) if chain != 0 => {
-                self.get_or_insert(0, original, |_, _| None).and_then(|raw| self.scanned(raw, index, original))
+                let raw = match entry.raw {
+                    NOT_SCANNED => self.raw_entry(original),
+                    raw => Some(EntryId(raw)),
+                };
+                raw.and_then(|raw| self.scanned(raw, index, original))
             }
             _ => None,
         };

@@ -15,7 +15,7 @@ use crate::actions::{AllowScope, Disruptive};
 use crate::config::EngineMode;
 use crate::rule::{Item, Rule};
 use crate::transform::{intersects, ByteSet};
-use crate::vars::fetch::{fetch, single, Value};
+use crate::vars::fetch::{fetch, single, Value, Visit};
 use crate::vars::Exclusion;
 use crate::vars::Variable;
 
@@ -229,10 +229,7 @@ impl Transaction {
             return true;
         };
         if !link.summaries.is_empty() {
-            let mut scratch = std::mem::take(&mut self.values);
-            let may = literal_skip::may_match(&mut self.cache, &self.data, &self.engine.literals, link, &mut scratch);
-            self.values = scratch;
-            if !may {
+            if !literal_skip::may_match(&mut self.cache, &self.data, &self.engine.literals, link) {
                 return false;
             }
         }
@@ -261,21 +258,18 @@ impl Transaction {
                     let excluded = |v: Variable, key: &str| {
                         link.targets.exclusions.iter().any(|e| e.excludes(v, key)) || runtime.iter().any(|e| e.excludes(v, key))
                     };
-                    let mut values: Vec<Value<'_>> = reuse(std::mem::take(&mut self.values));
+                    // Each value is tested as it is fetched: no list to fill.
+                    let mut visit = Visit(|value: Value<'_>| check.test(&value));
                     for target in &link.targets.targets {
-                        fetch(data, target, &excluded, &mut values);
+                        fetch(data, target, &excluded, &mut visit);
                     }
-                    for value in &values {
-                        check.test(value);
-                    }
-                    self.values = reuse(values);
                 }
             }
         }
         let matched = !hits.is_empty();
         for hit in hits.drain(..) {
             for (i, v) in &hit.captures {
-                self.data.tx.set(i.to_string(), v.clone());
+                self.data.tx.set(i.to_string().into(), v.as_slice().into());
             }
             // Overwritten in place: these buffers keep their capacity from rule to rule.
             self.data.matched_var.clear();
@@ -390,13 +384,6 @@ fn changed(function: crate::transform::TransformFn, input: &[u8]) -> Option<Vec<
         Cow::Borrowed(b) if b.len() != input.len() || b.as_ptr() != input.as_ptr() => Some(b.to_vec()),
         Cow::Borrowed(_) => None,
     }
-}
-
-/// An empty vector of values keeping `spare`'s allocation, for another borrow of the
-/// transaction's data (values are fetched for every rule; this saves an allocation each).
-pub(super) fn reuse<'b>(mut spare: Vec<Value<'_>>) -> Vec<Value<'b>> {
-    spare.clear();
-    spare.into_iter().filter_map(|_| None).collect()
 }
 
 /// Variables whose values cannot change within a phase: rules write the excluded ones, so

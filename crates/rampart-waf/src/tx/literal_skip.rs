@@ -29,7 +29,7 @@ use super::data::TxData;
 use crate::prefilter::LiteralIndex;
 use crate::rule::Rule;
 use crate::transform::{byte_set, intersects, ByteSet};
-use crate::vars::fetch::{fetch, Value};
+use crate::vars::fetch::{fetch, Value, Visit};
 use crate::vars::{Target, Variable};
 
 /// Whether a rule link can be decided by [`may_match`]: a prefiltered (literals or bytes),
@@ -135,12 +135,11 @@ pub(crate) fn may_match(
     data: &TxData,
     literals: &LiteralIndex,
     link: &Rule,
-    scratch: &mut Vec<Value<'static>>,
 ) -> bool {
     link.summaries.iter().any(|at| {
         if link.multi_match {
             // Every step of the chain is tested: only the bound of each step can tell.
-            let raw = raw_bytes(cache, data, at, scratch);
+            let raw = raw_bytes(cache, data, at);
             let mut step = raw;
             let every_step = link.transforms.iter().fold(raw, |union, t| {
                 step = t.bytes.apply(&step);
@@ -154,7 +153,7 @@ pub(crate) fn may_match(
             let bound = match cache.summary_bound(at.summary) {
                 Some(bound) => bound,
                 None => {
-                    let raw = raw_bytes(cache, data, at, scratch);
+                    let raw = raw_bytes(cache, data, at);
                     let bound = link.transforms.iter().fold(raw, |held, t| t.bytes.apply(&held));
                     cache.set_summary_bound(at.summary, bound);
                     bound
@@ -167,7 +166,7 @@ pub(crate) fn may_match(
         let Some(group) = link.prefilter else { return true };
         let bits = match cache.summary_bits(at.summary) {
             Some(bits) => bits,
-            None => summarise(cache, data, literals, link, at, scratch),
+            None => summarise(cache, data, literals, link, at),
         };
         cache.has(bits, group, literals)
     })
@@ -178,64 +177,51 @@ fn union_of(a: ByteSet, b: ByteSet) -> ByteSet {
 }
 
 /// The bytes of every value of a variable, untransformed, computed once per phase.
-fn raw_bytes(cache: &mut TransformCache, data: &TxData, at: &SummaryRef, scratch: &mut Vec<Value<'static>>) -> ByteSet {
+fn raw_bytes(cache: &mut TransformCache, data: &TxData, at: &SummaryRef) -> ByteSet {
     let place = usize::from(at.place);
     if let Some(held) = cache.raw_bytes(place) {
         return held;
     }
-    let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
-    every_value(data, at.variable, &mut values);
     let mut held = [0u64; 4];
-    for value in &values {
-        for (h, b) in held.iter_mut().zip(byte_set(&value.value)) {
+    every_value(data, at.variable, &mut |value| {
+        for (h, b) in held.iter_mut().zip(byte_set(value)) {
             *h |= b;
         }
-    }
-    *scratch = super::eval::reuse(values);
+    });
     cache.set_raw_bytes(place, held);
     held
 }
 
 /// Every value of `variable`, whatever its key (for `XML`, the text and the attributes).
-fn every_value<'a>(data: &'a TxData, variable: Variable, values: &mut Vec<Value<'a>>) {
+fn every_value<'a>(data: &'a TxData, variable: Variable, f: &mut dyn FnMut(&Cow<'a, [u8]>)) {
     let every_key = Target { variable, selector: None, count: false };
-    fetch(data, &every_key, &|_, _| false, values);
+    fetch(data, &every_key, &|_, _| false, &mut Visit(|value: Value<'a>| f(&value.value)));
     if variable == Variable::Xml {
         // `XML:/*` reads the text, `XML://@*` the attributes: the union covers both.
         for (_, v) in &data.xml_attributes.entries {
-            values.push(Value { variable, key: Cow::Borrowed(""), value: Cow::Borrowed(v.as_slice()) });
+            f(&Cow::Borrowed(v.as_slice()));
         }
     }
 }
 
 /// Compute the group set of every value of a variable under `link`'s chain, record it in the
 /// cache's summary, and return its offset.
-fn summarise(
-    cache: &mut TransformCache,
-    data: &TxData,
-    literals: &LiteralIndex,
-    link: &Rule,
-    at: &SummaryRef,
-    scratch: &mut Vec<Value<'static>>,
-) -> usize {
+fn summarise(cache: &mut TransformCache, data: &TxData, literals: &LiteralIndex, link: &Rule, at: &SummaryRef) -> usize {
     let to = cache.new_summary(literals);
-    let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
-    every_value(data, at.variable, &mut values);
-    for value in &values {
-        let entry = match value.value {
+    every_value(data, at.variable, &mut |value| {
+        let entry = match value {
             Cow::Borrowed(bytes) => cache.get_or_insert(link.chain_id, bytes, |v, held| super::eval::transform(link, v, held)),
             Cow::Owned(_) => None,
         };
-        match entry.and_then(|id| cache.scanned(id, literals, &value.value)) {
+        match entry.and_then(|id| cache.scanned(id, literals, value)) {
             Some(from) => cache.add_to_summary(from, to, literals),
             None => {
                 // Not cached (too long, or the cache is full): transformed and scanned here.
-                let transformed = super::eval::transform(link, &value.value, None);
-                cache.scan_into(transformed.as_deref().unwrap_or(&value.value), to, literals);
+                let transformed = super::eval::transform(link, value, None);
+                cache.scan_into(transformed.as_deref().unwrap_or(value), to, literals);
             }
         }
-    }
-    *scratch = super::eval::reuse(values);
+    });
     cache.set_summary_bits(at.summary, to);
     to
 }
