@@ -68,6 +68,20 @@ impl Hasher for IntHasher {
     }
 }
 
+/// A hash of `bytes` with ASCII letters folded to lower case (see `TransformCache::scans`).
+fn folded_hash(bytes: &[u8]) -> u64 {
+    let mut hasher = IntHasher::default();
+    hasher.write_usize(bytes.len());
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        for (w, b) in word.iter_mut().zip(chunk) {
+            *w = b.to_ascii_lowercase();
+        }
+        hasher.write_u64(u64::from_le_bytes(word));
+    }
+    hasher.finish()
+}
+
 /// A value's entry in the cache (see [`TransformCache::get_or_insert`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryId(u32);
@@ -112,6 +126,12 @@ pub struct TransformCache {
     /// Bumped by [`TransformCache::clear`]: forgetting the summaries is one addition instead of
     /// a pass over the table.
     epoch: u32,
+    /// The transformed values scanned this phase, by a hash of their bytes with ASCII letters
+    /// folded: with their arena index and group set. Many chains make the same bytes of a value
+    /// (`t:urlDecodeUni` alone, or followed by `t:htmlEntityDecode,t:removeNulls`, which change
+    /// nothing more in clean input), and bytes equal but for ASCII case have the same groups
+    /// (the index searches case-insensitively): one scan serves them all.
+    scans: Vec<(u64, usize, usize)>,
 }
 
 /// Room for the untransformed bytes of every summarised variable (a `u32` mask tells which
@@ -159,6 +179,7 @@ impl TransformCache {
             raw: [[0; 4]; RAW_PLACES],
             raw_known: 0,
             epoch: 0,
+            scans: Vec::with_capacity(INITIAL_HELD),
         }
     }
 
@@ -169,6 +190,7 @@ impl TransformCache {
         self.arena.clear();
         self.bits.clear();
         self.held.clear();
+        self.scans.clear();
         self.raw_known = 0;
         self.epoch += 1;
         if self.epoch == STALE {
@@ -194,6 +216,7 @@ impl TransformCache {
             + self.bits.capacity() * size_of::<u64>()
             + self.held.capacity() * size_of::<ByteSet>()
             + self.summaries.capacity() * size_of::<Summary>()
+            + self.scans.capacity() * size_of::<(u64, usize, usize)>()
     }
 
     /// Whether `value` may be cached at all.
@@ -382,16 +405,28 @@ impl TransformCache {
             }
             _ => None,
         };
-        let at = match shared {
-            Some(at) => at,
-            None => {
+        let at = match (shared, entry.slot) {
+            (Some(at), _) => at,
+            (None, Slot::Changed(i)) => {
+                let input = self.arena.get(i).map_or(original, Vec::as_slice);
+                let hash = folded_hash(input);
+                let arena = &self.arena;
+                let known = self.scans.iter().find(|(h, j, _)| *h == hash && arena.get(*j).is_some_and(|v| v.eq_ignore_ascii_case(input)));
+                match known {
+                    Some(&(_, _, at)) => at,
+                    None => {
+                        let at = self.bits.len();
+                        self.bits.resize(at + index.words(), 0);
+                        index.scan(input, &mut self.bits[at..]);
+                        self.scans.push((hash, i, at));
+                        at
+                    }
+                }
+            }
+            (None, Slot::Unchanged) => {
                 let at = self.bits.len();
                 self.bits.resize(at + index.words(), 0);
-                let input = match entry.slot {
-                    Slot::Changed(i) => self.arena.get(i).map_or(original, Vec::as_slice),
-                    Slot::Unchanged => original,
-                };
-                index.scan(input, &mut self.bits[at..]);
+                index.scan(original, &mut self.bits[at..]);
                 at
             }
         };
@@ -439,6 +474,23 @@ mod tests {
         assert!(c.raw_bytes(4).is_none() && c.summary_bits(10_000).is_none());
         c.clear();
         assert!(c.summary_bits(37).is_none() && c.summary_bound(47).is_none() && c.raw_bytes(5).is_none());
+    }
+
+    #[test]
+    fn equal_transformed_bytes_are_scanned_once() {
+        let index = LiteralIndex::new(&[vec![b"abc".to_vec()], vec![b"xyz".to_vec()]]);
+        let mut c = TransformCache::default();
+        let value = b"a%62c".to_vec();
+        let decode = |_: &[u8], _: Option<&ByteSet>| Some(b"abc".to_vec());
+        let upper = |_: &[u8], _: Option<&ByteSet>| Some(b"ABC".to_vec());
+        let other = |_: &[u8], _: Option<&ByteSet>| Some(b"xyz".to_vec());
+        let (Some(a), Some(b), Some(x)) = (c.get_or_insert(1, &value, decode), c.get_or_insert(2, &value, upper), c.get_or_insert(3, &value, other)) else {
+            panic!("not cached")
+        };
+        let at = c.scanned(a, &index, &value);
+        assert!(at.is_some() && c.scanned(b, &index, &value) == at);
+        assert!(c.has_literal(b, 0, &index, &value) && !c.has_literal(b, 1, &index, &value));
+        assert!(c.scanned(x, &index, &value) != at && c.has_literal(x, 1, &index, &value) && !c.has_literal(x, 0, &index, &value));
     }
 
     #[test]

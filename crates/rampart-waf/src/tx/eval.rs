@@ -303,10 +303,11 @@ impl Transaction {
         }
         // The next rule clears MATCHED_VARS before reading it: the values move into the report
         // instead of being copied, unless a redirect URL (expanded next) may still read them.
+        // Drained, not taken: the list keeps its room for the next rule's matches.
         let matched = if matches!(rule.disruptive, Disruptive::Redirect(_)) {
             self.data.matched_vars.iter().map(|(name, value)| matched_value(name.clone(), value.clone())).collect()
         } else {
-            std::mem::take(&mut self.data.matched_vars).into_iter().map(|(name, value)| matched_value(name, value)).collect()
+            self.data.matched_vars.drain(..).map(|(name, value)| matched_value(name, value)).collect()
         };
         self.state.matched_rules.push(MatchedRule {
             id: rule.id,
