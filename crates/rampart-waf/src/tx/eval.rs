@@ -228,10 +228,8 @@ impl Transaction {
             }
             return true;
         };
-        if !link.summaries.is_empty() {
-            if !literal_skip::may_match(&mut self.cache, &self.data, &self.engine.literals, link) {
-                return false;
-            }
+        if !link.summaries.is_empty() && !literal_skip::may_match(&mut self.cache, &self.data, &self.engine.literals, link) {
+            return false;
         }
         let mut hits = std::mem::take(&mut self.hits);
         {
