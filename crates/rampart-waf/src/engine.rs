@@ -21,6 +21,8 @@ pub struct Engine {
     pub(crate) store: Arc<dyn PersistentStore>,
     /// The required literals of every rule that has some (groups numbered in [`Rule::prefilter`]).
     pub(crate) literals: LiteralIndex,
+    /// How many whole-variable summaries rules ask of a transaction (see `tx::literal_skip`).
+    pub(crate) summary_count: usize,
     /// Every rule's text, by [`Rule::text_index`] (a transaction holds the list, not each text).
     pub(crate) texts: Arc<[Arc<crate::rule::RuleText>]>,
     /// Buffers finished transactions leave for the next ones.
@@ -65,12 +67,13 @@ impl Engine {
                 }
             }
         }
-        let literals = index_literals(&mut phases);
+        let (literals, summary_count) = index_literals(&mut phases);
         Engine {
             config,
             phases,
             store: Arc::new(MemoryStore::default()),
             literals,
+            summary_count,
             texts: texts.into(),
             spares: crate::tx::spare::Spares::default(),
             rule_count,
@@ -133,8 +136,9 @@ const MIN_INDEXED_LITERAL: usize = 2;
 const MAX_INDEXED_SET: usize = 256;
 
 /// Number every link whose operator has selective required literals and index their sets;
-/// note the operators' required bytes.
-fn index_literals(phases: &mut [Vec<Item>; 5]) -> LiteralIndex {
+/// note the operators' required bytes, and number the whole-variable summaries of the links
+/// that may be skipped whole (their count is returned with the index).
+fn index_literals(phases: &mut [Vec<Item>; 5]) -> (LiteralIndex, usize) {
     let mut sets: Vec<Vec<Vec<u8>>> = Vec::new();
     for item in phases.iter_mut().flatten() {
         let Item::Rule(rule) = item else { continue };
@@ -151,6 +155,7 @@ fn index_literals(phases: &mut [Vec<Item>; 5]) -> LiteralIndex {
         }
     }
     let index = LiteralIndex::new(&sets);
+    let mut summaries = crate::tx::literal_skip::SummaryNumbers::default();
     for item in phases.iter_mut().flatten() {
         let Item::Rule(rule) = item else { continue };
         let mut link = Some(rule.as_mut());
@@ -158,11 +163,11 @@ fn index_literals(phases: &mut [Vec<Item>; 5]) -> LiteralIndex {
             if index.is_empty() {
                 r.prefilter = None;
             }
-            r.literal_skip = crate::tx::literal_skip::applies(r);
+            summaries.assign(r);
             link = r.chain.as_deref_mut();
         }
     }
-    index
+    (index, summaries.count())
 }
 
 /// Give every link the id of its transformation chain (equal chains, equal ids).

@@ -6,11 +6,12 @@
 pub enum Part {
     /// Text copied as is.
     Literal(String),
-    /// `%{COLLECTION.key}` or `%{VARIABLE}`: collection upper-cased, key as written.
+    /// `%{COLLECTION.key}` or `%{VARIABLE}`: collection upper-cased, key lower-cased.
     Variable {
         /// Collection or variable name, upper-cased (`TX`, `MATCHED_VAR`).
         collection: String,
-        /// The key after `.` or `:`, if any.
+        /// The key after `.` or `:`, if any: lower-cased (keys are looked up case-insensitively,
+        /// and `TX` stores its names lower-cased), except a `/regex/`, kept as written.
         key: Option<String>,
     },
 }
@@ -34,7 +35,8 @@ impl MacroText {
             literal.push_str(&rest[..pos]);
             let inner = after[..end].trim();
             let (collection, key) = match inner.split_once(['.', ':']) {
-                Some((c, k)) => (c.to_ascii_uppercase(), Some(k.to_string())),
+                Some((c, k)) if k.starts_with('/') => (c.to_ascii_uppercase(), Some(k.to_string())),
+                Some((c, k)) => (c.to_ascii_uppercase(), Some(k.to_ascii_lowercase())),
                 None => (inner.to_ascii_uppercase(), None),
             };
             if !literal.is_empty() {
@@ -62,9 +64,10 @@ mod tests {
 
     #[test]
     fn parts() {
-        let m = MacroText::parse("a %{tx.x} b %{MATCHED_VAR}");
-        assert_eq!(m.parts.len(), 4);
+        let m = MacroText::parse("a %{tx.X} b %{MATCHED_VAR} %{TX:/^A\\S/}");
+        assert_eq!(m.parts.len(), 6);
         assert_eq!(m.parts[1], Part::Variable { collection: "TX".into(), key: Some("x".into()) });
+        assert_eq!(m.parts[5], Part::Variable { collection: "TX".into(), key: Some("/^A\\S/".into()) });
         assert!(MacroText::parse("plain").is_literal());
     }
 }

@@ -76,9 +76,10 @@ pub struct Rule {
     /// Bytes one of which every value the operator matches holds ([`Operator::required_bytes`]),
     /// set when the engine is built.
     pub required_bytes: Option<crate::transform::ByteSet>,
-    /// Whether the prefilter may be asked of whole variables, so that the link can be skipped
-    /// without fetching its values (see `tx::literal_skip`), set when the engine is built.
-    pub literal_skip: bool,
+    /// Its variables' summaries, when the prefilter may be asked of whole variables so that
+    /// the link can be skipped without fetching its values (see `tx::literal_skip`); empty
+    /// otherwise. Set when the engine is built.
+    pub summaries: Box<[crate::tx::literal_skip::SummaryRef]>,
     /// `multiMatch`: run the operator after each transformation too.
     pub multi_match: bool,
     /// `capture`: store regex groups as `TX.0`..`TX.9`.
@@ -138,7 +139,7 @@ impl Rule {
             chain_id: 0,
             prefilter: None,
             required_bytes: None,
-            literal_skip: false,
+            summaries: Box::default(),
             multi_match: false,
             capture: false,
             log: true,

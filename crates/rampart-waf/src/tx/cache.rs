@@ -68,6 +68,20 @@ impl Hasher for IntHasher {
     }
 }
 
+/// A hash of `bytes` with ASCII letters folded to lower case (see `TransformCache::scans`).
+fn folded_hash(bytes: &[u8]) -> u64 {
+    let mut hasher = IntHasher::default();
+    hasher.write_usize(bytes.len());
+    for chunk in bytes.chunks(8) {
+        let mut word = [0u8; 8];
+        for (w, b) in word.iter_mut().zip(chunk) {
+            *w = b.to_ascii_lowercase();
+        }
+        hasher.write_u64(u64::from_le_bytes(word));
+    }
+    hasher.finish()
+}
+
 /// A value's entry in the cache (see [`TransformCache::get_or_insert`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryId(u32);
@@ -83,6 +97,10 @@ struct Entry {
     /// Offset in `bits` of the value's literal groups (see [`crate::prefilter`]), or
     /// [`NOT_SCANNED`].
     bits: u32,
+    /// The value's chain-0 entry (its own id for chain 0), which holds its bytes and groups
+    /// for every chain that leaves it unchanged, or [`NOT_SCANNED`] when the cache had no
+    /// room for it: found without hashing the key again.
+    raw: u32,
 }
 
 const NOT_SCANNED: u32 = u32::MAX;
@@ -97,34 +115,56 @@ pub struct TransformCache {
     bits: Vec<u64>,
     /// The bytes of values that chains asked about (see [`TransformCache::get_or_insert`]).
     held: Vec<ByteSet>,
-    /// What whole variables hold under a chain (see [`super::literal_skip`]), with their keys,
-    /// in the order computed; `summary_at[key]` is one more than a summary's index here (0:
-    /// none), for the dense keys `literal_skip` makes of a variable and a chain.
-    summaries: Vec<(usize, Summary)>,
-    summary_at: Vec<u32>,
-    /// The bytes of whole variables, untransformed (a dozen at most: searched in order).
-    raw: Vec<(u32, ByteSet)>,
+    /// What whole variables hold under a chain (see [`super::literal_skip`]), by the engine's
+    /// summary numbers ([`super::literal_skip::SummaryRef`]): a table indexed, not searched,
+    /// about a thousand times per request. Its halves count only when stamped with `epoch`.
+    summaries: Vec<Summary>,
+    /// The bytes of whole variables, untransformed, by their place among summarised variables;
+    /// bit `place` of `raw_known` says which are computed.
+    raw: [ByteSet; RAW_PLACES],
+    raw_known: u32,
+    /// Bumped by [`TransformCache::clear`]: forgetting the summaries is one addition instead of
+    /// a pass over the table.
+    epoch: u32,
+    /// The transformed values scanned this phase, by a hash of their bytes with ASCII letters
+    /// folded: with their arena index and group set. Many chains make the same bytes of a value
+    /// (`t:urlDecodeUni` alone, or followed by `t:htmlEntityDecode,t:removeNulls`, which change
+    /// nothing more in clean input), and bytes equal but for ASCII case have the same groups
+    /// (the index searches case-insensitively): one scan serves them all.
+    scans: Vec<(u64, usize, usize)>,
 }
 
+/// Room for the untransformed bytes of every summarised variable (a `u32` mask tells which
+/// are known).
+pub const RAW_PLACES: usize = 32;
+
 /// What the values of a whole variable hold under one chain, each half computed when first
-/// asked.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Summary {
+/// asked, and valid while its stamp is the cache's epoch.
+#[derive(Debug, Clone, Copy)]
+struct Summary {
     /// Offset in `bits` of the union of their literal groups.
-    pub bits: Option<usize>,
+    bits: u32,
+    bits_epoch: u32,
     /// A superset of the bytes they hold, from the untransformed values' bytes (see
     /// [`crate::transform::bytes_after`]).
-    pub bound: Option<ByteSet>,
+    bound: ByteSet,
+    bound_epoch: u32,
+}
+
+/// The stamp of a summary half never computed (the epoch skips it).
+const STALE: u32 = u32::MAX;
+
+impl Default for Summary {
+    fn default() -> Summary {
+        Summary { bits: 0, bits_epoch: STALE, bound: [0; 4], bound_epoch: STALE }
+    }
 }
 
 /// Room reserved when a transaction starts: a CRS request has a few hundred (value, chain)
 /// pairs per phase; growing the table there would rehash it several times per request.
 const INITIAL_ENTRIES: usize = 512;
-/// Whole-variable group sets reserved likewise (about a hundred per phase).
-const INITIAL_SUMMARIES: usize = 128;
-/// Summary keys given room when a transaction starts (about a hundred chains for a few dozen
-/// variables; the table grows as rules ask).
-const INITIAL_SUMMARY_KEYS: usize = 4096;
+/// Bytes of values reserved likewise (about a hundred per phase).
+const INITIAL_HELD: usize = 128;
 
 impl TransformCache {
     /// An empty cache with room for a typical request.
@@ -134,10 +174,12 @@ impl TransformCache {
             entries: Vec::with_capacity(INITIAL_ENTRIES),
             arena: Vec::new(),
             bits: Vec::with_capacity(INITIAL_ENTRIES),
-            held: Vec::with_capacity(INITIAL_SUMMARIES),
-            summaries: Vec::with_capacity(INITIAL_SUMMARIES),
-            summary_at: Vec::with_capacity(INITIAL_SUMMARY_KEYS),
-            raw: Vec::with_capacity(16),
+            held: Vec::with_capacity(INITIAL_HELD),
+            summaries: Vec::new(),
+            raw: [[0; 4]; RAW_PLACES],
+            raw_known: 0,
+            epoch: 0,
+            scans: Vec::with_capacity(INITIAL_HELD),
         }
     }
 
@@ -148,14 +190,21 @@ impl TransformCache {
         self.arena.clear();
         self.bits.clear();
         self.held.clear();
-        // Only the keys in use are reset: the table is a few thousand entries long, and the
-        // cache is cleared several times per request.
-        for (key, _) in self.summaries.drain(..) {
-            if let Some(at) = self.summary_at.get_mut(key) {
-                *at = 0;
-            }
+        self.scans.clear();
+        self.raw_known = 0;
+        self.epoch += 1;
+        if self.epoch == STALE {
+            // Once in four billion clears: stamps of the old epochs could pass for new ones.
+            self.summaries.fill(Summary::default());
+            self.epoch = 0;
         }
-        self.raw.clear();
+    }
+
+    /// Give the summary table room for `count` summaries (the engine's number of them).
+    pub fn fit_summaries(&mut self, count: usize) {
+        if self.summaries.len() < count {
+            self.summaries.resize(count, Summary::default());
+        }
     }
 
     /// About how many bytes the cache's tables and vectors hold allocated, however full.
@@ -166,9 +215,8 @@ impl TransformCache {
             + self.arena.capacity() * size_of::<Vec<u8>>()
             + self.bits.capacity() * size_of::<u64>()
             + self.held.capacity() * size_of::<ByteSet>()
-            + self.summaries.capacity() * size_of::<(usize, Summary)>()
-            + self.summary_at.capacity() * size_of::<u32>()
-            + self.raw.capacity() * size_of::<(u32, ByteSet)>()
+            + self.summaries.capacity() * size_of::<Summary>()
+            + self.scans.capacity() * size_of::<(u64, usize, usize)>()
     }
 
     /// Whether `value` may be cached at all.
@@ -194,7 +242,8 @@ impl TransformCache {
             return None;
         }
         // The value's bytes, kept with its chain-0 entry: every chain over it asks.
-        let held = if chain == 0 { None } else { self.bytes_held(value) };
+        let raw = if chain == 0 { None } else { self.raw_entry(value) };
+        let held = raw.and_then(|raw| self.value_bytes(raw, value));
         let slot = match transform(value, held.as_ref()) {
             Some(v) => {
                 self.arena.push(v);
@@ -203,14 +252,20 @@ impl TransformCache {
             None => Slot::Unchanged,
         };
         let id = u32::try_from(self.entries.len()).ok()?;
-        self.entries.push(Entry { slot, chain, held: NOT_SCANNED, bits: NOT_SCANNED });
+        let raw = if chain == 0 { id } else { raw.map_or(NOT_SCANNED, |raw| raw.0) };
+        self.entries.push(Entry { slot, chain, held: NOT_SCANNED, bits: NOT_SCANNED, raw });
         self.slots.insert(key, id);
         Some(EntryId(id))
     }
 
+    /// The chain-0 entry of `value`; `None` when the cache is full.
+    fn raw_entry(&mut self, value: &[u8]) -> Option<EntryId> {
+        self.get_or_insert(0, value, |_, _| None)
+    }
+
     /// The bytes `value` holds, computed once per value and phase; `None` when the cache is full.
     fn bytes_held(&mut self, value: &[u8]) -> Option<ByteSet> {
-        let raw = self.get_or_insert(0, value, |_, _| None)?;
+        let raw = self.raw_entry(value)?;
         self.value_bytes(raw, value)
     }
 
@@ -224,7 +279,10 @@ impl TransformCache {
         let set = match entry.slot {
             // A chain that left the value as it was: the bytes of the value, known to its
             // chain-0 entry (which every chain over it asks).
-            Slot::Unchanged if entry.chain != 0 => self.bytes_held(original)?,
+            Slot::Unchanged if entry.chain != 0 => match entry.raw {
+                NOT_SCANNED => self.bytes_held(original)?,
+                raw => self.value_bytes(EntryId(raw), original)?,
+            },
             Slot::Unchanged => byte_set(original),
             Slot::Changed(i) => byte_set(self.arena.get(i).map_or(original, Vec::as_slice)),
         };
@@ -259,46 +317,60 @@ impl TransformCache {
         self.bits.get(at..at + index.words()).is_some_and(|bits| prefilter::has(bits, group))
     }
 
-    /// What a whole variable holds under a chain (`key`: the two made one small number by
-    /// `literal_skip`), as far as computed this phase.
-    pub fn summary(&self, key: usize) -> Option<Summary> {
-        let at = self.summary_at.get(key)?.checked_sub(1)?;
-        self.summaries.get(at as usize).map(|(_, summary)| *summary)
+    /// The union of the literal groups of a whole variable's values under a chain (summary
+    /// `at`), if computed this phase: its offset for [`TransformCache::has`].
+    #[inline]
+    pub fn summary_bits(&self, at: u32) -> Option<usize> {
+        let summary = self.summaries.get(at as usize)?;
+        (summary.bits_epoch == self.epoch).then_some(summary.bits as usize)
+    }
+
+    /// The bound of the bytes of a whole variable's values under a chain (summary `at`), if
+    /// computed this phase.
+    #[inline]
+    pub fn summary_bound(&self, at: u32) -> Option<ByteSet> {
+        let summary = self.summaries.get(at as usize)?;
+        (summary.bound_epoch == self.epoch).then_some(summary.bound)
+    }
+
+    /// Record the group set (at offset `bits`) of summary `at`.
+    pub fn set_summary_bits(&mut self, at: u32, bits: usize) {
+        let epoch = self.epoch;
+        if let (Some(summary), Ok(bits)) = (self.summaries.get_mut(at as usize), u32::try_from(bits)) {
+            summary.bits = bits;
+            summary.bits_epoch = epoch;
+        }
+    }
+
+    /// Record the bound of summary `at`.
+    pub fn set_summary_bound(&mut self, at: u32, bound: ByteSet) {
+        let epoch = self.epoch;
+        if let Some(summary) = self.summaries.get_mut(at as usize) {
+            summary.bound = bound;
+            summary.bound_epoch = epoch;
+        }
     }
 
     /// Start an empty group set for a whole variable; its offset. The caller fills it with
     /// [`TransformCache::add_to_summary`] and [`TransformCache::scan_into`], then records it
-    /// through [`TransformCache::set_summary`].
+    /// through [`TransformCache::set_summary_bits`].
     pub fn new_summary(&mut self, index: &LiteralIndex) -> usize {
         let at = self.bits.len();
         self.bits.resize(at + index.words(), 0);
         at
     }
 
-    /// The bytes of a whole variable, untransformed, if computed this phase.
-    pub fn raw_bytes(&self, variable: u32) -> Option<ByteSet> {
-        self.raw.iter().find(|(v, _)| *v == variable).map(|(_, held)| *held)
+    /// The bytes of the summarised variable at `place`, untransformed, if computed this phase.
+    #[inline]
+    pub fn raw_bytes(&self, place: usize) -> Option<ByteSet> {
+        (self.raw_known & (1 << place) != 0).then(|| self.raw[place])
     }
 
-    /// Record the bytes of a whole variable, untransformed.
-    pub fn set_raw_bytes(&mut self, variable: u32, held: ByteSet) {
-        self.raw.push((variable, held));
-    }
-
-    /// Record what a whole variable holds under a chain.
-    pub fn set_summary(&mut self, key: usize, summary: Summary) {
-        if key >= self.summary_at.len() {
-            self.summary_at.resize(key + 1, 0);
-        }
-        let known = self.summary_at.get(key).and_then(|at| at.checked_sub(1));
-        match known.and_then(|at| self.summaries.get_mut(at as usize)) {
-            Some((_, slot)) => *slot = summary,
-            None => {
-                self.summaries.push((key, summary));
-                if let (Some(at), Ok(index)) = (self.summary_at.get_mut(key), u32::try_from(self.summaries.len())) {
-                    *at = index;
-                }
-            }
+    /// Record the bytes of the summarised variable at `place` (below [`RAW_PLACES`]).
+    pub fn set_raw_bytes(&mut self, place: usize, held: ByteSet) {
+        if place < RAW_PLACES {
+            self.raw[place] = held;
+            self.raw_known |= 1 << place;
         }
     }
 
@@ -325,20 +397,36 @@ impl TransformCache {
         // groups of the value itself: one scan serves every such chain.
         let shared = match (entry.slot, entry.chain) {
             (Slot::Unchanged, chain) if chain != 0 => {
-                self.get_or_insert(0, original, |_, _| None).and_then(|raw| self.scanned(raw, index, original))
+                let raw = match entry.raw {
+                    NOT_SCANNED => self.raw_entry(original),
+                    raw => Some(EntryId(raw)),
+                };
+                raw.and_then(|raw| self.scanned(raw, index, original))
             }
             _ => None,
         };
-        let at = match shared {
-            Some(at) => at,
-            None => {
+        let at = match (shared, entry.slot) {
+            (Some(at), _) => at,
+            (None, Slot::Changed(i)) => {
+                let input = self.arena.get(i).map_or(original, Vec::as_slice);
+                let hash = folded_hash(input);
+                let arena = &self.arena;
+                let known = self.scans.iter().find(|(h, j, _)| *h == hash && arena.get(*j).is_some_and(|v| v.eq_ignore_ascii_case(input)));
+                match known {
+                    Some(&(_, _, at)) => at,
+                    None => {
+                        let at = self.bits.len();
+                        self.bits.resize(at + index.words(), 0);
+                        index.scan(input, &mut self.bits[at..]);
+                        self.scans.push((hash, i, at));
+                        at
+                    }
+                }
+            }
+            (None, Slot::Unchanged) => {
                 let at = self.bits.len();
                 self.bits.resize(at + index.words(), 0);
-                let input = match entry.slot {
-                    Slot::Changed(i) => self.arena.get(i).map_or(original, Vec::as_slice),
-                    Slot::Unchanged => original,
-                };
-                index.scan(input, &mut self.bits[at..]);
+                index.scan(original, &mut self.bits[at..]);
                 at
             }
         };
@@ -372,19 +460,37 @@ mod tests {
     }
 
     #[test]
-    fn summaries_by_variable_and_chain() {
+    fn summaries_last_a_phase() {
         let mut c = TransformCache::default();
-        assert!(c.summary(37).is_none());
-        c.set_summary(37, Summary { bits: Some(1), bound: None });
-        c.set_summary(47, Summary { bits: Some(2), bound: None });
-        c.set_summary(3, Summary { bits: Some(3), bound: None });
-        c.set_summary(37, Summary { bits: Some(4), bound: Some([1, 0, 0, 0]) });
-        assert_eq!(c.summary(37).and_then(|s| s.bits), Some(4));
-        assert_eq!(c.summary(47).and_then(|s| s.bits), Some(2));
-        assert_eq!(c.summary(3).and_then(|s| s.bits), Some(3));
-        assert!(c.summary(4).is_none() && c.summary(39).is_none() && c.summary(10_000).is_none());
+        assert!(c.summary_bits(3).is_none());
+        c.fit_summaries(50);
+        c.set_summary_bits(37, 1);
+        c.set_summary_bound(47, [1, 0, 0, 0]);
+        c.set_raw_bytes(5, [2, 0, 0, 0]);
+        assert_eq!(c.summary_bits(37), Some(1));
+        assert!(c.summary_bound(37).is_none() && c.summary_bits(47).is_none());
+        assert_eq!(c.summary_bound(47), Some([1, 0, 0, 0]));
+        assert_eq!(c.raw_bytes(5), Some([2, 0, 0, 0]));
+        assert!(c.raw_bytes(4).is_none() && c.summary_bits(10_000).is_none());
         c.clear();
-        assert!(c.summary(37).is_none() && c.summary(3).is_none());
+        assert!(c.summary_bits(37).is_none() && c.summary_bound(47).is_none() && c.raw_bytes(5).is_none());
+    }
+
+    #[test]
+    fn equal_transformed_bytes_are_scanned_once() {
+        let index = LiteralIndex::new(&[vec![b"abc".to_vec()], vec![b"xyz".to_vec()]]);
+        let mut c = TransformCache::default();
+        let value = b"a%62c".to_vec();
+        let decode = |_: &[u8], _: Option<&ByteSet>| Some(b"abc".to_vec());
+        let upper = |_: &[u8], _: Option<&ByteSet>| Some(b"ABC".to_vec());
+        let other = |_: &[u8], _: Option<&ByteSet>| Some(b"xyz".to_vec());
+        let (Some(a), Some(b), Some(x)) = (c.get_or_insert(1, &value, decode), c.get_or_insert(2, &value, upper), c.get_or_insert(3, &value, other)) else {
+            panic!("not cached")
+        };
+        let at = c.scanned(a, &index, &value);
+        assert!(at.is_some() && c.scanned(b, &index, &value) == at);
+        assert!(c.has_literal(b, 0, &index, &value) && !c.has_literal(b, 1, &index, &value));
+        assert!(c.scanned(x, &index, &value) != at && c.has_literal(x, 1, &index, &value) && !c.has_literal(x, 0, &index, &value));
     }
 
     #[test]

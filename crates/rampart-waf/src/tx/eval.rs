@@ -5,15 +5,18 @@ use std::borrow::Cow;
 
 use super::expand::{expand_string, EvalContext};
 use super::literal_skip;
+use super::data::TxData;
 use super::tx_vars::VarMap;
 use super::outcome::{Intervention, MatchedRule, MatchedValue};
+use super::state::RuleSelector;
 use super::Transaction;
 use crate::actions::ctl::in_ranges;
 use crate::actions::{AllowScope, Disruptive};
 use crate::config::EngineMode;
 use crate::rule::{Item, Rule};
 use crate::transform::{intersects, ByteSet};
-use crate::vars::fetch::{fetch, Value};
+use crate::vars::fetch::{fetch, single, Value, Visit};
+use crate::vars::Exclusion;
 use crate::vars::Variable;
 
 /// Most bytes of a matched value kept for the log.
@@ -25,6 +28,107 @@ pub(crate) struct Hit {
     name: String,
     value: Vec<u8>,
     captures: Vec<(usize, Vec<u8>)>,
+}
+
+/// What testing a link's values needs, borrowed from the transaction for one link.
+struct ValueCheck<'t, 'd> {
+    link: &'t Rule,
+    op: &'t crate::rule::RuleOperator,
+    ctx: EvalContext<'d>,
+    cache: &'t mut super::cache::TransformCache,
+    literals: &'t crate::prefilter::LiteralIndex,
+    use_cache: bool,
+    hits: &'t mut Vec<Hit>,
+}
+
+impl ValueCheck<'_, '_> {
+    /// Transform one value by the link's chain and test it with the operator; a match (or,
+    /// for a negated operator, a value skipped for lacking what it needs) goes to `hits`.
+    fn test(&mut self, value: &Value<'_>) {
+        let (link, op) = (self.link, self.op);
+        // Only bytes borrowed from request data have a stable identity (see `cache`).
+        let borrowed = matches!(value.value, Cow::Borrowed(_));
+        let entry = if self.use_cache && borrowed && cacheable(value.variable) {
+            self.cache.get_or_insert(link.chain_id, &value.value, |v, held| transform(link, v, held))
+        } else {
+            None
+        };
+        if let Some(entry) = entry {
+            let cache = &mut *self.cache;
+            // None of the operator's required bytes, or of its literals, in the value: it
+            // cannot match.
+            let lacks_byte = link
+                .required_bytes
+                .is_some_and(|needed| cache.value_bytes(entry, &value.value).is_some_and(|held| !intersects(&held, &needed)));
+            let lacks_literal = !lacks_byte && link.prefilter.is_some_and(|group| !cache.has_literal(entry, group, self.literals, &value.value));
+            if lacks_byte || lacks_literal {
+                if op.negated {
+                    let input = cache.resolve(entry, &value.value);
+                    self.hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: Vec::new() });
+                }
+                return;
+            }
+            let input = cache.resolve(entry, &value.value);
+            if test(op, &mut self.ctx, input) {
+                self.hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: std::mem::take(&mut self.ctx.captures) });
+            } else {
+                self.ctx.captures.clear();
+            }
+            return;
+        }
+        let ctx = &mut self.ctx;
+        let mut current: Cow<'_, [u8]> = Cow::Borrowed(value.value.as_ref());
+        let mut hit = false;
+        if link.multi_match && test(op, ctx, &current) {
+            hit = true;
+        }
+        for t in &link.transforms {
+            if let Some(v) = changed(t.function, &current) {
+                current = Cow::Owned(v);
+                if link.multi_match && !hit && test(op, ctx, &current) {
+                    hit = true;
+                }
+            }
+        }
+        if !link.multi_match || link.transforms.is_empty() {
+            hit = test(op, ctx, &current);
+        }
+        if hit {
+            self.hits.push(Hit { name: value.full_name(), value: current.into_owned(), captures: std::mem::take(&mut ctx.captures) });
+        } else {
+            ctx.captures.clear();
+        }
+    }
+}
+
+/// The one value of a link that reads one variable holding at most one value: a `TX`
+/// variable by name (`TX:key`, `&TX:key`) or a variable that is not a collection
+/// (`REQUEST_METHOD`), with no exclusions written in the link nor added at run time for that
+/// variable (`runtime`): `Some(None)` when the `TX` variable is not set. `None` for other links,
+/// whose values are fetched into a list. The CRS asks this of most rules it runs (paranoia
+/// levels, anomaly scores, settings, the request line), so it is worth doing without the list.
+fn direct_value<'a>(data: &'a TxData, link: &Rule, runtime: &[(RuleSelector, Exclusion)]) -> Option<Option<Value<'a>>> {
+    let [target] = link.targets.targets.as_slice() else { return None };
+    let v = target.variable;
+    // Exclusions of `TX` or of a single variable name only that variable (see `Exclusion::excludes`).
+    if !link.targets.exclusions.is_empty() || runtime.iter().any(|(_, e)| e.variable == v) {
+        return None;
+    }
+    if !v.is_collection() {
+        // Such a variable always yields one value (see `fetch`), empty when unknown.
+        let value = if target.count { Cow::Borrowed(&b"1"[..]) } else { single(data, v).unwrap_or(Cow::Borrowed(b"")) };
+        return Some(Some(Value { variable: v, key: Cow::Borrowed(""), value }));
+    }
+    if v != Variable::Tx {
+        return None;
+    }
+    let key = target.selector.as_ref()?.key()?;
+    let entry = data.tx.entry_of(key);
+    if target.count {
+        let count: &'static [u8] = if entry.is_some() { b"1" } else { b"0" };
+        return Some(Some(Value { variable: v, key: Cow::Borrowed(""), value: Cow::Borrowed(count) }));
+    }
+    Some(entry.map(|(k, val)| Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) }))
 }
 
 impl Transaction {
@@ -39,6 +143,7 @@ impl Transaction {
         }
         let engine = self.engine.clone();
         self.cache.clear();
+        self.cache.fit_summaries(engine.summary_count);
         let mut skip_after: Option<&str> = None;
         let mut skip = 0u32;
         for item in &engine.phases[usize::from(phase - 1)] {
@@ -123,91 +228,46 @@ impl Transaction {
             }
             return true;
         };
-        if link.literal_skip {
-            let mut scratch = std::mem::take(&mut self.values);
-            let may = literal_skip::may_match(&mut self.cache, &self.data, &self.engine.literals, link, &mut scratch);
-            self.values = scratch;
-            if !may {
-                return false;
-            }
+        if !link.summaries.is_empty() && !literal_skip::may_match(&mut self.cache, &self.data, &self.engine.literals, link) {
+            return false;
         }
         let mut hits = std::mem::take(&mut self.hits);
-        let mut scratch = std::mem::take(&mut self.values);
         {
             let data = &self.data;
-            let runtime = self.state.removed_targets_for(top);
-            let excluded = |v: Variable, key: &str| {
-                link.targets.exclusions.iter().any(|e| e.excludes(v, key)) || runtime.iter().any(|e| e.excludes(v, key))
+            let mut check = ValueCheck {
+                link,
+                op,
+                ctx: EvalContext { data, capture: link.capture, captures: Vec::new() },
+                cache: &mut self.cache,
+                literals: &self.engine.literals,
+                // Values are cached by identity when there is a chain to save, or literals or
+                // bytes to find.
+                use_cache: !link.multi_match && (link.chain_id != 0 || link.prefilter.is_some() || link.required_bytes.is_some()),
+                hits: &mut hits,
             };
-            let mut values: Vec<Value<'_>> = reuse(scratch);
-            for target in &link.targets.targets {
-                fetch(data, target, &excluded, &mut values);
-            }
-            let mut ctx = EvalContext { data, capture: link.capture, captures: Vec::new() };
-            let cache = &mut self.cache;
-            let literals = &self.engine.literals;
-            // Values are cached by identity when there is a chain to save, or literals or bytes
-            // to find.
-            let use_cache = !link.multi_match && (link.chain_id != 0 || link.prefilter.is_some() || link.required_bytes.is_some());
-            for value in &values {
-                // Only bytes borrowed from request data have a stable identity (see `cache`).
-                let borrowed = matches!(value.value, Cow::Borrowed(_));
-                let entry = if use_cache && borrowed && cacheable(value.variable) {
-                    cache.get_or_insert(link.chain_id, &value.value, |v, held| transform(link, v, held))
-                } else {
-                    None
-                };
-                if let Some(entry) = entry {
-                    // None of the operator's required bytes, or of its literals, in the value: it
-                    // cannot match.
-                    let lacks_byte = link
-                        .required_bytes
-                        .is_some_and(|needed| cache.value_bytes(entry, &value.value).is_some_and(|held| !intersects(&held, &needed)));
-                    let lacks_literal = !lacks_byte && link.prefilter.is_some_and(|group| !cache.has_literal(entry, group, literals, &value.value));
-                    if lacks_byte || lacks_literal {
-                        if op.negated {
-                            let input = cache.resolve(entry, &value.value);
-                            hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: Vec::new() });
-                        }
-                        continue;
-                    }
-                    let input = cache.resolve(entry, &value.value);
-                    if test(op, &mut ctx, input) {
-                        hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: std::mem::take(&mut ctx.captures) });
-                    } else {
-                        ctx.captures.clear();
-                    }
-                    continue;
-                }
-                let mut current: Cow<'_, [u8]> = Cow::Borrowed(value.value.as_ref());
-                let mut hit = false;
-                if link.multi_match && test(op, &mut ctx, &current) {
-                    hit = true;
-                }
-                for t in &link.transforms {
-                    if let Some(v) = changed(t.function, &current) {
-                        current = Cow::Owned(v);
-                        if link.multi_match && !hit && test(op, &mut ctx, &current) {
-                            hit = true;
-                        }
+            match direct_value(data, link, &self.state.removed_targets) {
+                Some(value) => {
+                    if let Some(value) = value {
+                        check.test(&value);
                     }
                 }
-                if !link.multi_match || link.transforms.is_empty() {
-                    hit = test(op, &mut ctx, &current);
-                }
-                if hit {
-                    hits.push(Hit { name: value.full_name(), value: current.into_owned(), captures: std::mem::take(&mut ctx.captures) });
-                } else {
-                    ctx.captures.clear();
+                None => {
+                    let runtime = self.state.removed_targets_for(top);
+                    let excluded = |v: Variable, key: &str| {
+                        link.targets.exclusions.iter().any(|e| e.excludes(v, key)) || runtime.iter().any(|e| e.excludes(v, key))
+                    };
+                    // Each value is tested as it is fetched: no list to fill.
+                    let mut visit = Visit(|value: Value<'_>| check.test(&value));
+                    for target in &link.targets.targets {
+                        fetch(data, target, &excluded, &mut visit);
+                    }
                 }
             }
-            scratch = reuse(values);
         }
-        self.values = scratch;
         let matched = !hits.is_empty();
         for hit in hits.drain(..) {
             for (i, v) in &hit.captures {
-                self.data.tx.set(i.to_string(), v.clone());
+                self.data.tx.set(i.to_string().into(), v.as_slice().into());
             }
             // Overwritten in place: these buffers keep their capacity from rule to rule.
             self.data.matched_var.clear();
@@ -241,10 +301,11 @@ impl Transaction {
         }
         // The next rule clears MATCHED_VARS before reading it: the values move into the report
         // instead of being copied, unless a redirect URL (expanded next) may still read them.
+        // Drained, not taken: the list keeps its room for the next rule's matches.
         let matched = if matches!(rule.disruptive, Disruptive::Redirect(_)) {
             self.data.matched_vars.iter().map(|(name, value)| matched_value(name.clone(), value.clone())).collect()
         } else {
-            std::mem::take(&mut self.data.matched_vars).into_iter().map(|(name, value)| matched_value(name, value)).collect()
+            self.data.matched_vars.drain(..).map(|(name, value)| matched_value(name, value)).collect()
         };
         self.state.matched_rules.push(MatchedRule {
             id: rule.id,
@@ -322,13 +383,6 @@ fn changed(function: crate::transform::TransformFn, input: &[u8]) -> Option<Vec<
         Cow::Borrowed(b) if b.len() != input.len() || b.as_ptr() != input.as_ptr() => Some(b.to_vec()),
         Cow::Borrowed(_) => None,
     }
-}
-
-/// An empty vector of values keeping `spare`'s allocation, for another borrow of the
-/// transaction's data (values are fetched for every rule; this saves an allocation each).
-pub(super) fn reuse<'b>(mut spare: Vec<Value<'_>>) -> Vec<Value<'b>> {
-    spare.clear();
-    spare.into_iter().filter_map(|_| None).collect()
 }
 
 /// Variables whose values cannot change within a phase: rules write the excluded ones, so

@@ -35,7 +35,8 @@ pub fn expand_string(data: &TxData, text: &MacroText) -> String {
     String::from_utf8(expand(data, text)).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// The first value of `collection[.key]`.
+/// The first value of `collection[.key]` (`key` lower-cased, or a `/regex/`, as
+/// [`MacroText::parse`] leaves it).
 pub fn resolve<'a>(data: &'a TxData, collection: &str, key: Option<&str>) -> Option<Cow<'a, [u8]>> {
     // `TX` first: nearly every macro the CRS writes is `%{tx.…}` (collections are upper-cased
     // when parsed).
@@ -49,9 +50,8 @@ pub fn resolve<'a>(data: &'a TxData, collection: &str, key: Option<&str>) -> Opt
         return out.into_iter().next().map(|v| v.value);
     }
     if variable == Variable::Tx {
-        let key = key?;
-        let value = if key.bytes().any(|b| b.is_ascii_uppercase()) { data.tx.get(&key.to_ascii_lowercase()) } else { data.tx.get(key) };
-        return value.map(|v| Cow::Borrowed(v.as_slice()));
+        // The key was lower-cased when the macro was parsed, as `TX` stores its names.
+        return data.tx.get(key?).map(|v| Cow::Borrowed(v.as_slice()));
     }
     let target = Target { variable, selector: key.map(|k| Selector::Key(k.to_ascii_lowercase())), count: false };
     let mut out: Vec<Value<'a>> = Vec::new();

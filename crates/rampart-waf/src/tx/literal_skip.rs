@@ -22,40 +22,76 @@
 //! phase, and whenever an action writes request data).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
-use super::cache::{Summary, TransformCache};
+use super::cache::TransformCache;
 use super::data::TxData;
 use crate::prefilter::LiteralIndex;
 use crate::rule::Rule;
 use crate::transform::{byte_set, intersects, ByteSet};
-use crate::vars::fetch::{fetch, Value};
+use crate::vars::fetch::{fetch, Value, Visit};
 use crate::vars::{Target, Variable};
 
 /// Whether a rule link can be decided by [`may_match`]: a prefiltered (literals or bytes),
 /// non-negated operator (with `multiMatch`, which also tests the values before and between
-/// transformations, only by bytes), over whole request variables only (no `&VAR` counts). Set
-/// when the engine is built.
-pub(crate) fn applies(link: &Rule) -> bool {
+/// transformations, only by bytes), over whole request variables only (no `&VAR` counts).
+fn applies(link: &Rule) -> bool {
     let prefiltered = if link.multi_match { link.required_bytes.is_some() } else { link.prefilter.is_some() || link.required_bytes.is_some() };
     let operator_fits = link.operator.as_ref().is_some_and(|op| !op.negated) && prefiltered;
     operator_fits
         && !link.targets.targets.is_empty()
-        && link.targets.targets.iter().all(|t| !t.count && summarised(t.variable))
+        && link.targets.targets.iter().all(|t| !t.count && place(t.variable).is_some())
 }
 
-/// Variables whose values are bytes of the request (or response) data, which no rule action
-/// can change within a phase except those that clear the cache.
-fn summarised(v: Variable) -> bool {
-    place(v).is_some()
+/// One of a link's variables as [`may_match`] looks it up, resolved when the engine is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryRef {
+    /// The number of what the variable holds under the link's chain: equal for every link with
+    /// the same variable and chain, dense from 0 (the cache's summaries are a table by it).
+    pub summary: u32,
+    /// The variable's place among summarised variables (the cache's untransformed bytes).
+    pub place: u8,
+    /// The variable.
+    pub variable: Variable,
 }
 
-/// How many variables [`summarised`] accepts.
-const SUMMARISED: usize = 29;
+/// The summary numbers handed out so far, by variable place and chain.
+#[derive(Debug, Default)]
+pub(crate) struct SummaryNumbers(HashMap<(u8, u32), u32>);
 
-/// A summarised variable's place among them (`0..SUMMARISED`): with the chain, its summary's
-/// index in the cache's table (see [`summary_key`]).
-#[inline]
-fn place(v: Variable) -> Option<usize> {
+impl SummaryNumbers {
+    /// Give `link` its [`SummaryRef`]s if [`applies`] accepts it (else none: it is not skipped
+    /// whole). Its prefilter must be settled.
+    pub(crate) fn assign(&mut self, link: &mut Rule) {
+        if !applies(link) {
+            link.summaries = Box::default();
+            return;
+        }
+        let chain = link.chain_id;
+        let numbers = &mut self.0;
+        link.summaries = link
+            .targets
+            .targets
+            .iter()
+            .filter_map(|t| {
+                let place = place(t.variable)?;
+                let next = u32::try_from(numbers.len()).ok()?;
+                let summary = *numbers.entry((place, chain)).or_insert(next);
+                Some(SummaryRef { summary, place, variable: t.variable })
+            })
+            .collect();
+    }
+
+    /// How many summaries were numbered.
+    pub(crate) fn count(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// A summarised variable's place among them (below [`super::cache::RAW_PLACES`]): variables whose values are
+/// bytes of the request (or response) data, which no rule action can change within a phase
+/// except those that clear the cache.
+fn place(v: Variable) -> Option<u8> {
     use Variable::*;
     Some(match v {
         Args => 0,
@@ -91,29 +127,19 @@ fn place(v: Variable) -> Option<usize> {
     })
 }
 
-/// The cache's key for what `variable` holds under chain `chain`: dense, so that the cache
-/// finds a summary by indexing instead of hashing, about a thousand times per request.
-fn summary_key(variable: Variable, chain: u32) -> Option<usize> {
-    Some(chain as usize * SUMMARISED + place(variable)?)
-}
-
 /// False when no value of any of `link`'s variables, transformed by its chain, can hold one of
 /// its operator's required bytes, or holds one of the literals of its operator's group: the
-/// link surely does not match. Only for links [`applies`] accepts.
+/// link surely does not match. Only for links with [`SummaryRef`]s (see [`number_summaries`]).
 pub(crate) fn may_match(
     cache: &mut TransformCache,
     data: &TxData,
     literals: &LiteralIndex,
     link: &Rule,
-    scratch: &mut Vec<Value<'static>>,
 ) -> bool {
-    link.targets.targets.iter().any(|t| {
-        // Every target is summarised (see `applies`); were one not, the link may match.
-        let Some(key) = summary_key(t.variable, link.chain_id) else { return true };
-        let mut summary = cache.summary(key).unwrap_or_default();
+    link.summaries.iter().any(|at| {
         if link.multi_match {
             // Every step of the chain is tested: only the bound of each step can tell.
-            let raw = raw_bytes(cache, data, t.variable, scratch);
+            let raw = raw_bytes(cache, data, at);
             let mut step = raw;
             let every_step = link.transforms.iter().fold(raw, |union, t| {
                 step = t.bytes.apply(&step);
@@ -124,13 +150,12 @@ pub(crate) fn may_match(
         // The bytes first: far cheaper than the literals (no value is transformed), and often
         // enough.
         if let Some(needed) = link.required_bytes {
-            let bound = match summary.bound {
+            let bound = match cache.summary_bound(at.summary) {
                 Some(bound) => bound,
                 None => {
-                    let raw = raw_bytes(cache, data, t.variable, scratch);
+                    let raw = raw_bytes(cache, data, at);
                     let bound = link.transforms.iter().fold(raw, |held, t| t.bytes.apply(&held));
-                    summary.bound = Some(bound);
-                    cache.set_summary(key, summary);
+                    cache.set_summary_bound(at.summary, bound);
                     bound
                 }
             };
@@ -139,12 +164,9 @@ pub(crate) fn may_match(
             }
         }
         let Some(group) = link.prefilter else { return true };
-        let bits = match summary.bits {
+        let bits = match cache.summary_bits(at.summary) {
             Some(bits) => bits,
-            None => match summarise(cache, data, literals, link, t.variable, scratch).bits {
-                Some(bits) => bits,
-                None => return true,
-            },
+            None => summarise(cache, data, literals, link, at),
         };
         cache.has(bits, group, literals)
     })
@@ -154,69 +176,52 @@ fn union_of(a: ByteSet, b: ByteSet) -> ByteSet {
     [a[0] | b[0], a[1] | b[1], a[2] | b[2], a[3] | b[3]]
 }
 
-/// The bytes of every value of `variable`, untransformed, computed once per phase.
-fn raw_bytes(cache: &mut TransformCache, data: &TxData, variable: Variable, scratch: &mut Vec<Value<'static>>) -> ByteSet {
-    if let Some(held) = cache.raw_bytes(variable as u32) {
+/// The bytes of every value of a variable, untransformed, computed once per phase.
+fn raw_bytes(cache: &mut TransformCache, data: &TxData, at: &SummaryRef) -> ByteSet {
+    let place = usize::from(at.place);
+    if let Some(held) = cache.raw_bytes(place) {
         return held;
     }
-    let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
-    every_value(data, variable, &mut values);
     let mut held = [0u64; 4];
-    for value in &values {
-        for (h, b) in held.iter_mut().zip(byte_set(&value.value)) {
+    every_value(data, at.variable, &mut |value| {
+        for (h, b) in held.iter_mut().zip(byte_set(value)) {
             *h |= b;
         }
-    }
-    *scratch = super::eval::reuse(values);
-    cache.set_raw_bytes(variable as u32, held);
+    });
+    cache.set_raw_bytes(place, held);
     held
 }
 
 /// Every value of `variable`, whatever its key (for `XML`, the text and the attributes).
-fn every_value<'a>(data: &'a TxData, variable: Variable, values: &mut Vec<Value<'a>>) {
+fn every_value<'a>(data: &'a TxData, variable: Variable, f: &mut dyn FnMut(&Cow<'a, [u8]>)) {
     let every_key = Target { variable, selector: None, count: false };
-    fetch(data, &every_key, &|_, _| false, values);
+    fetch(data, &every_key, &|_, _| false, &mut Visit(|value: Value<'a>| f(&value.value)));
     if variable == Variable::Xml {
         // `XML:/*` reads the text, `XML://@*` the attributes: the union covers both.
         for (_, v) in &data.xml_attributes.entries {
-            values.push(Value { variable, key: Cow::Borrowed(""), value: Cow::Borrowed(v.as_slice()) });
+            f(&Cow::Borrowed(v.as_slice()));
         }
     }
 }
 
-/// Compute the group set of every value of `variable` under `link`'s chain, and record it in
-/// the cache's summary of the variable.
-fn summarise(
-    cache: &mut TransformCache,
-    data: &TxData,
-    literals: &LiteralIndex,
-    link: &Rule,
-    variable: Variable,
-    scratch: &mut Vec<Value<'static>>,
-) -> Summary {
+/// Compute the group set of every value of a variable under `link`'s chain, record it in the
+/// cache's summary, and return its offset.
+fn summarise(cache: &mut TransformCache, data: &TxData, literals: &LiteralIndex, link: &Rule, at: &SummaryRef) -> usize {
     let to = cache.new_summary(literals);
-    let mut values: Vec<Value<'_>> = super::eval::reuse(std::mem::take(scratch));
-    every_value(data, variable, &mut values);
-    for value in &values {
-        let entry = match value.value {
+    every_value(data, at.variable, &mut |value| {
+        let entry = match value {
             Cow::Borrowed(bytes) => cache.get_or_insert(link.chain_id, bytes, |v, held| super::eval::transform(link, v, held)),
             Cow::Owned(_) => None,
         };
-        match entry.and_then(|id| cache.scanned(id, literals, &value.value)) {
+        match entry.and_then(|id| cache.scanned(id, literals, value)) {
             Some(from) => cache.add_to_summary(from, to, literals),
             None => {
                 // Not cached (too long, or the cache is full): transformed and scanned here.
-                let transformed = super::eval::transform(link, &value.value, None);
-                cache.scan_into(transformed.as_deref().unwrap_or(&value.value), to, literals);
+                let transformed = super::eval::transform(link, value, None);
+                cache.scan_into(transformed.as_deref().unwrap_or(value), to, literals);
             }
         }
-    }
-    *scratch = super::eval::reuse(values);
-    let key = summary_key(variable, link.chain_id);
-    let mut summary = key.and_then(|key| cache.summary(key)).unwrap_or_default();
-    summary.bits = Some(to);
-    if let Some(key) = key {
-        cache.set_summary(key, summary);
-    }
-    summary
+    });
+    cache.set_summary_bits(at.summary, to);
+    to
 }

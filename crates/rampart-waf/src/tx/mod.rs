@@ -37,8 +37,6 @@ pub struct Transaction {
     pub(crate) data: TxData,
     pub(crate) state: TxState,
     pub(crate) cache: cache::TransformCache,
-    /// Spare allocation for the values each rule fetches (always empty between rules).
-    values: Vec<crate::vars::fetch::Value<'static>>,
     /// Spare allocation for the values a rule link matched (always empty between links).
     hits: Vec<eval::Hit>,
 }
@@ -64,7 +62,7 @@ impl Transaction {
             tx: spare.tx,
             ..TxData::default()
         };
-        Transaction { engine, data, state, cache: spare.cache, values: spare.values, hits: spare.hits }
+        Transaction { engine, data, state, cache: spare.cache, hits: spare.hits }
     }
 
     /// Override the generated `UNIQUE_ID` (e.g. with the proxy's request id).
@@ -299,7 +297,6 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         self.engine.spares.give(spare::Spare {
             cache: std::mem::take(&mut self.cache),
-            values: std::mem::take(&mut self.values),
             hits: std::mem::take(&mut self.hits),
             matched_rules: std::mem::take(&mut self.state.matched_rules),
             tx: std::mem::take(&mut self.data.tx),

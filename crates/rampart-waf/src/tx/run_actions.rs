@@ -46,7 +46,7 @@ impl Transaction {
                         None => return,
                     },
                 };
-                map.set(crate::actions::storage::expiry_key(&key), at);
+                map.set(crate::actions::storage::expiry_key(&key).into(), at.into());
             }
             Action::SetEnv(e) => {
                 let value = expand(&self.data, &e.value);
@@ -100,7 +100,7 @@ impl Transaction {
                 Cow::Owned(bytes) => *slot = bytes,
             }
         } else if map.count() < MAX_VARIABLES {
-            map.set(key.into_owned(), value.into_owned());
+            map.set(key, value);
         }
     }
 

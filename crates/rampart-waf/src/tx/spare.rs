@@ -2,7 +2,8 @@
 //!
 //! A CRS transaction fills a transformation cache (a table of a few hundred entries, the
 //! transformed values, their literal groups and bytes), the `TX` table (a few hundred
-//! variables), a list of about a hundred matched rules and a few scratch vectors. Allocating them anew for every request and freeing them after
+//! variables), a list of about a hundred matched rules and the list of a rule's matching values.
+//! Allocating them anew for every request and freeing them after
 //! costs as much as a few dozen rules; instead a transaction takes a cleared set from its
 //! engine when it starts and gives it back when it is dropped.
 //!
@@ -16,7 +17,6 @@ use super::cache::TransformCache;
 use super::eval::Hit;
 use super::outcome::MatchedRule;
 use super::tx_vars::TxVars;
-use crate::vars::fetch::Value;
 
 /// Most sets kept: about as many as transactions run at once on a busy proxy's workers.
 const MAX_SPARES: usize = 16;
@@ -28,7 +28,6 @@ const MAX_SPARE_BYTES: usize = 256 * 1024;
 #[derive(Debug)]
 pub(crate) struct Spare {
     pub(crate) cache: TransformCache,
-    pub(crate) values: Vec<Value<'static>>,
     pub(crate) hits: Vec<Hit>,
     pub(crate) matched_rules: Vec<MatchedRule>,
     pub(crate) tx: TxVars,
@@ -40,7 +39,6 @@ impl Spare {
         use std::mem::size_of;
         self.cache.room_bytes()
             + self.tx.room_bytes()
-            + self.values.capacity() * size_of::<Value<'static>>()
             + self.hits.capacity() * size_of::<Hit>()
             + self.matched_rules.capacity() * size_of::<MatchedRule>()
     }
@@ -49,7 +47,6 @@ impl Spare {
     fn new() -> Spare {
         Spare {
             cache: TransformCache::with_room(),
-            values: Vec::with_capacity(32),
             hits: Vec::new(),
             matched_rules: Vec::new(),
             tx: TxVars::with_room(),
@@ -74,7 +71,6 @@ impl Spares {
             return;
         }
         spare.cache.clear();
-        spare.values.clear();
         spare.hits.clear();
         spare.matched_rules.clear();
         spare.tx.clear();
@@ -89,17 +85,18 @@ impl Spares {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tx::tx_vars::VarMap;
 
     #[test]
     fn kept_up_to_the_bound_and_emptied() {
         let spares = Spares::default();
         let mut taken: Vec<Spare> = (0..MAX_SPARES + 3).map(|_| spares.take()).collect();
-        taken[0].values.push(Value { variable: crate::vars::Variable::Args, key: "k".into(), value: b"v".to_vec().into() });
+        taken[0].tx.set("k".into(), b"v".as_slice().into());
         for s in taken {
             spares.give(s);
         }
         assert_eq!(spares.0.lock().map(|l| l.len()).unwrap_or(0), MAX_SPARES);
-        assert!(spares.0.lock().is_ok_and(|l| l.iter().all(|s| s.values.is_empty())));
+        assert!(spares.0.lock().is_ok_and(|l| l.iter().all(|s| s.tx.get("k").is_none())));
     }
 
     #[test]
@@ -108,7 +105,7 @@ mod tests {
         let fresh = spares.take();
         assert!(fresh.room_bytes() < MAX_SPARE_BYTES / 2, "{}", fresh.room_bytes());
         let mut grown = spares.take();
-        grown.values.reserve(MAX_SPARE_BYTES / std::mem::size_of::<Value<'static>>());
+        grown.hits.reserve(MAX_SPARE_BYTES / std::mem::size_of::<Hit>());
         spares.give(grown);
         spares.give(fresh);
         assert_eq!(spares.0.lock().map(|l| l.len()).unwrap_or(0), 1);

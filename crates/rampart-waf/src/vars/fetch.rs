@@ -33,34 +33,63 @@ impl Value<'_> {
     }
 }
 
-/// Append the values of `target` to `out`, leaving out keys for which `excluded` is true.
-pub fn fetch<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &str) -> bool, out: &mut Vec<Value<'a>>) {
+/// Where fetched values go: a list ([`Vec`]), a visitor that looks at each as it comes
+/// ([`Visit`]), or a count.
+pub trait ValueSink<'a> {
+    /// Take the next value.
+    fn put(&mut self, value: Value<'a>);
+}
+
+impl<'a> ValueSink<'a> for Vec<Value<'a>> {
+    fn put(&mut self, value: Value<'a>) {
+        self.push(value);
+    }
+}
+
+/// A visitor as a [`ValueSink`]: each value is handed to the closure, none is kept, so a rule
+/// tests its values without a list to fill (and to keep from rule to rule).
+pub struct Visit<F>(pub F);
+
+impl<'a, F: FnMut(Value<'a>)> ValueSink<'a> for Visit<F> {
+    fn put(&mut self, value: Value<'a>) {
+        (self.0)(value);
+    }
+}
+
+/// Counts the values (for `&VAR`).
+struct Count(usize);
+
+impl ValueSink<'_> for Count {
+    fn put(&mut self, _: Value<'_>) {
+        self.0 += 1;
+    }
+}
+
+/// Give the values of `target` to `out`, leaving out keys for which `excluded` is true.
+pub fn fetch<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &str) -> bool, out: &mut impl ValueSink<'a>) {
     if target.count {
-        // Counted in place: the values are pushed, counted and taken off again.
-        let before = out.len();
-        values(data, target, excluded, out);
-        let count = out.len() - before;
-        out.truncate(before);
+        let mut count = Count(0);
+        values(data, target, excluded, &mut count);
         const DIGITS: [&[u8]; 10] = [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"];
-        let value = match DIGITS.get(count) {
+        let value = match DIGITS.get(count.0) {
             Some(d) => Cow::Borrowed(*d),
-            None => Cow::Owned(count.to_string().into_bytes()),
+            None => Cow::Owned(count.0.to_string().into_bytes()),
         };
-        out.push(Value { variable: target.variable, key: Cow::Borrowed(""), value });
+        out.put(Value { variable: target.variable, key: Cow::Borrowed(""), value });
     } else {
         values(data, target, excluded, out);
     }
 }
 
-fn values<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &str) -> bool, out: &mut Vec<Value<'a>>) {
+fn values<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &str) -> bool, out: &mut impl ValueSink<'a>) {
     use Variable::*;
     let v = target.variable;
     let selected = |key: &str| target.selector.as_ref().is_none_or_match(key) && !excluded(v, key);
-    let push_coll = |c: &'a Collection, names: bool, out: &mut Vec<Value<'a>>| {
+    let push_coll = |c: &'a Collection, names: bool, out: &mut dyn ValueSink<'a>| {
         for (k, val) in &c.entries {
             if selected(k) {
                 let value = if names { Cow::Borrowed(k.as_bytes()) } else { Cow::Borrowed(val.as_slice()) };
-                out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value });
+                out.put(Value { variable: v, key: Cow::Borrowed(k.as_str()), value });
             }
         }
     };
@@ -96,11 +125,11 @@ fn values<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &st
             let wants_attributes = target.selector.as_ref().and_then(|s| s.key()).is_some_and(|k| k.contains('@'));
             if wants_attributes {
                 for (k, val) in &data.xml_attributes.entries {
-                    out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
+                    out.put(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
                 }
             } else if let Some(text) = &data.xml_text {
                 let key = target.selector.as_ref().and_then(|s| s.key()).unwrap_or("/*");
-                out.push(Value { variable: v, key: Cow::Owned(key.to_string()), value: Cow::Borrowed(text.as_slice()) });
+                out.put(Value { variable: v, key: Cow::Owned(key.to_string()), value: Cow::Borrowed(text.as_slice()) });
             }
         }
         Tx => map(v, &data.tx, target, excluded, out),
@@ -124,7 +153,7 @@ fn values<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &st
             ];
             for (k, val) in fields {
                 if selected(k) {
-                    out.push(Value { variable: v, key: Cow::Borrowed(k), value: val });
+                    out.put(Value { variable: v, key: Cow::Borrowed(k), value: val });
                 }
             }
         }
@@ -132,7 +161,7 @@ fn values<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &st
             for (name, val) in &data.matched_vars {
                 if selected(name) {
                     let value = if v == MatchedVars { Cow::Borrowed(val.as_slice()) } else { Cow::Borrowed(name.as_bytes()) };
-                    out.push(Value { variable: v, key: Cow::Borrowed(name.as_str()), value });
+                    out.put(Value { variable: v, key: Cow::Borrowed(name.as_str()), value });
                 }
             }
         }
@@ -144,7 +173,7 @@ fn values<'a>(data: &'a TxData, target: &Target, excluded: &dyn Fn(Variable, &st
                 return;
             }
             let value = single(data, v).unwrap_or(Cow::Borrowed(b""));
-            out.push(Value { variable: v, key: Cow::Borrowed(""), value });
+            out.put(Value { variable: v, key: Cow::Borrowed(""), value });
         }
     }
 }
@@ -167,13 +196,13 @@ fn map<'a>(
     m: &'a dyn VarMap,
     target: &Target,
     excluded: &dyn Fn(Variable, &str) -> bool,
-    out: &mut Vec<Value<'a>>,
+    out: &mut impl ValueSink<'a>,
 ) {
     if let Some(key) = target.selector.as_ref().and_then(|s| s.key()) {
         // Literal selectors are stored lower-cased, as the keys of these maps are.
         if let Some((k, val)) = m.entry_of(key) {
             if !excluded(v, k) {
-                out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
+                out.put(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
             }
         }
         return;
@@ -181,14 +210,17 @@ fn map<'a>(
     let selector = target.selector.as_ref();
     // The key test starts with the selector's literal prefix, if it has one: most keys lack it.
     let prefix = selector.and_then(|s| s.prefix()).unwrap_or("");
-    let start = out.len();
-    m.each(&mut |k, val| {
-        if k.starts_with(prefix) && selector.is_none_or(|s| s.matches_lowercase(k)) && !excluded(v, k) {
-            out.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
+    let mut selected: Vec<Value<'a>> = Vec::new();
+    m.each_with_prefix(prefix, &mut |k, val| {
+        if selector.is_none_or(|s| s.is_prefix_only() || s.matches_lowercase(k)) && !excluded(v, k) {
+            selected.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
         }
     });
     // In key order, as ModSecurity walks its collections (and `MATCHED_VAR` ends up the last).
-    out[start..].sort_by(|a, b| a.key.cmp(&b.key));
+    selected.sort_by(|a, b| a.key.cmp(&b.key));
+    for value in selected {
+        out.put(value);
+    }
 }
 
 fn flag(b: bool) -> Option<Cow<'static, [u8]>> {

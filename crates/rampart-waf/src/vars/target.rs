@@ -30,6 +30,9 @@ pub struct KeyRegex {
     /// A lower-case literal every matching key starts with, ASCII case aside (from a `^abc`
     /// pattern); lets a sorted map of lower-cased keys visit only the keys that have it.
     prefix: Option<String>,
+    /// Whether the pattern is that prefix and nothing more (`^header_name_920450_`): every
+    /// key that starts with it is selected, without running the regex.
+    prefix_only: bool,
 }
 
 impl Selector {
@@ -48,9 +51,11 @@ impl Selector {
     /// A regex selector for `pattern` (without the slashes), compiled case-insensitive.
     pub fn regex(pattern: &str) -> Result<Selector, regex::Error> {
         let prefix = anchored_prefix(pattern);
+        // The prefix's bytes are literal in a regex (letters, digits, `_`, `-`).
+        let prefix_only = prefix.as_ref().is_some_and(|p| pattern.len() == p.len() + 1);
         let pattern = format!("(?i){pattern}");
         let regex = Regex::new(&pattern)?;
-        Ok(Selector::Regex(KeyRegex { regex, required: RequiredLiterals::new_unicode(&pattern), prefix }))
+        Ok(Selector::Regex(KeyRegex { regex, required: RequiredLiterals::new_unicode(&pattern), prefix, prefix_only }))
     }
 
     /// Whether `key` is selected.
@@ -78,6 +83,12 @@ impl Selector {
             Selector::Key(_) => None,
             Selector::Regex(r) => r.prefix.as_deref(),
         }
+    }
+
+    /// Whether every key that starts with [`Selector::prefix`] (exactly, case included) is
+    /// selected: the selector is that prefix, anchored, and nothing more.
+    pub fn is_prefix_only(&self) -> bool {
+        matches!(self, Selector::Regex(r) if r.prefix_only)
     }
 
     /// The literal key, if this is one.
@@ -192,6 +203,13 @@ mod tests {
         assert_eq!(anchored_prefix("^ask"), Some("a".into()));
         assert_eq!(anchored_prefix("^a|b"), None);
         assert_eq!(anchored_prefix("paramcounter_.*"), None);
+    }
+
+    #[test]
+    fn prefix_only_selectors() {
+        let only = |p: &str| Selector::regex(p).is_ok_and(|s| s.is_prefix_only());
+        assert!(only("^header_name_920450_"));
+        assert!(!only("^header_name_920450_x*") && !only("^ask") && !only("^ab(c)") && !only("paramcounter_") && !only("^a|b"));
     }
 
     #[test]
