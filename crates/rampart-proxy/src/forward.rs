@@ -300,6 +300,12 @@ mod tests {
         assert_eq!(clean.len(), 1);
     }
 
+    /// A request straight from `client` (no proxy in between, none trusted).
+    fn direct<'a>(client: &str, tls: bool, request_id: &'a str) -> Forwarding<'a> {
+        let client = client.parse().unwrap();
+        Forwarding { client, peer: client, peer_trusted: false, tls, request_id }
+    }
+
     /// The fields the upstream receives: the client's that are not replaced, then ours.
     fn sent(p: &Parts, f: &ForwardFields) -> Vec<(String, String)> {
         let mut fields: Vec<(String, String)> = p
@@ -336,13 +342,7 @@ mod tests {
                 .body(())
                 .unwrap(),
         );
-        let fwd = Forwarding {
-            client: "192.0.2.9".parse().unwrap(),
-            peer: "192.0.2.9".parse().unwrap(),
-            peer_trusted: false,
-            tls: true,
-            request_id: "abc-1",
-        };
+        let fwd = direct("192.0.2.9", true, "abc-1");
         let f = upstream_parts(&mut p, &fwd);
         assert_eq!(f.request_id(), "abc-1");
         assert_eq!(p.uri, "/contacts?q=a");
@@ -367,13 +367,7 @@ mod tests {
             ("a\"b", "for=192.0.2.9;proto=http"),
         ] {
             let mut p = parts(Request::get("/").header("host", sent_host).body(()).unwrap());
-            let fwd = Forwarding {
-                client: "192.0.2.9".parse().unwrap(),
-                peer: "192.0.2.9".parse().unwrap(),
-                peer_trusted: false,
-                tls: false,
-                request_id: "id-1",
-            };
+            let fwd = direct("192.0.2.9", false, "id-1");
             let f = upstream_parts(&mut p, &fwd);
             let sent = sent(&p, &f);
             assert_eq!(values(&sent, "x-forwarded-host"), [sent_host]);
@@ -384,13 +378,7 @@ mod tests {
     #[test]
     fn an_invalid_value_is_left_out_not_written() {
         let mut p = parts(Request::get("/").header("host", "app").body(()).unwrap());
-        let fwd = Forwarding {
-            client: "192.0.2.9".parse().unwrap(),
-            peer: "192.0.2.9".parse().unwrap(),
-            peer_trusted: false,
-            tls: false,
-            request_id: "a\r\nx-injected: 1",
-        };
+        let fwd = direct("192.0.2.9", false, "a\r\nx-injected: 1");
         let f = upstream_parts(&mut p, &fwd);
         let sent = sent(&p, &f);
         assert!(values(&sent, "x-injected").is_empty());

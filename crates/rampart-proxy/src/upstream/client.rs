@@ -141,7 +141,7 @@ pub fn sweep_idle() -> usize {
 }
 
 /// How often a worker sweeps its idle connections.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 /// Sweep this thread's idle connections every [`SWEEP_EVERY`], for as long as the runtime
 /// runs; spawned on each worker's own (single-threaded) runtime.
