@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::IpAddr;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Uri, Version};
 
@@ -106,12 +106,15 @@ pub struct Forwarding<'a> {
 /// rehash that made room for them, cost more than the rest of this together.
 pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> ForwardFields {
     // An HTTP/2 request carries its host in the `:authority` pseudo-header only; the upstream
-    // speaks HTTP/1.1 and needs it as `Host`.
-    if !parts.headers.contains_key(header::HOST) {
-        if let Some(host) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
-            parts.headers.insert(header::HOST, host);
-        }
-    }
+    // speaks HTTP/1.1 and needs it as `Host`. (One look-up for both: the value is kept for the
+    // forwarding fields.)
+    let host = match parts.headers.entry(header::HOST) {
+        Entry::Occupied(field) => Some(field.get().clone()),
+        Entry::Vacant(field) => match parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            Some(authority) => Some(field.insert(authority).clone()),
+            None => None,
+        },
+    };
     // Already in origin form (every HTTP/1 request but a proxy's): left as it is.
     let absolute = parts.uri.scheme().is_some() || parts.uri.authority().is_some();
     if absolute || parts.uri.path_and_query().is_none() {
@@ -119,7 +122,12 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> ForwardFields 
     }
     parts.version = Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
-    ForwardFields::new(&parts.headers, fwd)
+    ForwardFields::new(&parts.headers, host.as_ref(), fwd)
+}
+
+/// A byte of an RFC 9110 token (`tchar`).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
 }
 
 /// The forwarding fields of one request, as the lines of a request head, and which of the
@@ -134,14 +142,14 @@ pub struct ForwardFields {
 }
 
 impl ForwardFields {
-    fn new(headers: &HeaderMap, fwd: &Forwarding<'_>) -> ForwardFields {
+    fn new(headers: &HeaderMap, host: Option<&HeaderValue>, fwd: &Forwarding<'_>) -> ForwardFields {
         // Written straight into the lines, each value where it belongs. Addresses and the
         // scheme are ours; the host and the trusted chain come from the request's own fields
         // (visible ASCII by then), the id from the configuration: those two are checked, since
         // a CR or LF in one would make a field of its own. The host is the `Host` the client
         // sent (an HTTP/2 request's authority, copied there), port included: what an
         // application needs to build its own absolute URLs (RFC 7239 §5.3).
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| visible(h));
+        let host = host.and_then(|v| v.to_str().ok()).filter(|h| visible(h));
         let request_id = Some(fwd.request_id).filter(|id| visible(id)).unwrap_or("-");
         let mut out = Vec::with_capacity(196 + 2 * host.map_or(0, str::len) + request_id.len());
         out.extend_from_slice(b"x-forwarded-for: ");
@@ -181,7 +189,7 @@ impl ForwardFields {
         if let Some(host) = host {
             // A token as it is; otherwise (a port's colon, an IPv6 literal's brackets) a quoted
             // string, which a quote or backslash inside would end early: then no host at all.
-            if host.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+            if host.bytes().all(is_tchar) {
                 out.extend_from_slice(b";host=");
                 out.extend_from_slice(host.as_bytes());
             } else if !host.bytes().any(|b| b == b'"' || b == b'\\') {

@@ -33,13 +33,22 @@ impl FramingError {
 /// Check a request head's framing headers. Returns the declared `Content-Length`, if any (so
 /// that the caller does not look it up again).
 pub fn check_framing(version: Version, headers: &HeaderMap) -> Result<Option<u64>, FramingError> {
-    // Counted in place: two lookups, no list (most requests have neither field).
-    let (mut cl, mut te) = (headers.get_all(CONTENT_LENGTH).iter(), headers.get_all(TRANSFER_ENCODING).iter());
-    let (cl_first, te_first) = (cl.next(), te.next());
+    // One pass over the fields (a handful; comparing a standard name is comparing a number),
+    // where the two look-ups it replaces each hashed a name.
+    let (mut cl_first, mut cl_more, mut te_first, mut te_more) = (None, false, None, false);
+    for (name, value) in headers {
+        if *name == CONTENT_LENGTH {
+            cl_more |= cl_first.is_some();
+            cl_first = cl_first.or(Some(value));
+        } else if *name == TRANSFER_ENCODING {
+            te_more |= te_first.is_some();
+            te_first = te_first.or(Some(value));
+        }
+    }
     if te_first.is_some() && cl_first.is_some() {
         return Err(FramingError::ContentLengthWithTransferEncoding);
     }
-    if cl.next().is_some() {
+    if cl_more {
         return Err(FramingError::ConflictingContentLength);
     }
     // At most 19 digits: always a u64.
@@ -56,7 +65,7 @@ pub fn check_framing(version: Version, headers: &HeaderMap) -> Result<Option<u64
         }
         // Exactly one coding, `chunked`, in exactly one field: anything else (`chunked, gzip`,
         // `xchunked`, a second field) is read differently by different servers.
-        let only_chunked = te.next().is_none() && first.as_bytes().eq_ignore_ascii_case(b"chunked");
+        let only_chunked = !te_more && first.as_bytes().eq_ignore_ascii_case(b"chunked");
         if !only_chunked {
             return Err(FramingError::UnsupportedTransferEncoding);
         }

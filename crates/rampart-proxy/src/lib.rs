@@ -29,6 +29,7 @@ pub mod accept;
 pub mod admission;
 pub mod body;
 pub mod client_ip;
+pub mod drain;
 pub mod forward;
 pub mod guard;
 pub mod h2_frames;

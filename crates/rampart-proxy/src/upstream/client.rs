@@ -23,7 +23,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, HOST};
 use http::{Method, Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
 use tokio::net::TcpStream;
@@ -202,11 +201,6 @@ pub async fn send(
     forwarding: Option<ForwardFields>,
 ) -> Result<Response<PooledBody>, UpstreamError> {
     let (mut parts, mut body) = req.into_parts();
-    if !parts.headers.contains_key(HOST) {
-        if let Ok(v) = HeaderValue::from_str(&server.to_string()) {
-            parts.headers.insert(HOST, v);
-        }
-    }
     if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
         parts.uri = parts.uri.path_and_query().cloned().map(Uri::from).unwrap_or_else(|| Uri::from_static("/"));
     }
@@ -220,11 +214,11 @@ pub async fn send(
         // carry (and move) its room.
         None => Box::pin(connect(server, connect_timeout, read_timeout)).await?,
     };
-    let head = match within(&mut conn.watch, read_timeout, conn.io.exchange(&parts, forwarding.as_ref(), &mut body)).await.ok_or_else(timed_out)? {
+    let head = match within(&mut conn.watch, read_timeout, conn.io.exchange(&parts, forwarding.as_ref(), &mut body, server)).await.ok_or_else(timed_out)? {
         Ok(head) => head,
         Err(e) if e.is_closed_before_response() && reused && replayable => {
             conn = Box::pin(connect(server, connect_timeout, read_timeout)).await?;
-            let sent = conn.io.exchange(&parts, forwarding.as_ref(), &mut body);
+            let sent = conn.io.exchange(&parts, forwarding.as_ref(), &mut body, server);
             within(&mut conn.watch, read_timeout, sent).await.ok_or_else(timed_out)?.map_err(UpstreamError::Http)?
         }
         Err(e) => return Err(UpstreamError::Http(e)),

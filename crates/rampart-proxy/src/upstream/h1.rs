@@ -26,11 +26,12 @@
 
 use std::io;
 use std::mem::MaybeUninit;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use http::{HeaderMap, Method, Response, StatusCode, Version};
 use http_body::{Body, Frame};
 use tokio::io::AsyncWriteExt;
@@ -93,6 +94,7 @@ pub struct Connection {
     io: TcpStream,
     read: BytesMut,
     write: Vec<u8>,
+    names: NameCache,
 }
 
 /// A response head read, with what it means for its body and the connection.
@@ -105,7 +107,7 @@ pub struct Head {
 
 impl Connection {
     pub fn new(io: TcpStream) -> Connection {
-        Connection { io, read: BytesMut::with_capacity(8 * 1024), write: Vec::with_capacity(1024) }
+        Connection { io, read: BytesMut::with_capacity(8 * 1024), write: Vec::with_capacity(1024), names: NameCache::default() }
     }
 
     /// Whether the idle connection is still usable: nothing arrived on it since its last
@@ -127,21 +129,22 @@ impl Connection {
     }
 
     /// Send the request (`parts`, the proxy's `forwarding` fields, `body`) and read its
-    /// response head. The request's body is sent in full before the response is read; a
-    /// server that answers early and stops reading (a 413, say) makes the write fail, and its
-    /// answer is then read if it sent one.
+    /// response head. A request without `Host` is sent with `server` as its host. The
+    /// request's body is sent in full before the response is read; a server that answers
+    /// early and stops reading (a 413, say) makes the write fail, and its answer is then read
+    /// if it sent one.
     pub async fn exchange(
         &mut self,
         parts: &http::request::Parts,
         forwarding: Option<&ForwardFields>,
         body: &mut ProxyBody,
+        server: SocketAddr,
     ) -> Result<Head, Error> {
         let head_request = parts.method == Method::HEAD;
-        let declared = declared_length(&parts.headers);
         let empty = body.is_end_stream();
-        let chunked = !empty && declared.is_none();
         self.write.clear();
-        encode_head(&mut self.write, parts, forwarding, empty && declared.is_none(), chunked);
+        let declared = encode_head(&mut self.write, parts, forwarding, empty, server);
+        let chunked = !empty && declared.is_none();
         let sent = if empty { self.flush().await.map(|()| 0) } else { self.send_body(body, chunked).await };
         match sent {
             Ok(sent) => {
@@ -231,7 +234,7 @@ impl Connection {
         let mut received = false;
         loop {
             // Empty just after the request was sent (the usual case): nothing to parse yet.
-            let parsed = if self.read.is_empty() { None } else { parse_head(&mut self.read, head_request)? };
+            let parsed = if self.read.is_empty() { None } else { parse_head(&mut self.read, head_request, &mut self.names)? };
             match parsed {
                 Some(Parsed::Interim) => {
                     received = true;
@@ -359,7 +362,7 @@ impl BodyState {
 pub fn read_response_bytes(data: &[u8], head_request: bool) -> Result<usize, Error> {
     let mut buf = BytesMut::from(data);
     let head = loop {
-        match parse_head(&mut buf, head_request)? {
+        match parse_head(&mut buf, head_request, &mut NameCache::default())? {
             None => return Ok(0),
             Some(Parsed::Interim) => {}
             Some(Parsed::Final(head)) => break head,
@@ -382,45 +385,65 @@ pub fn read_response_bytes(data: &[u8], head_request: bool) -> Result<usize, Err
 
 // --- Requests -----------------------------------------------------------------------------
 
-/// The request's declared `Content-Length`, when it has one.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse().ok())
-}
-
+/// Write the request head: the request line, the client's fields (but the hop-by-hop ones
+/// the caller removed and those `forwarding` replaces), `Host: server` when the request has
+/// none, the forwarding fields, and the body's framing: chunked when it has a body and no
+/// `Content-Length`. Returns the declared `Content-Length` (the first, as the client's parser
+/// read it). One pass over the fields: the look-ups for `Host` and `Content-Length` would
+/// each hash a name.
 fn encode_head(
     out: &mut Vec<u8>,
     parts: &http::request::Parts,
     forwarding: Option<&ForwardFields>,
-    empty_without_length: bool,
-    chunked: bool,
-) {
+    empty: bool,
+    server: SocketAddr,
+) -> Option<u64> {
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    push_fields(out, &parts.headers, |name| forwarding.is_some_and(|f| f.replaces(name)));
+    let (mut host, mut declared) = (false, None::<Option<u64>>);
+    for (name, value) in &parts.headers {
+        if *name == HOST {
+            host = true;
+        } else if *name == CONTENT_LENGTH && declared.is_none() {
+            declared = Some(value.to_str().ok().and_then(|s| s.trim().parse().ok()));
+        } else if forwarding.is_some_and(|f| f.replaces(name.as_str())) {
+            continue;
+        }
+        push_field(out, name.as_str(), value.as_bytes());
+    }
+    if !host {
+        use std::io::Write;
+        let _ = write!(out, "host: {server}\r\n");
+    }
     if let Some(forwarding) = forwarding {
         out.extend_from_slice(forwarding.lines());
     }
-    if chunked {
+    let declared = declared.flatten();
+    if !empty && declared.is_none() {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
-    } else if empty_without_length && matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {
+    } else if empty && declared.is_none() && matches!(parts.method, Method::POST | Method::PUT | Method::PATCH) {
         // A method that carries a body, with none: say so, or the server may wait for one.
         out.extend_from_slice(b"content-length: 0\r\n");
     }
+    out.extend_from_slice(b"\r\n");
+    declared
+}
+
+fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
 /// `fields` as head lines, but those whose name `skip` says.
 fn push_fields(out: &mut Vec<u8>, fields: &HeaderMap, skip: impl Fn(&str) -> bool) {
     for (name, value) in fields {
-        if skip(name.as_str()) {
-            continue;
+        if !skip(name.as_str()) {
+            push_field(out, name.as_str(), value.as_bytes());
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -452,7 +475,7 @@ enum Parsed {
 /// Hop-by-hop fields (RFC 9110 §7.6.1: `Connection` and those it names, `Keep-Alive`,
 /// `Transfer-Encoding`, …) are read for what they say about the message and the connection,
 /// and left out of the head: they were the server's to us, not to the client.
-fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Parsed>, Error> {
+fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> Result<Option<Parsed>, Error> {
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut []);
     let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut parsed, buf, &mut fields) {
@@ -479,15 +502,16 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Parsed>, 
         // (0x80-0xFF), which are exactly the bytes a `HeaderValue` may hold.
         unsafe { HeaderValue::from_maybe_shared_unchecked(head.slice(at..at + field.len())) }
     };
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    // Room for the `X-Request-Id` the proxy adds (growing the map would rehash it).
+    let mut headers = HeaderMap::with_capacity(parsed.headers.len() + 1);
     let mut close = version == Version::HTTP_10;
     let mut transfer_encoding = None::<bool>;
     let mut length = None::<u64>;
     // Fields the `Connection` header names besides the standard hop-by-hop ones (rare).
     let mut named = Vec::new();
-    for field in parsed.headers.iter() {
-        let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| Error::Malformed("invalid field name"))?;
-        match crate::forward::hop_by_hop_index(name.as_str()) {
+    for (at, field) in parsed.headers.iter().enumerate() {
+        let (name, hop_by_hop) = names.get(at, field.name.as_bytes())?;
+        match hop_by_hop {
             // Connection
             Some(0) => {
                 for token in field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii).filter(|t| !t.is_empty()) {
@@ -549,6 +573,42 @@ fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Parsed>, 
     *response.version_mut() = version;
     *response.headers_mut() = headers;
     Ok(Some(Parsed::Final(Head { response, framing, reusable })))
+}
+
+/// The field names of a connection's last response, by position, with their place among the
+/// hop-by-hop fields: a server sends the same names in the same order response after
+/// response, and comparing the bytes costs a tenth of `HeaderName::from_bytes` (which
+/// lower-cases and matches the name against the standard ones; ~150 instructions a field,
+/// callgrind) and the hop-by-hop match after it. Bounded: the first [`NameCache::FIELDS`]
+/// positions, names up to [`NameCache::NAME`] bytes.
+#[derive(Default)]
+struct NameCache {
+    known: Vec<(Box<[u8]>, HeaderName, Option<usize>)>,
+}
+
+impl NameCache {
+    const FIELDS: usize = 32;
+    const NAME: usize = 64;
+
+    /// The name of the field at position `at` whose bytes are `raw`, and its place among the
+    /// hop-by-hop fields (`forward::hop_by_hop_index`).
+    fn get(&mut self, at: usize, raw: &[u8]) -> Result<(HeaderName, Option<usize>), Error> {
+        if let Some((bytes, name, hop)) = self.known.get(at) {
+            if **bytes == *raw {
+                return Ok((name.clone(), *hop));
+            }
+        }
+        let name = HeaderName::from_bytes(raw).map_err(|_| Error::Malformed("invalid field name"))?;
+        let hop = crate::forward::hop_by_hop_index(name.as_str());
+        if at < Self::FIELDS && raw.len() <= Self::NAME && at <= self.known.len() {
+            let entry = (Box::from(raw), name.clone(), hop);
+            match self.known.get_mut(at) {
+                Some(slot) => *slot = entry,
+                None => self.known.push(entry),
+            }
+        }
+        Ok((name, hop))
+    }
 }
 
 /// A Content-Length value: digits only, no sign, no overflow.

@@ -45,7 +45,7 @@ async fn connect(addr: SocketAddr) -> Connection {
 
 async fn send(conn: &mut Connection, req: Request<ProxyBody>) -> Result<Head, Error> {
     let (parts, mut body) = req.into_parts();
-    conn.exchange(&parts, None, &mut body).await
+    conn.exchange(&parts, None, &mut body, "127.0.0.1:1".parse().unwrap()).await
 }
 
 fn get(path: &str) -> Request<ProxyBody> {
@@ -105,7 +105,7 @@ async fn the_forwarding_fields_follow_the_clients_and_replace_its_own() {
         request_id: "r-1",
     };
     let forwarding = crate::forward::upstream_parts(&mut parts, &fwd);
-    conn.exchange(&parts, Some(&forwarding), &mut body).await.unwrap();
+    conn.exchange(&parts, Some(&forwarding), &mut body, "127.0.0.1:1".parse().unwrap()).await.unwrap();
     let received = String::from_utf8(server.await.unwrap()).unwrap();
     assert_eq!(
         received,
@@ -200,6 +200,31 @@ async fn hop_by_hop_fields_and_those_connection_names_are_left_out() {
     assert_eq!(names, ["x-kept"]);
     assert_eq!((head.framing, head.reusable), (Framing::Chunked, true));
     server.abort();
+}
+
+/// Heads read one after another through one connection's name cache: a name at a position
+/// the last head had another name at, a hop-by-hop field where an ordinary one was, and a
+/// name differing only in case are all read as they are, not as the cache remembers.
+#[test]
+fn field_names_remembered_from_the_last_head_never_stand_in_for_others() {
+    let mut names = NameCache::default();
+    let mut head = |raw: &[u8]| {
+        let mut buf = BytesMut::from(raw);
+        match parse_head(&mut buf, false, &mut names) {
+            Ok(Some(Parsed::Final(head))) => head,
+            _ => panic!("{raw:?} not read"),
+        }
+    };
+    let keys = |head: &Head| head.response.headers().iter().map(|(n, v)| format!("{n}={}", v.to_str().unwrap())).collect::<Vec<_>>();
+    let first = head(b"HTTP/1.1 200 OK\r\nServer: a\r\nX-One: 1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(keys(&first), ["server=a", "x-one=1", "content-length=0"]);
+    let same = head(b"HTTP/1.1 200 OK\r\nServer: b\r\nX-One: 2\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(keys(&same), ["server=b", "x-one=2", "content-length=0"]);
+    let other = head(b"HTTP/1.1 200 OK\r\nServer: c\r\nConnection: close\r\nX-ONE: 3\r\nX-Two: 4\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(keys(&other), ["server=c", "x-one=3", "x-two=4", "content-length=0"]);
+    assert!(!other.reusable, "the Connection: close at a cached position was read");
+    let bad = parse_head(&mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nServer: d\r\nBad Name: x\r\n\r\n"[..]), false, &mut names);
+    assert!(bad.is_err());
 }
 
 #[tokio::test]
