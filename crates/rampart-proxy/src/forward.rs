@@ -110,10 +110,9 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> ForwardFields 
     // forwarding fields.)
     let host = match parts.headers.entry(header::HOST) {
         Entry::Occupied(field) => Some(field.get().clone()),
-        Entry::Vacant(field) => match parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
-            Some(authority) => Some(field.insert(authority).clone()),
-            None => None,
-        },
+        Entry::Vacant(field) => {
+            parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()).map(|authority| field.insert(authority).clone())
+        }
     };
     // Already in origin form (every HTTP/1 request but a proxy's): left as it is.
     let absolute = parts.uri.scheme().is_some() || parts.uri.authority().is_some();
