@@ -39,6 +39,8 @@ use parking_lot::Mutex;
 use rampart_core::Identity;
 use tokio::sync::oneshot;
 
+use crate::shard::Sharded;
+
 /// The share of the limit anonymous traffic may fill while the shield defends.
 pub const PUBLIC_SHARE: f64 = 0.7;
 /// The share of the limit clearance holders may fill while the shield defends.
@@ -120,17 +122,28 @@ struct Gradient {
     last_update: Instant,
 }
 
+/// One thread's count of the window: responses, the sum of their response times in µs (the
+/// window's mean is the upstream's present latency), and the most requests in flight seen.
+#[derive(Default)]
+struct Window {
+    responses: AtomicU32,
+    response_us: AtomicU64,
+    peak: AtomicU32,
+}
+
 /// One pool's admission control.
 pub struct Admission {
     settings: AdmissionSettings,
     limit: AtomicU32,
     in_flight: AtomicU32,
-    /// Responses since the limit last moved, and the sum of their response times in µs: the
-    /// window's mean is the upstream's present latency.
-    responses: AtomicU32,
-    response_us: AtomicU64,
-    /// The most requests in flight seen since the limit last moved.
-    window_peak: AtomicU32,
+    /// The window since the limit last moved, counted per thread (see [`crate::shard`]).
+    window: Sharded<Window>,
+    /// Copies of the gradient's baseline (`f64` bits) and of when the limit moves next (µs
+    /// since `epoch`): a response that neither beats the baseline nor finds the window due
+    /// reads these, and leaves the gradient's lock alone (every worker would write it).
+    baseline: AtomicU64,
+    due_us: AtomicU64,
+    epoch: Instant,
     /// Whether the last request admitted came while the shield defends (lane shares apply).
     defending: AtomicBool,
     gradient: Mutex<Gradient>,
@@ -167,13 +180,16 @@ const BASELINE_RISE: Duration = Duration::from_secs(60);
 impl Admission {
     pub fn new(settings: AdmissionSettings) -> Admission {
         let initial = settings.initial.clamp(settings.min, settings.max);
+        let epoch = Instant::now();
         Admission {
             settings,
             limit: AtomicU32::new(initial),
             in_flight: AtomicU32::new(0),
-            responses: AtomicU32::new(0),
-            response_us: AtomicU64::new(0),
-            window_peak: AtomicU32::new(0),
+            window: Sharded::default(),
+            // No baseline yet: the first response sets it.
+            baseline: AtomicU64::new(f64::INFINITY.to_bits()),
+            due_us: AtomicU64::new(UPDATE_EVERY.as_micros() as u64),
+            epoch,
             defending: AtomicBool::new(false),
             gradient: Mutex::new(Gradient {
                 limit: f64::from(initial),
@@ -181,7 +197,7 @@ impl Admission {
                 long: 0.0,
                 samples: 0,
                 was_slow: false,
-                last_update: Instant::now(),
+                last_update: epoch,
             }),
             queues: Mutex::new([VecDeque::new(), VecDeque::new(), VecDeque::new()]),
             waiting: AtomicUsize::new(0),
@@ -310,9 +326,9 @@ impl Admission {
 
     /// Feed a response time back (`overloaded`: the upstream shed the request itself).
     ///
-    /// Every response is counted into its window with two atomic adds; the limit moves at most
-    /// every [`UPDATE_EVERY`], by the worker that finds the averages free then (one that finds
-    /// another updating them leaves it to that one).
+    /// Every response is counted into its thread's window with two atomic adds; the limit
+    /// moves at most every [`UPDATE_EVERY`], by the worker that finds the averages free then
+    /// (one that finds another updating them leaves it to that one).
     ///
     /// The present latency is the window's mean, not a moving average of the last few
     /// responses: at tens of thousands of responses a second those are the last fraction of a
@@ -321,16 +337,22 @@ impl Admission {
     /// ask, queueing them in the shield for nothing.
     pub fn record(&self, rtt: Duration, overloaded: bool, now: Instant) {
         let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
-        self.responses.fetch_add(1, Ordering::Relaxed);
-        self.response_us.fetch_add(us, Ordering::Relaxed);
+        let window = self.window.local();
+        window.responses.fetch_add(1, Ordering::Relaxed);
+        window.response_us.fetch_add(us, Ordering::Relaxed);
         let in_flight = self.in_flight();
-        if in_flight > self.window_peak.load(Ordering::Relaxed) {
-            self.window_peak.fetch_max(in_flight, Ordering::Relaxed);
+        if in_flight > window.peak.load(Ordering::Relaxed) {
+            window.peak.fetch_max(in_flight, Ordering::Relaxed);
+        }
+        let sample = us as f64;
+        let since_epoch = u64::try_from(now.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX);
+        let due = since_epoch >= self.due_us.load(Ordering::Relaxed);
+        if !overloaded && !due && sample >= f64::from_bits(self.baseline.load(Ordering::Relaxed)) {
+            return;
         }
         let Some(mut g) = self.gradient.try_lock() else { return };
         // The baseline follows a faster upstream at once, sample by sample (below, per window,
         // a slower one over a minute): it sits among the faster responses.
-        let sample = us as f64;
         if g.samples == 0 {
             g.short = sample;
             g.long = sample;
@@ -338,6 +360,7 @@ impl Admission {
             g.long += 0.05 * (sample - g.long);
         }
         g.samples += 1;
+        self.baseline.store(g.long.to_bits(), Ordering::Relaxed);
         let elapsed = now.saturating_duration_since(g.last_update);
         if !overloaded && elapsed < UPDATE_EVERY {
             return;
@@ -347,9 +370,12 @@ impl Admission {
             g.limit = (g.limit * 0.9).max(min);
         } else {
             let secs = elapsed.as_secs_f64();
-            let window_responses = self.responses.swap(0, Ordering::Relaxed);
-            let window_us = self.response_us.swap(0, Ordering::Relaxed);
-            let window_peak = self.window_peak.swap(0, Ordering::Relaxed);
+            let (mut window_responses, mut window_us, mut window_peak) = (0u32, 0u64, 0u32);
+            for w in self.window.iter() {
+                window_responses = window_responses.saturating_add(w.responses.swap(0, Ordering::Relaxed));
+                window_us = window_us.saturating_add(w.response_us.swap(0, Ordering::Relaxed));
+                window_peak = window_peak.max(w.peak.swap(0, Ordering::Relaxed));
+            }
             if window_responses > 0 {
                 // Ten responses make a window's mean the present; fewer move it partway.
                 let n = f64::from(window_responses);
@@ -409,6 +435,9 @@ impl Admission {
             }
             .clamp(min, max);
             g.last_update = now;
+            let next = now.saturating_duration_since(self.epoch) + UPDATE_EVERY;
+            self.due_us.store(u64::try_from(next.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+            self.baseline.store(g.long.to_bits(), Ordering::Relaxed);
         }
         self.limit.store(g.limit.round() as u32, Ordering::Relaxed);
     }

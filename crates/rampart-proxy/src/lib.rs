@@ -45,6 +45,7 @@ pub mod sched;
 pub mod service;
 pub mod sniff;
 pub mod settings;
+pub mod shard;
 pub mod tls;
 pub mod upstream;
 pub mod workers;

@@ -31,7 +31,7 @@ use crate::h2_frames::AbuseSlot;
 use crate::io::GuardedIo;
 use crate::proxy_protocol::{self, ProxyHeader};
 use crate::runtime::Proxy;
-use crate::service::{handle, ConnMeta};
+use crate::service::{handle, ConnMeta, Served};
 use crate::sniff::SniffedIo;
 use crate::settings::{ClientAddressSource, Limits, ListenerSettings};
 use crate::workers::{self, Class};
@@ -236,8 +236,8 @@ async fn serve_connection(
         version: session.protocol_version().and_then(|v| v.as_str()),
         alpn: alpn.clone(),
     });
-    let meta = Arc::new(meta);
-    let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
+    let served = Arc::new(Served { proxy, meta });
+    let svc = service_fn(move |req| handle(Arc::clone(&served), req));
     if alpn.as_deref() == Some("h2") {
         let cut = AbuseSlot::default();
         let io = TokioIo::new(SniffedIo::new(tls_stream).guarded(&cut, limits.max_header_bytes as u64));
@@ -298,8 +298,8 @@ async fn serve_http(proxy: Arc<Proxy>, conn: Prepared, prefix: Bytes, http2: boo
     let Prepared { stream, meta, _permit } = conn;
     let (counting, client) = (Arc::clone(&proxy), meta.client);
     let limits = proxy.runtime().limits.clone();
-    let meta = Arc::new(meta);
-    let svc = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&meta), req));
+    let served = Arc::new(Served { proxy, meta });
+    let svc = service_fn(move |req| handle(Arc::clone(&served), req));
     let cut = AbuseSlot::default();
     let io = GuardedIo::new(stream, limits.idle_timeout, limits.write_timeout);
     let io = SniffedIo::new(io)

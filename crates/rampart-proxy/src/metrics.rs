@@ -7,15 +7,23 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use crate::shard::Sharded;
+
 const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
-/// A latency histogram with fixed buckets.
+/// A latency histogram with fixed buckets, one copy per thread (see [`crate::shard`]).
 #[derive(Default)]
-struct Histogram {
+pub struct Histogram {
+    cells: Sharded<HistogramCells>,
+}
+
+#[derive(Default)]
+struct HistogramCells {
     buckets: [AtomicU64; 12],
     count: AtomicU64,
     sum_micros: AtomicU64,
@@ -24,13 +32,18 @@ struct Histogram {
 impl Histogram {
     /// One increment in the first bucket that holds `d` (buckets are made cumulative when
     /// rendered, not on the request path).
-    fn observe(&self, d: Duration) {
+    pub fn observe(&self, d: Duration) {
+        let cells = self.cells.local();
         let secs = d.as_secs_f64();
         if let Some(i) = LATENCY_BUCKETS.iter().position(|le| secs <= *le) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            cells.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        cells.count.fetch_add(1, Ordering::Relaxed);
+        cells.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn sum(&self, read: impl Fn(&HistogramCells) -> &AtomicU64) -> u64 {
+        self.cells.iter().map(|c| read(c).load(Ordering::Relaxed)).sum()
     }
 }
 
@@ -38,9 +51,9 @@ impl Histogram {
 #[derive(Default)]
 pub struct Metrics {
     /// Responses by status class (1xx..5xx), index 1..=5.
-    responses: [AtomicU64; 6],
+    responses: Sharded<[AtomicU64; 6]>,
     verdicts: RwLock<BTreeMap<(String, &'static str, bool), AtomicU64>>,
-    upstream_latency: RwLock<BTreeMap<String, Histogram>>,
+    upstream_latency: RwLock<BTreeMap<String, Arc<Histogram>>>,
     upstream_errors: RwLock<BTreeMap<String, AtomicU64>>,
     shed: RwLock<BTreeMap<&'static str, AtomicU64>>,
     h2_abuse: RwLock<BTreeMap<&'static str, AtomicU64>>,
@@ -63,7 +76,7 @@ fn bump<K: Ord + Clone>(map: &RwLock<BTreeMap<K, AtomicU64>>, key: K) {
 impl Metrics {
     pub fn response(&self, status: u16) {
         let class = (status / 100).clamp(1, 5) as usize;
-        self.responses[class].fetch_add(1, Ordering::Relaxed);
+        self.responses.local()[class].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn verdict(&self, stage: &str, kind: &'static str, enforced: bool) {
@@ -75,11 +88,16 @@ impl Metrics {
     }
 
     pub fn upstream_latency(&self, upstream: &str, d: Duration) {
+        self.latency_histogram(upstream).observe(d);
+    }
+
+    /// The latency histogram of `upstream`, for a pool to keep: observing through it takes
+    /// no lock and no name look-up. The same one across reloads.
+    pub fn latency_histogram(&self, upstream: &str) -> Arc<Histogram> {
         if let Some(h) = self.upstream_latency.read().get(upstream) {
-            h.observe(d);
-            return;
+            return Arc::clone(h);
         }
-        self.upstream_latency.write().entry(upstream.to_string()).or_default().observe(d);
+        Arc::clone(self.upstream_latency.write().entry(upstream.to_string()).or_default())
     }
 
     pub fn upstream_error(&self, upstream: &str) {
@@ -104,7 +122,7 @@ impl Metrics {
     }
 
     pub fn responses_total(&self) -> u64 {
-        self.responses.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.responses.iter().flatten().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
     /// Render in the Prometheus text exposition format. `open_connections` and `gauges`
@@ -117,7 +135,7 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "rampart_responses_total{{class=\"{class}xx\"}} {}",
-                self.responses[class].load(Ordering::Relaxed)
+                self.responses.iter().map(|r| r[class].load(Ordering::Relaxed)).sum::<u64>()
             );
         }
         let _ = writeln!(out, "# HELP rampart_verdicts_total Disruptive verdicts, by stage, kind and enforcement.");
@@ -134,15 +152,15 @@ impl Metrics {
         for (name, h) in self.upstream_latency.read().iter() {
             let mut cumulative = 0;
             for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-                cumulative += h.buckets[i].load(Ordering::Relaxed);
+                cumulative += h.sum(|c| &c.buckets[i]);
                 let _ = writeln!(out, "rampart_upstream_latency_seconds_bucket{{upstream=\"{name}\",le=\"{le}\"}} {cumulative}");
             }
-            let count = h.count.load(Ordering::Relaxed);
+            let count = h.sum(|c| &c.count);
             let _ = writeln!(out, "rampart_upstream_latency_seconds_bucket{{upstream=\"{name}\",le=\"+Inf\"}} {count}");
             let _ = writeln!(
                 out,
                 "rampart_upstream_latency_seconds_sum{{upstream=\"{name}\"}} {}",
-                h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+                h.sum(|c| &c.sum_micros) as f64 / 1e6
             );
             let _ = writeln!(out, "rampart_upstream_latency_seconds_count{{upstream=\"{name}\"}} {count}");
         }

@@ -34,9 +34,15 @@ impl Router {
 
     /// The route for `host` (lowercase, no port) and `path`.
     pub fn find(&self, host: Option<&str>, path: &str) -> Option<&RouteInfo> {
+        self.find_at(host, path).map(|(_, info)| info)
+    }
+
+    /// The route for `host` and `path`, with its place in [`Router::infos`].
+    pub fn find_at(&self, host: Option<&str>, path: &str) -> Option<(usize, &RouteInfo)> {
         self.routes
             .iter()
-            .find(|(r, _)| {
+            .enumerate()
+            .find(|(_, (r, _))| {
                 let host_ok = match (&r.host, host) {
                     (None, _) => true,
                     (Some(want), Some(got)) => host_matches(want, got),
@@ -44,7 +50,12 @@ impl Router {
                 };
                 host_ok && prefix_matches(&r.path_prefix, path)
             })
-            .map(|(_, info)| info)
+            .map(|(at, (_, info))| (at, info))
+    }
+
+    /// The routes, in the order they are tried.
+    pub fn infos(&self) -> impl Iterator<Item = &RouteInfo> {
+        self.routes.iter().map(|(_, info)| info)
     }
 }
 

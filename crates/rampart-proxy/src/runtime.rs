@@ -12,6 +12,7 @@ use crate::guard::ConnectionGuard;
 use crate::metrics::Metrics;
 use crate::route::Router;
 use crate::settings::{ClientIdentity, Limits, RouteSettings, UpstreamSettings};
+use crate::shard::{Sharded, SHARDS};
 use crate::upstream::{spawn_health_checks, Pool};
 use crate::workers::Workers;
 
@@ -26,6 +27,9 @@ pub enum RuntimeError {
 pub struct Runtime {
     pub router: Router,
     pub pools: HashMap<String, Arc<Pool>>,
+    /// Each route's pool, by its place in the router: found by index per request, where the
+    /// map above hashes the upstream's name (SipHash, ~200 instructions).
+    pub(crate) route_pools: Vec<Arc<Pool>>,
     pub pipeline: Pipeline,
     pub limits: Limits,
     pub identity: ClientIdentity,
@@ -54,15 +58,21 @@ impl Runtime {
     ) -> Result<Runtime, RuntimeError> {
         let pools: HashMap<String, Arc<Pool>> =
             upstreams.into_iter().map(|u| (u.name.clone(), Pool::new(u))).collect();
-        for r in &routes {
-            if !pools.contains_key(&r.upstream) {
-                return Err(RuntimeError::UnknownUpstream { route: r.name.clone(), upstream: r.upstream.clone() });
+        let router = Router::new(routes);
+        let mut route_pools = Vec::new();
+        for info in router.infos() {
+            match pools.get(&*info.upstream) {
+                Some(pool) => route_pools.push(Arc::clone(pool)),
+                None => {
+                    return Err(RuntimeError::UnknownUpstream { route: info.name.to_string(), upstream: info.upstream.to_string() })
+                }
             }
         }
         let (health_stop, _) = watch::channel(false);
         Ok(Runtime {
-            router: Router::new(routes),
+            router,
             pools,
+            route_pools,
             pipeline,
             limits,
             identity,
@@ -121,7 +131,9 @@ pub struct Proxy {
     pub metrics: Metrics,
     pub events: Arc<dyn EventSink>,
     id_prefix: String,
-    next_id: AtomicU64,
+    /// Request counters, one per thread: thread `i` of [`SHARDS`] numbers its requests
+    /// `i + 1`, `i + 1 + SHARDS`, … (unique, without a counter every worker writes).
+    next_id: Sharded<AtomicU64>,
     /// The per-core worker threads connections are served on, started by the first listener.
     workers: OnceLock<Option<Workers>>,
 }
@@ -137,7 +149,7 @@ impl Proxy {
             metrics: Metrics::default(),
             events,
             id_prefix: format!("{:06x}", rand::random::<u32>() & 0xff_ffff),
-            next_id: AtomicU64::new(1),
+            next_id: Sharded::default(),
             workers: OnceLock::new(),
         })
     }
@@ -173,7 +185,8 @@ impl Proxy {
     /// A fresh request id: a per-process prefix and a counter, short enough to read out on the
     /// phone to an operator.
     pub fn next_request_id(&self) -> String {
-        request_id(&self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
+        let n = self.next_id.local().fetch_add(1, Ordering::Relaxed);
+        request_id(&self.id_prefix, n * SHARDS as u64 + crate::shard::index() as u64 + 1)
     }
 }
 

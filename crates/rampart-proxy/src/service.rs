@@ -34,12 +34,17 @@ pub struct ConnMeta {
     pub tls: Option<TlsFacts>,
 }
 
+/// A connection being served: the proxy and what is known of the connection, one reference
+/// count per connection. A request takes a reference to this, not to the proxy itself, whose
+/// count every worker would write on every request (see [`crate::shard`]).
+pub struct Served {
+    pub proxy: Arc<Proxy>,
+    pub meta: ConnMeta,
+}
+
 /// Handle one request. Never fails: every problem becomes a response.
-pub async fn handle(
-    proxy: Arc<Proxy>,
-    conn: Arc<ConnMeta>,
-    req: Request<Incoming>,
-) -> Result<Response<ProxyBody>, Infallible> {
+pub async fn handle(served: Arc<Served>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+    let (proxy, conn) = (&served.proxy, &served.meta);
     let rt = proxy.runtime();
     let started = Instant::now();
     let id = RequestId(Arc::from(proxy.next_request_id()));
@@ -52,9 +57,9 @@ pub async fn handle(
     // request id printed on a 400 or 404 page must find it.
     let early = |status: StatusCode, close: bool, reason: &str, parts: &http::request::Parts| {
         if rt.access_log {
-            log_early(&rt, &conn, &id.0, parts, status, reason, started);
+            log_early(&rt, conn, &id.0, parts, status, reason, started);
         }
-        finish(&proxy, refusal(status, &id.0, json(), None, close))
+        finish(proxy, refusal(status, &id.0, json(), None, close))
     };
     let declared_len = match check_framing(parts.version, &parts.headers) {
         Ok(declared) => declared,
@@ -87,15 +92,16 @@ pub async fn handle(
     if let Some(gate) = rt.gate.as_ref().filter(|g| g.owns(parts.uri.path())) {
         // Boxed: rare, and its future (a guarded body being read) would otherwise make every
         // request's future larger.
-        return Ok(Box::pin(answer_gate(&proxy, &rt, &conn, gate.as_ref(), &parts, body, &id.0, started)).await);
+        return Ok(Box::pin(answer_gate(proxy, &rt, conn, gate.as_ref(), &parts, body, &id.0, started)).await);
     }
 
     let peer_trusted = rt.identity.is_trusted(conn.peer.ip());
     let client = rt.identity.resolve(conn.client, &parts.headers);
     let host = request_host(&parts);
-    let Some(route) = rt.router.find(host.as_deref(), parts.uri.path()).cloned() else {
+    let Some((route_at, route)) = rt.router.find_at(host.as_deref(), parts.uri.path()) else {
         return Ok(early(StatusCode::NOT_FOUND, false, "no route", &parts));
     };
+    let route = route.clone();
 
     let mut ctx = RequestContext {
         id: id.clone(),
@@ -119,7 +125,7 @@ pub async fn handle(
 
     let outcome = rt.pipeline.on_request_headers(&mut ctx);
     if let Some(resp) = enforce(&rt, &ctx, &outcome, accept.as_ref()) {
-        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+        return Ok(log_and_finish(proxy, &rt, &ctx, resp, None));
     }
 
     // The body: buffered (bounded) when a stage inspects it, streamed with its guards otherwise.
@@ -137,7 +143,7 @@ pub async fn handle(
             Ok(bytes) => {
                 let outcome = rt.pipeline.on_request_body(&mut ctx, &bytes);
                 if let Some(resp) = enforce(&rt, &ctx, &outcome, accept.as_ref()) {
-                    return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+                    return Ok(log_and_finish(proxy, &rt, &ctx, resp, None));
                 }
                 full(bytes)
             }
@@ -148,7 +154,7 @@ pub async fn handle(
                     None => StatusCode::BAD_REQUEST,
                 };
                 let resp = refusal(status, &id.0, json(), None, true);
-                return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+                return Ok(log_and_finish(proxy, &rt, &ctx, resp, None));
             }
         }
     } else if bodyless {
@@ -158,13 +164,13 @@ pub async fn handle(
         guarded().boxed()
     };
 
-    let Some(pool) = ctx.route.as_ref().and_then(|r| rt.pools.get(&*r.upstream)) else {
+    let Some(pool) = rt.route_pools.get(route_at) else {
         let resp = refusal(StatusCode::BAD_GATEWAY, &id.0, json(), None, false);
-        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+        return Ok(log_and_finish(proxy, &rt, &ctx, resp, None));
     };
     let Some(server) = pool.pick() else {
         let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id.0, json(), None, false);
-        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+        return Ok(log_and_finish(proxy, &rt, &ctx, resp, None));
     };
     // Admission: the pool's concurrency limit, by lane (a request over it waits its turn in
     // calm; while defending, one over its lane's share is shed at once).
@@ -187,7 +193,7 @@ pub async fn handle(
             enforced: true,
         });
         let resp = refusal(StatusCode::SERVICE_UNAVAILABLE, &id.0, json(), Some(std::time::Duration::from_secs(2)), false);
-        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+        return Ok(log_and_finish(proxy, &rt, &ctx, resp, None));
     };
     // The upstream request takes the headers themselves when no stage reads them later: no
     // copy (and drop) of the map per request.
@@ -212,7 +218,7 @@ pub async fn handle(
     let spare = (pool.servers.len() > 1 && is_bodyless(&parts)).then(|| (RequestHead::of(&parts), forwarding.clone()));
     let sent = Instant::now();
     let mut server = server;
-    let mut in_flight = server.begin();
+    let mut in_flight = pool.begin(server);
     let mut result = pool.send(server.addr, Request::from_parts(parts, upstream_body), Some(forwarding)).await;
     if let (Err(e), Some((head, forwarding))) = (&result, spare) {
         if e.is_connect() {
@@ -223,7 +229,7 @@ pub async fn handle(
                 if let Ok(req) = head.to(other.addr) {
                     tracing::info!(request_id = %id, upstream = %pool.settings.name, refused = %server.addr, retry = %other.addr, "upstream connect refused; retrying on another server");
                     server = other;
-                    in_flight = server.begin();
+                    in_flight = pool.begin(server);
                     result = pool.send(server.addr, req, Some(forwarding)).await;
                 }
             }
@@ -238,7 +244,7 @@ pub async fn handle(
             // reading the body slowly must not hold a slot (slow readers would shed everyone).
             drop(permit);
             server.record_success();
-            proxy.metrics.upstream_latency(&pool.settings.name, took);
+            pool.observe_latency(&proxy.metrics, took);
             resp
         }
         Err(e) if e.is_timeout() => {
@@ -246,7 +252,7 @@ pub async fn handle(
             proxy.metrics.upstream_error(&pool.settings.name);
             tracing::warn!(request_id = %id, upstream = %pool.settings.name, server = %server.addr, error = %e, "upstream read timeout");
             let resp = refusal(StatusCode::GATEWAY_TIMEOUT, &id.0, json(), None, false);
-            return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+            return Ok(log_and_finish(proxy, &rt, &ctx, resp, None));
         }
         Err(e) => {
             // A body we cut (too large, too slow) or the client broke (bad chunks, cut off)
@@ -264,7 +270,7 @@ pub async fn handle(
                 }
             };
             let resp = refusal(status, &id.0, json(), None, ours.is_some());
-            return Ok(log_and_finish(&proxy, &rt, &ctx, resp, None));
+            return Ok(log_and_finish(proxy, &rt, &ctx, resp, None));
         }
     };
 
@@ -275,27 +281,27 @@ pub async fn handle(
     let facts = ResponseFacts { status: resp_parts.status, headers: std::mem::take(&mut resp_parts.headers) };
     let outcome = rt.pipeline.on_response_headers(&mut ctx, &facts);
     if let Some(resp) = enforce(&rt, &ctx, &outcome, accept.as_ref()) {
-        return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
+        return Ok(log_and_finish(proxy, &rt, &ctx, resp, Some(&facts)));
     }
     let body: ProxyBody = if rt.pipeline.wants_response_body_of(&ctx) {
         match collect_limited(resp_body, rt.limits.max_inspected_body).await {
             Ok(bytes) => {
                 let outcome = rt.pipeline.on_response_body(&mut ctx, &facts, &bytes);
                 if let Some(resp) = enforce(&rt, &ctx, &outcome, accept.as_ref()) {
-                    return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
+                    return Ok(log_and_finish(proxy, &rt, &ctx, resp, Some(&facts)));
                 }
                 full(bytes)
             }
             Err(_) => {
                 let resp = refusal(StatusCode::BAD_GATEWAY, &id.0, json(), None, false);
-                return Ok(log_and_finish(&proxy, &rt, &ctx, resp, Some(&facts)));
+                return Ok(log_and_finish(proxy, &rt, &ctx, resp, Some(&facts)));
             }
         }
     } else {
         // The in-flight count (least-connections) lasts until the body has been sent.
         resp_body.map_frame(move |f| { let _keep = &in_flight; f }).map_err(Into::into).boxed()
     };
-    let mut resp = log_and_finish(&proxy, &rt, &ctx, Response::from_parts(resp_parts, body), Some(&facts));
+    let mut resp = log_and_finish(proxy, &rt, &ctx, Response::from_parts(resp_parts, body), Some(&facts));
     *resp.headers_mut() = facts.headers;
     resp.headers_mut().insert(crate::forward::X_REQUEST_ID, id_value);
     if reconnect {

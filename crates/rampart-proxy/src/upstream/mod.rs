@@ -17,12 +17,14 @@ use crate::admission::{Admission, AdmissionSettings};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use http::{Request, Response};
 
 use crate::body::ProxyBody;
 use crate::forward::ForwardFields;
+use crate::metrics::{Histogram, Metrics};
 use crate::settings::{Balance, UpstreamSettings};
 
 /// One upstream pool.
@@ -32,6 +34,8 @@ pub struct Pool {
     /// How many requests the pool takes at once, and who goes first.
     pub admission: Arc<Admission>,
     next: AtomicUsize,
+    /// The proxy's latency histogram of this upstream, found once.
+    latency: OnceLock<Arc<Histogram>>,
 }
 
 impl Pool {
@@ -43,16 +47,22 @@ impl Pool {
             limits.min = limits.min.min(limits.max);
         }
         let admission = Arc::new(Admission::new(limits));
-        Arc::new(Pool { settings, servers, admission, next: AtomicUsize::new(0) })
+        Arc::new(Pool { settings, servers, admission, next: AtomicUsize::new(0), latency: OnceLock::new() })
+    }
+
+    /// Count a response head that took `took`, in `metrics`' histogram of this upstream.
+    pub fn observe_latency(&self, metrics: &Metrics, took: Duration) {
+        self.latency.get_or_init(|| metrics.latency_histogram(&self.settings.name)).observe(took);
     }
 
     /// Pick a server: among the usable ones (healthy and not ejected), by the pool's balance.
     /// When none is usable, any server is tried rather than failing outright: a health check
     /// that is wrong must not take the site down.
-    pub fn pick(&self) -> Option<Arc<ServerState>> {
+    /// A reference, not a count: the servers' counts are written by every worker.
+    pub fn pick(&self) -> Option<&Arc<ServerState>> {
         let n = self.servers.len();
         if n <= 1 {
-            return self.servers.first().cloned();
+            return self.servers.first();
         }
         // No allocation per request: the candidates are walked in place.
         let any_usable = self.servers.iter().any(|s| s.usable());
@@ -66,7 +76,14 @@ impl Pool {
                 self.servers.iter().filter(candidate).cycle().skip(start).take(count).min_by_key(|s| s.in_flight())
             }
         };
-        Some(Arc::clone(chosen.unwrap_or(&self.servers[0])))
+        Some(chosen.unwrap_or(&self.servers[0]))
+    }
+
+    /// A request to `server` begins: counted while it lasts when the pool balances by
+    /// least connections (the only reader of the count); otherwise not counted at all (two
+    /// writes of a line every worker writes, per request).
+    pub fn begin(&self, server: &Arc<ServerState>) -> Option<InFlight> {
+        (self.settings.balance == Balance::LeastConn).then(|| server.begin())
     }
 
     /// Send `req` to `server` (one of this pool's), with the proxy's `forwarding` fields after
