@@ -34,23 +34,19 @@ impl Router {
 
     /// The route for `host` (lowercase, no port) and `path`.
     pub fn find(&self, host: Option<&str>, path: &str) -> Option<&RouteInfo> {
-        self.find_at(host, path).map(|(_, info)| info)
+        self.routes.get(self.position(host, path)?).map(|(_, info)| info)
     }
 
-    /// The route for `host` and `path`, with its place in [`Router::infos`].
-    pub fn find_at(&self, host: Option<&str>, path: &str) -> Option<(usize, &RouteInfo)> {
-        self.routes
-            .iter()
-            .enumerate()
-            .find(|(_, (r, _))| {
-                let host_ok = match (&r.host, host) {
-                    (None, _) => true,
-                    (Some(want), Some(got)) => host_matches(want, got),
-                    (Some(_), None) => false,
-                };
-                host_ok && prefix_matches(&r.path_prefix, path)
-            })
-            .map(|(at, (_, info))| (at, info))
+    /// The place in [`Router::infos`] of the route for `host` and `path`.
+    pub fn position(&self, host: Option<&str>, path: &str) -> Option<usize> {
+        self.routes.iter().position(|(r, _)| {
+            let host_ok = match (&r.host, host) {
+                (None, _) => true,
+                (Some(want), Some(got)) => host_matches(want, got),
+                (Some(_), None) => false,
+            };
+            host_ok && prefix_matches(&r.path_prefix, path)
+        })
     }
 
     /// The routes, in the order they are tried.

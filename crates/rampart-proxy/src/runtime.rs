@@ -1,11 +1,13 @@
 //! The proxy's running state, swapped whole on reload.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use rampart_core::{EventSink, Gate, Pipeline, Pressure};
+use rampart_core::{EventSink, Gate, Pipeline, Pressure, RouteInfo};
 use tokio::sync::watch;
 
 use crate::guard::ConnectionGuard;
@@ -173,6 +175,25 @@ impl Proxy {
         self.runtime.load_full()
     }
 
+    /// The runtime requests start on now, as a reference count of this thread's: every
+    /// worker cloning the runtime's own count per request would write the same memory (see
+    /// [`crate::shard`]). A reload is seen at the thread's next request; an idle worker lets
+    /// go of the old runtime within [`FORGET_EVERY`] (see [`forget_cached_runtime_forever`]).
+    pub fn runtime_here(&self) -> Arc<Here> {
+        let current = self.runtime.load();
+        CACHED_RUNTIME.with(|cached| {
+            let mut cached = cached.borrow_mut();
+            match &*cached {
+                Some(here) if Arc::ptr_eq(&here.runtime, &*current) => Arc::clone(here),
+                _ => {
+                    let fresh = Arc::new(Here::new(Arc::clone(&current)));
+                    *cached = Some(Arc::clone(&fresh));
+                    fresh
+                }
+            }
+        })
+    }
+
     /// Swap in a new runtime (reload). Connections stay open; requests in flight finish on the
     /// old one, whose health checkers stop once the last of them is done.
     pub fn install(&self, runtime: Runtime) {
@@ -190,6 +211,59 @@ impl Proxy {
     }
 }
 
+/// One thread's hold on a runtime: the runtime, and copies of its routes made by this thread
+/// (a request keeps its route's names, reference counts that every worker would otherwise
+/// write; allocated here, they sit in this thread's own memory pages).
+pub struct Here {
+    runtime: Arc<Runtime>,
+    routes: Vec<RouteInfo>,
+}
+
+impl Here {
+    fn new(runtime: Arc<Runtime>) -> Here {
+        let routes = runtime
+            .router
+            .infos()
+            .map(|r| RouteInfo { name: Arc::from(&*r.name), upstream: Arc::from(&*r.upstream), sensitive: r.sensitive })
+            .collect();
+        Here { runtime, routes }
+    }
+
+    /// The route for `host` (lowercase, no port) and `path`, with its place in the router
+    /// (see [`Router::position`]).
+    pub fn find_route(&self, host: Option<&str>, path: &str) -> Option<(usize, &RouteInfo)> {
+        let at = self.runtime.router.position(host, path)?;
+        Some((at, self.routes.get(at)?))
+    }
+}
+
+impl std::ops::Deref for Here {
+    type Target = Runtime;
+    fn deref(&self) -> &Runtime {
+        &self.runtime
+    }
+}
+
+thread_local! {
+    /// This thread's hold on the runtime it last served a request on.
+    static CACHED_RUNTIME: RefCell<Option<Arc<Here>>> = const { RefCell::new(None) };
+}
+
+/// How often a worker lets go of the runtime it keeps.
+pub const FORGET_EVERY: Duration = Duration::from_secs(2);
+
+/// Let go of this thread's runtime every [`FORGET_EVERY`]: a worker that serves no request
+/// after a reload must not keep the old runtime (and its health checks) alive. Spawned on
+/// each worker's runtime.
+pub async fn forget_cached_runtime_forever() {
+    let mut every = tokio::time::interval(FORGET_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        CACHED_RUNTIME.with(|cached| cached.borrow_mut().take());
+    }
+}
+
 /// `format!("{prefix}-{n:x}")` without the formatting machinery: it runs once per request.
 fn request_id(prefix: &str, n: u64) -> String {
     let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
@@ -200,6 +274,34 @@ fn request_id(prefix: &str, n: u64) -> String {
         id.push(char::from(b"0123456789abcdef"[((n >> (i * 4)) & 0xf) as usize]));
     }
     id
+}
+
+#[cfg(test)]
+mod runtime_here_tests {
+    use super::*;
+    use rampart_core::{NullSink, StageMode};
+
+    fn runtime() -> Runtime {
+        let pipeline = Pipeline::new(Vec::new(), StageMode::default());
+        Runtime::new(Vec::new(), Vec::new(), pipeline, Limits::default(), ClientIdentity::default(), false).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_thread_keeps_its_reference_until_a_reload_or_the_forget_tick() {
+        let proxy = Proxy::new(runtime(), Arc::new(NullSink));
+        let first = proxy.runtime_here();
+        assert!(Arc::ptr_eq(&first, &proxy.runtime_here()), "the same reference, not a new one per request");
+        assert!(Arc::ptr_eq(&first.runtime, &proxy.runtime()));
+        proxy.install(runtime());
+        let second = proxy.runtime_here();
+        assert!(Arc::ptr_eq(&second.runtime, &proxy.runtime()), "the reload was not seen");
+        assert!(!Arc::ptr_eq(&first.runtime, &second.runtime));
+        // The old runtime is held only by the request that still has it.
+        drop(second);
+        assert_eq!(Arc::strong_count(&first.runtime), 1);
+        CACHED_RUNTIME.with(|cached| cached.borrow_mut().take());
+        assert_eq!(Arc::strong_count(&proxy.runtime()), 2, "this test and the proxy, no thread's copy");
+    }
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ pub struct Served {
 /// Handle one request. Never fails: every problem becomes a response.
 pub async fn handle(served: Arc<Served>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
     let (proxy, conn) = (&served.proxy, &served.meta);
-    let rt = proxy.runtime();
+    let rt = proxy.runtime_here();
     let started = Instant::now();
     let id = RequestId(Arc::from(proxy.next_request_id()));
     // Kept for a refusal page's format (a reference count): most requests are never refused.
@@ -98,7 +98,7 @@ pub async fn handle(served: Arc<Served>, req: Request<Incoming>) -> Result<Respo
     let peer_trusted = rt.identity.is_trusted(conn.peer.ip());
     let client = rt.identity.resolve(conn.client, &parts.headers);
     let host = request_host(&parts);
-    let Some((route_at, route)) = rt.router.find_at(host.as_deref(), parts.uri.path()) else {
+    let Some((route_at, route)) = rt.find_route(host.as_deref(), parts.uri.path()) else {
         return Ok(early(StatusCode::NOT_FOUND, false, "no route", &parts));
     };
     let route = route.clone();

@@ -99,6 +99,7 @@ impl Worker {
             runtime.block_on(async move {
                 // This thread's kept-alive upstream connections (thread-local) are its to close.
                 tokio::spawn(crate::upstream::client::sweep_idle_forever());
+                tokio::spawn(crate::runtime::forget_cached_runtime_forever());
                 while let Some((stream, peer, job)) = rx.recv().await {
                     match tokio::net::TcpStream::from_std(stream) {
                         Ok(stream) => job(stream, peer, Load(Arc::clone(&load))),
