@@ -19,7 +19,7 @@ use rampart_core::{
 
 use crate::admission::Lane;
 use crate::body::{client_body_fault, collect_limited, empty, full, BodyLimitError, GuardedBody, ProxyBody};
-use crate::forward::{upstream_parts, Forwarding};
+use crate::forward::{upstream_parts, ForwardMemo, Forwarding};
 use crate::hygiene::check_framing;
 use crate::pages::{accepts_json, refusal, wants_json};
 use crate::runtime::{Proxy, Runtime};
@@ -40,6 +40,8 @@ pub struct ConnMeta {
 pub struct Served {
     pub proxy: Arc<Proxy>,
     pub meta: ConnMeta,
+    /// The forwarding lines of the connection's last request.
+    pub forward: ForwardMemo,
 }
 
 /// Handle one request. Never fails: every problem becomes a response.
@@ -208,6 +210,7 @@ pub async fn handle(served: Arc<Served>, req: Request<Incoming>) -> Result<Respo
         peer_trusted,
         tls: conn.tls.is_some(),
         request_id: &id.0,
+        memo: Some(&served.forward),
     };
     let forwarding = upstream_parts(&mut parts, &fwd);
     // The id's value, sent to the upstream and back to the client.
