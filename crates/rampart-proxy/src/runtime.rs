@@ -205,7 +205,7 @@ impl Proxy {
 
     /// A fresh request id: a per-process prefix and a counter, short enough to read out on the
     /// phone to an operator.
-    pub fn next_request_id(&self) -> String {
+    pub fn next_request_id(&self) -> Arc<str> {
         let n = self.next_id.local().fetch_add(1, Ordering::Relaxed);
         request_id(&self.id_prefix, n * SHARDS as u64 + crate::shard::index() as u64 + 1)
     }
@@ -264,16 +264,26 @@ pub async fn forget_cached_runtime_forever() {
     }
 }
 
-/// `format!("{prefix}-{n:x}")` without the formatting machinery: it runs once per request.
-fn request_id(prefix: &str, n: u64) -> String {
+/// `format!("{prefix}-{n:x}")` without the formatting machinery, written on the stack and
+/// copied once, into the `Arc` the request keeps: it runs once per request.
+fn request_id(prefix: &str, n: u64) -> Arc<str> {
     let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
-    let mut id = String::with_capacity(prefix.len() + 1 + digits);
-    id.push_str(prefix);
-    id.push('-');
-    for i in (0..digits).rev() {
-        id.push(char::from(b"0123456789abcdef"[((n >> (i * 4)) & 0xf) as usize]));
+    let mut buf = [0u8; 64];
+    let at = prefix.len();
+    // The prefix (6 hex digits as the proxy makes it), '-' and up to 16 digits; a prefix too
+    // long for the buffer takes the formatted way.
+    if at + 1 + digits > buf.len() {
+        return Arc::from(format!("{prefix}-{n:x}"));
     }
-    id
+    buf[..at].copy_from_slice(prefix.as_bytes());
+    buf[at] = b'-';
+    for i in 0..digits {
+        buf[at + digits - i] = b"0123456789abcdef"[((n >> (i * 4)) & 0xf) as usize];
+    }
+    match std::str::from_utf8(&buf[..at + 1 + digits]) {
+        Ok(id) => Arc::from(id),
+        Err(_) => Arc::from(format!("{prefix}-{n:x}")),
+    }
 }
 
 #[cfg(test)]
@@ -309,7 +319,9 @@ mod request_id_tests {
     #[test]
     fn request_ids_are_the_prefix_and_the_counter_in_hex() {
         for n in [0u64, 1, 9, 10, 15, 16, 255, 256, 0x1234_abcd, u64::MAX] {
-            assert_eq!(super::request_id("0a1b2c", n), format!("0a1b2c-{n:x}"));
+            assert_eq!(&*super::request_id("0a1b2c", n), format!("0a1b2c-{n:x}"));
+            let long = "p".repeat(60);
+            assert_eq!(&*super::request_id(&long, n), format!("{long}-{n:x}"));
         }
     }
 }

@@ -49,7 +49,7 @@ pub async fn handle(served: Arc<Served>, req: Request<Incoming>) -> Result<Respo
     let (proxy, conn) = (&served.proxy, &served.meta);
     let rt = proxy.runtime_here();
     let started = Instant::now();
-    let id = RequestId(Arc::from(proxy.next_request_id()));
+    let id = RequestId(proxy.next_request_id());
     // Kept for a refusal page's format (a reference count): most requests are never refused.
     let accept = req.headers().get(http::header::ACCEPT).cloned();
     let json = || accepts_json(accept.as_ref());
