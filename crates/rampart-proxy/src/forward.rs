@@ -122,22 +122,23 @@ struct Memo {
 
 impl ForwardMemo {
     /// The remembered lines for this request, in a buffer with room for `more` bytes.
-    fn recall(&self, fwd: &Forwarding<'_>, host: Option<&str>, more: usize) -> Option<Vec<u8>> {
+    /// `host` is the request's `Host` as it came, checked or not: lines written for the same
+    /// bytes hold for it.
+    fn recall(&self, fwd: &Forwarding<'_>, host: Option<&[u8]>, more: usize) -> Option<Vec<u8>> {
         let last = self.last.lock();
-        let memo = last.as_ref().filter(|m| {
-            (m.client, m.peer, m.tls) == (fwd.client, fwd.peer, fwd.tls) && m.host.as_deref() == host.map(str::as_bytes)
-        })?;
+        let memo =
+            last.as_ref().filter(|m| (m.client, m.peer, m.tls) == (fwd.client, fwd.peer, fwd.tls) && m.host.as_deref() == host)?;
         let mut out = Vec::with_capacity(memo.head.len() + more);
         out.extend_from_slice(&memo.head);
         Some(out)
     }
 
-    fn remember(&self, fwd: &Forwarding<'_>, host: Option<&str>, head: &[u8]) {
+    fn remember(&self, fwd: &Forwarding<'_>, host: Option<&[u8]>, head: &[u8]) {
         *self.last.lock() = Some(Memo {
             client: fwd.client,
             peer: fwd.peer,
             tls: fwd.tls,
-            host: host.map(|h| Box::from(h.as_bytes())),
+            host: host.map(Box::from),
             head: Box::from(head),
         });
     }
@@ -245,16 +246,17 @@ impl ForwardFields {
         // a CR or LF in one would make a field of its own. The host is the `Host` the client
         // sent (an HTTP/2 request's authority, copied there), port included: what an
         // application needs to build its own absolute URLs (RFC 7239 §5.3).
-        let host = host.and_then(|v| v.to_str().ok()).filter(|h| visible(h));
+        let raw_host = host.map(HeaderValue::as_bytes);
         let request_id = Some(fwd.request_id).filter(|id| visible(id)).unwrap_or("-");
         let memo = fwd.memo.filter(|_| !fwd.peer_trusted);
-        let mut out = match memo.and_then(|m| m.recall(fwd, host, request_id.len() + 2)) {
+        let mut out = match memo.and_then(|m| m.recall(fwd, raw_host, request_id.len() + 2)) {
             Some(out) => out,
             None => {
+                let host = host.and_then(|v| v.to_str().ok()).filter(|h| visible(h));
                 let mut out = Vec::with_capacity(196 + 2 * host.map_or(0, str::len) + request_id.len());
                 push_head(&mut out, headers, host, fwd);
                 if let Some(memo) = memo {
-                    memo.remember(fwd, host, &out);
+                    memo.remember(fwd, raw_host, &out);
                 }
                 out
             }
@@ -264,11 +266,10 @@ impl ForwardFields {
         let id = id_at..out.len();
         out.extend_from_slice(b"\r\n");
         let lines = Bytes::from(out);
-        ForwardFields {
-            id: HeaderValue::from_maybe_shared(lines.slice(id)).unwrap_or(HeaderValue::from_static("-")),
-            lines,
-            keeps_forwarded: fwd.peer_trusted,
-        }
+        // SAFETY: `request_id` has no control byte (checked above, or "-"): every byte is one a
+        // `HeaderValue` may hold (SP, VCHAR, obs-text).
+        let id = unsafe { HeaderValue::from_maybe_shared_unchecked(lines.slice(id)) };
+        ForwardFields { id, lines, keeps_forwarded: fwd.peer_trusted }
     }
 
     /// The fields, each line ending in CRLF.

@@ -280,10 +280,9 @@ fn request_id(prefix: &str, n: u64) -> Arc<str> {
     for i in 0..digits {
         buf[at + digits - i] = b"0123456789abcdef"[((n >> (i * 4)) & 0xf) as usize];
     }
-    match std::str::from_utf8(&buf[..at + 1 + digits]) {
-        Ok(id) => Arc::from(id),
-        Err(_) => Arc::from(format!("{prefix}-{n:x}")),
-    }
+    // SAFETY: a `str`, then ASCII: the bytes are UTF-8 (validating them cost ~100
+    // instructions per request).
+    Arc::from(unsafe { std::str::from_utf8_unchecked(&buf[..at + 1 + digits]) })
 }
 
 #[cfg(test)]
