@@ -70,7 +70,7 @@ pub struct RequestContext {
     pub version: Version,
     pub headers: HeaderMap,
     /// The host the request named (`Host` or the URI authority), lowercased, without port.
-    pub host: Option<String>,
+    pub host: Option<Arc<str>>,
     pub route: Option<RouteInfo>,
     pub tls: Option<TlsFacts>,
     /// Facts stages attached for later stages, the log and the audit trail.

@@ -27,7 +27,6 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admission::Lane;
 use crate::drain::{Drain, Watcher};
-use crate::forward::ForwardMemo;
 use crate::h2_frames::AbuseSlot;
 use crate::io::GuardedIo;
 use crate::proxy_protocol::{self, ProxyHeader};
@@ -237,7 +236,7 @@ async fn serve_connection(
         version: session.protocol_version().and_then(|v| v.as_str()),
         alpn: alpn.clone(),
     });
-    let served = Arc::new(Served { proxy, meta, forward: ForwardMemo::default() });
+    let served = Arc::new(Served::new(proxy, meta));
     let svc = service_fn(move |req| handle(Arc::clone(&served), req));
     if alpn.as_deref() == Some("h2") {
         let cut = AbuseSlot::default();
@@ -299,7 +298,7 @@ async fn serve_http(proxy: Arc<Proxy>, conn: Prepared, prefix: Bytes, http2: boo
     let Prepared { stream, meta, _permit } = conn;
     let (counting, client) = (Arc::clone(&proxy), meta.client);
     let limits = proxy.runtime().limits.clone();
-    let served = Arc::new(Served { proxy, meta, forward: ForwardMemo::default() });
+    let served = Arc::new(Served::new(proxy, meta));
     let svc = service_fn(move |req| handle(Arc::clone(&served), req));
     let cut = AbuseSlot::default();
     let io = GuardedIo::new(stream, limits.idle_timeout, limits.write_timeout);
