@@ -25,6 +25,8 @@ pub struct SetVar {
     pub key: MacroText,
     /// The change.
     pub op: SetVarOp,
+    /// For a literal `TX` key, its slot (see `tx::tx_names`), set when the engine is built.
+    pub slot: Option<u32>,
 }
 
 impl SetVar {
@@ -67,7 +69,7 @@ impl SetVar {
                 l.make_ascii_lowercase();
             }
         }
-        Ok(SetVar { collection, key, op })
+        Ok(SetVar { collection, key, op, slot: None })
     }
 }
 

@@ -122,8 +122,11 @@ fn direct_value<'a>(data: &'a TxData, link: &Rule, runtime: &[(RuleSelector, Exc
     if v != Variable::Tx {
         return None;
     }
-    let key = target.selector.as_ref()?.key()?;
-    let entry = data.tx.entry_of(key);
+    // Numbered when the engine was built (nearly always): read by slot, no name hashed.
+    let entry = match link.tx_slot {
+        Some(slot) => data.tx.slot_entry(slot),
+        None => data.tx.entry_of(target.selector.as_ref()?.key()?),
+    };
     if target.count {
         let count: &'static [u8] = if entry.is_some() { b"1" } else { b"0" };
         return Some(Some(Value { variable: v, key: Cow::Borrowed(""), value: Cow::Borrowed(count) }));
@@ -267,7 +270,10 @@ impl Transaction {
         let matched = !hits.is_empty();
         for hit in hits.drain(..) {
             for (i, v) in &hit.captures {
-                self.data.tx.set(i.to_string().into(), v.as_slice().into());
+                match super::tx_names::capture_slot(*i) {
+                    Some(slot) => self.data.tx.slot_set(slot, v),
+                    None => self.data.tx.set(i.to_string().into(), v.as_slice().into()),
+                }
             }
             // Overwritten in place: these buffers keep their capacity from rule to rule.
             self.data.matched_var.clear();

@@ -17,6 +17,7 @@ pub mod request;
 mod run_actions;
 pub(crate) mod spare;
 mod state;
+pub mod tx_names;
 pub mod tx_vars;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -211,8 +211,8 @@ fn map<'a>(
     // The key test starts with the selector's literal prefix, if it has one: most keys lack it.
     let prefix = selector.and_then(|s| s.prefix()).unwrap_or("");
     let mut selected: Vec<Value<'a>> = Vec::new();
-    m.each_with_prefix(prefix, &mut |k, val| {
-        if selector.is_none_or(|s| s.is_prefix_only() || s.matches_lowercase(k)) && !excluded(v, k) {
+    m.each_selected(selector, prefix, &mut |k, val| {
+        if !excluded(v, k) {
             selected.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
         }
     });
