@@ -13,6 +13,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::buffers::Buffers;
 use super::cache::TransformCache;
 use super::eval::Hit;
 use super::outcome::MatchedRule;
@@ -32,6 +33,7 @@ pub(crate) struct Spare {
     pub(crate) hits: Vec<Hit>,
     pub(crate) matched_rules: Vec<MatchedRule>,
     pub(crate) tx: TxVars,
+    pub(crate) buffers: Buffers,
 }
 
 impl Spare {
@@ -42,6 +44,7 @@ impl Spare {
             + self.tx.room_bytes()
             + self.hits.capacity() * size_of::<Hit>()
             + self.matched_rules.capacity() * size_of::<MatchedRule>()
+            + self.buffers.room_bytes()
     }
 
     /// A fresh set with room for a typical request (its `TX` table for the numbered `names`).
@@ -51,6 +54,7 @@ impl Spare {
             hits: Vec::new(),
             matched_rules: Vec::new(),
             tx: TxVars::with_room(names.clone()),
+            buffers: Buffers::default(),
         }
     }
 }
@@ -85,6 +89,7 @@ impl Spares {
         }
         spare.cache.clear();
         spare.hits.clear();
+        spare.buffers.recycle(&mut spare.matched_rules);
         spare.matched_rules.clear();
         spare.tx.clear();
         if let Ok(mut list) = self.0.try_lock() {

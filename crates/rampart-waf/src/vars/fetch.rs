@@ -22,14 +22,18 @@ pub struct Value<'a> {
 impl Value<'_> {
     /// `ARGS:foo` or `REQUEST_URI`, as `MATCHED_VAR_NAME` reports it.
     pub fn full_name(&self) -> String {
-        let name = self.variable.name();
-        let mut out = String::with_capacity(name.len() + 1 + self.key.len());
-        out.push_str(name);
+        let mut out = String::with_capacity(self.variable.name().len() + 1 + self.key.len());
+        self.write_full_name(&mut out);
+        out
+    }
+
+    /// Append [`Value::full_name`] to `out`.
+    pub fn write_full_name(&self, out: &mut String) {
+        out.push_str(self.variable.name());
         if !self.key.is_empty() {
             out.push(':');
             out.push_str(&self.key);
         }
-        out
     }
 }
 
