@@ -76,13 +76,20 @@ impl TxVars {
 
     /// The value of the variable in `slot` ([`super::tx_names`]), if set.
     pub(crate) fn slot_value(&self, slot: u32) -> Option<&Vec<u8>> {
-        self.numbered.get(slot as usize).filter(|s| s.set).map(|s| &s.value)
+        match self.numbered.get(slot as usize) {
+            Some(s) => s.set.then_some(&s.value),
+            None => self.slot_entry(slot).map(|(_, v)| v),
+        }
     }
 
-    /// The name and value of the variable in `slot`, if set.
+    /// The name and value of the variable in `slot`, if set. A table without room for the
+    /// slot keeps the variable by name (see [`TxVars::slot_set`]).
     pub(crate) fn slot_entry(&self, slot: u32) -> Option<(&String, &Vec<u8>)> {
-        let value = self.slot_value(slot)?;
-        Some((self.names.name(slot as usize)?, value))
+        let name = self.names.name(slot as usize)?;
+        match self.numbered.get(slot as usize) {
+            Some(s) => s.set.then_some((name, &s.value)),
+            None => self.values.get_key_value(name).filter(|(_, s)| s.set).map(|(k, s)| (k, &s.value)),
+        }
     }
 
     /// Whether the variable in `slot` is set.
@@ -357,6 +364,15 @@ mod tests {
         tx.delete("b");
         assert_eq!(tx.count(), 1);
         assert_eq!(tx.get("a").map(Vec::as_slice), Some(&b"3"[..]));
+    }
+
+    #[test]
+    fn a_table_without_room_keeps_numbered_variables_by_name() {
+        let mut tx = TxVars::default();
+        tx.slot_set(3, b"captured");
+        assert_eq!(tx.get("3").map(Vec::as_slice), Some(&b"captured"[..]));
+        assert_eq!(tx.slot_entry(3).map(|(k, v)| (k.as_str(), v.as_slice())), Some(("3", &b"captured"[..])));
+        assert!(tx.slot_value(4).is_none());
     }
 
     #[test]
