@@ -68,6 +68,7 @@ impl Engine {
             }
         }
         let (literals, summary_count) = index_literals(&mut phases);
+        let tx_names = Arc::new(crate::tx::tx_names::number_tx_names(&mut phases));
         Engine {
             config,
             phases,
@@ -75,7 +76,7 @@ impl Engine {
             literals,
             summary_count,
             texts: texts.into(),
-            spares: crate::tx::spare::Spares::default(),
+            spares: crate::tx::spare::Spares::new(tx_names),
             rule_count,
         }
     }

@@ -25,6 +25,8 @@ pub struct SetVar {
     pub key: MacroText,
     /// The change.
     pub op: SetVarOp,
+    /// For a literal `TX` key, its slot (see `tx::tx_names`), set when the engine is built.
+    pub slot: Option<u32>,
 }
 
 impl SetVar {
@@ -67,12 +69,17 @@ impl SetVar {
                 l.make_ascii_lowercase();
             }
         }
-        Ok(SetVar { collection, key, op })
+        Ok(SetVar { collection, key, op, slot: None })
     }
 }
 
 /// Integer value of a variable as ModSecurity reads it: leading digits (with sign), else 0.
 pub fn to_int(bytes: &[u8]) -> i64 {
+    // Nearly always a few plain digits (scores, paranoia levels): read them without the text
+    // handling below, which gives the same number for them (18 digits cannot overflow).
+    if (1..=18).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_digit) {
+        return bytes.iter().fold(0, |n, &d| n * 10 + i64::from(d - b'0'));
+    }
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
     let end = text
@@ -95,5 +102,6 @@ mod tests {
         assert_eq!(to_int(b"12abc"), 12);
         assert_eq!(to_int(b"-3"), -3);
         assert_eq!(to_int(b"x"), 0);
+        assert_eq!((to_int(b"007"), to_int(b"999999999999999999"), to_int(b"9999999999999999999")), (7, 999_999_999_999_999_999, 0));
     }
 }

@@ -52,6 +52,10 @@ impl Operator for Compare {
             Cmp::Lt => got < wanted,
         }
     }
+
+    fn macros_mut(&mut self) -> Option<&mut crate::parser::macros::MacroText> {
+        self.param.macros_mut()
+    }
 }
 
 #[cfg(test)]

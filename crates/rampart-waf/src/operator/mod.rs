@@ -77,6 +77,13 @@ pub trait Operator: Send + Sync + fmt::Debug {
     fn required_bytes(&self) -> Option<crate::transform::ByteSet> {
         None
     }
+
+    /// The parameter's macros (`@within %{tx.allowed_methods}`), if any, for the engine to
+    /// point `%{tx.key}` at numbered slots when it is built (see `tx::tx_names`); `None` (the
+    /// default) for operators without macros, whose parameters are then expanded as parsed.
+    fn macros_mut(&mut self) -> Option<&mut crate::parser::macros::MacroText> {
+        None
+    }
 }
 
 /// Why an operator could not be built from a rule's text.

@@ -24,6 +24,11 @@ impl Param {
         self.parsed.is_some()
     }
 
+    /// The parsed macros, if any (see [`super::Operator::macros_mut`]).
+    pub(crate) fn macros_mut(&mut self) -> Option<&mut MacroText> {
+        self.parsed.as_mut()
+    }
+
     /// The text as written in the rule.
     pub(crate) fn raw(&self) -> &str {
         &self.text

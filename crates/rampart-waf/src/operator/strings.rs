@@ -25,6 +25,10 @@ impl Operator for StringOperator {
         let param = self.param.resolve(&*ctx);
         (self.test)(input, param.as_bytes())
     }
+
+    fn macros_mut(&mut self) -> Option<&mut crate::parser::macros::MacroText> {
+        self.param.macros_mut()
+    }
 }
 
 /// Byte-slice substring search (`memmem`).

@@ -14,6 +14,14 @@ pub enum Part {
         /// and `TX` stores its names lower-cased), except a `/regex/`, kept as written.
         key: Option<String>,
     },
+    /// `%{tx.key}` whose key the engine numbered when it was built (see `tx::tx_names`):
+    /// read by slot.
+    TxVariable {
+        /// The key, lower-cased.
+        key: String,
+        /// Its slot.
+        slot: u32,
+    },
 }
 
 /// A compiled macro text.

@@ -104,6 +104,9 @@ pub struct Rule {
     pub actions: Vec<Action>,
     /// The next link, for `chain`.
     pub chain: Option<Box<Rule>>,
+    /// The slot of the `TX` variable when the link's only target is `TX:key` or `&TX:key`
+    /// (see `tx::tx_names`), set when the engine is built.
+    pub tx_slot: Option<u32>,
     /// msg / rev / ver as plain text for `RULE.*`, filled when the engine is built.
     pub text: Arc<RuleText>,
     /// Where `text` is in the engine's list of texts (what a transaction's `RULE` refers to).
@@ -152,6 +155,7 @@ impl Rule {
             skip_after: None,
             actions: Vec::new(),
             chain: None,
+            tx_slot: None,
             text: Arc::default(),
             text_index: 0,
         }

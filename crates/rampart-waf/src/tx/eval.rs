@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use super::buffers::Buffers;
 use super::expand::{expand_string, EvalContext};
 use super::literal_skip;
 use super::data::TxData;
@@ -39,6 +40,7 @@ struct ValueCheck<'t, 'd> {
     literals: &'t crate::prefilter::LiteralIndex,
     use_cache: bool,
     hits: &'t mut Vec<Hit>,
+    buffers: &'t mut Buffers,
 }
 
 impl ValueCheck<'_, '_> {
@@ -64,13 +66,16 @@ impl ValueCheck<'_, '_> {
             if lacks_byte || lacks_literal {
                 if op.negated {
                     let input = cache.resolve(entry, &value.value);
-                    self.hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: Vec::new() });
+                    let bytes = copied(self.buffers, input);
+                    self.hit(value, bytes, Vec::new());
                 }
                 return;
             }
             let input = cache.resolve(entry, &value.value);
             if test(op, &mut self.ctx, input) {
-                self.hits.push(Hit { name: value.full_name(), value: input.to_vec(), captures: std::mem::take(&mut self.ctx.captures) });
+                let bytes = copied(self.buffers, input);
+                let captures = std::mem::take(&mut self.ctx.captures);
+                self.hit(value, bytes, captures);
             } else {
                 self.ctx.captures.clear();
             }
@@ -94,11 +99,30 @@ impl ValueCheck<'_, '_> {
             hit = test(op, ctx, &current);
         }
         if hit {
-            self.hits.push(Hit { name: value.full_name(), value: current.into_owned(), captures: std::mem::take(&mut ctx.captures) });
+            let bytes = match current {
+                Cow::Owned(v) => v,
+                Cow::Borrowed(b) => copied(self.buffers, b),
+            };
+            let captures = std::mem::take(&mut self.ctx.captures);
+            self.hit(value, bytes, captures);
         } else {
             ctx.captures.clear();
         }
     }
+
+    /// Record a matching value (its name written into a recycled buffer, see `tx::buffers`).
+    fn hit(&mut self, value: &Value<'_>, bytes: Vec<u8>, captures: Vec<(usize, Vec<u8>)>) {
+        let mut name = self.buffers.name();
+        value.write_full_name(&mut name);
+        self.hits.push(Hit { name, value: bytes, captures });
+    }
+}
+
+/// `bytes` in a recycled buffer.
+fn copied(buffers: &mut Buffers, bytes: &[u8]) -> Vec<u8> {
+    let mut v = buffers.value();
+    v.extend_from_slice(bytes);
+    v
 }
 
 /// The one value of a link that reads one variable holding at most one value: a `TX`
@@ -122,8 +146,11 @@ fn direct_value<'a>(data: &'a TxData, link: &Rule, runtime: &[(RuleSelector, Exc
     if v != Variable::Tx {
         return None;
     }
-    let key = target.selector.as_ref()?.key()?;
-    let entry = data.tx.entry_of(key);
+    // Numbered when the engine was built (nearly always): read by slot, no name hashed.
+    let entry = match link.tx_slot {
+        Some(slot) => data.tx.slot_entry(slot),
+        None => data.tx.entry_of(target.selector.as_ref()?.key()?),
+    };
     if target.count {
         let count: &'static [u8] = if entry.is_some() { b"1" } else { b"0" };
         return Some(Some(Value { variable: v, key: Cow::Borrowed(""), value: Cow::Borrowed(count) }));
@@ -201,7 +228,9 @@ impl Transaction {
 
     /// Evaluate a rule with its chain; on a match run its actions. Returns whether it matched.
     fn eval_rule(&mut self, rule: &Rule, phase: u8) -> bool {
-        self.data.matched_vars.clear();
+        for (name, value) in self.data.matched_vars.drain(..) {
+            self.buffers.give(name, value);
+        }
         // Field by field: `logdata` keeps its buffer from rule to rule.
         let current = &mut self.data.rule;
         current.id = rule.id;
@@ -244,6 +273,7 @@ impl Transaction {
                 // bytes to find.
                 use_cache: !link.multi_match && (link.chain_id != 0 || link.prefilter.is_some() || link.required_bytes.is_some()),
                 hits: &mut hits,
+                buffers: &mut self.buffers,
             };
             match direct_value(data, link, &self.state.removed_targets) {
                 Some(value) => {
@@ -265,9 +295,17 @@ impl Transaction {
             }
         }
         let matched = !hits.is_empty();
+        if !matched {
+            // Most links: nothing to drain (a drain costs its setup even when empty).
+            self.hits = hits;
+            return false;
+        }
         for hit in hits.drain(..) {
             for (i, v) in &hit.captures {
-                self.data.tx.set(i.to_string().into(), v.as_slice().into());
+                match super::tx_names::capture_slot(*i) {
+                    Some(slot) => self.data.tx.slot_set(slot, v),
+                    None => self.data.tx.set(i.to_string().into(), v.as_slice().into()),
+                }
             }
             // Overwritten in place: these buffers keep their capacity from rule to rule.
             self.data.matched_var.clear();
@@ -302,11 +340,12 @@ impl Transaction {
         // The next rule clears MATCHED_VARS before reading it: the values move into the report
         // instead of being copied, unless a redirect URL (expanded next) may still read them.
         // Drained, not taken: the list keeps its room for the next rule's matches.
-        let matched = if matches!(rule.disruptive, Disruptive::Redirect(_)) {
-            self.data.matched_vars.iter().map(|(name, value)| matched_value(name.clone(), value.clone())).collect()
+        let mut matched = self.buffers.list();
+        if matches!(rule.disruptive, Disruptive::Redirect(_)) {
+            matched.extend(self.data.matched_vars.iter().map(|(name, value)| matched_value(name.clone(), value.clone())));
         } else {
-            self.data.matched_vars.drain(..).map(|(name, value)| matched_value(name, value)).collect()
-        };
+            matched.extend(self.data.matched_vars.drain(..).map(|(name, value)| matched_value(name, value)));
+        }
         self.state.matched_rules.push(MatchedRule {
             id: rule.id,
             phase,

@@ -21,6 +21,11 @@ pub fn expand(data: &TxData, text: &MacroText) -> Vec<u8> {
                     out.extend_from_slice(&v);
                 }
             }
+            Part::TxVariable { slot, .. } => {
+                if let Some(v) = data.tx.slot_value(*slot) {
+                    out.extend_from_slice(v);
+                }
+            }
         }
     }
     out

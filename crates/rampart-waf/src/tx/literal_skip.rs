@@ -137,6 +137,12 @@ pub(crate) fn may_match(
     link: &Rule,
 ) -> bool {
     link.summaries.iter().any(|at| {
+        // A collection without values gives the link nothing to match, whatever its chain
+        // would make of a value: no need to ask its summary (cookies, XML and files, in most
+        // requests, are on the lists of most CRS rules).
+        if has_no_values(data, at.variable) {
+            return false;
+        }
         if link.multi_match {
             // Every step of the chain is tested: only the bound of each step can tell.
             let raw = raw_bytes(cache, data, at);
@@ -170,6 +176,26 @@ pub(crate) fn may_match(
         };
         cache.has(bits, group, literals)
     })
+}
+
+/// Whether `variable` is a collection with no values at all (as `fetch` reads it: no key of it
+/// selected, whatever the selector). Single variables always have a value.
+fn has_no_values(data: &TxData, variable: Variable) -> bool {
+    use Variable::*;
+    match variable {
+        Args | ArgsNames => data.args_get.is_empty() && data.args_post.is_empty(),
+        ArgsGet | ArgsGetNames => data.args_get.is_empty(),
+        ArgsPost | ArgsPostNames => data.args_post.is_empty(),
+        RequestHeaders | RequestHeadersNames => data.request_headers.is_empty(),
+        RequestCookies | RequestCookiesNames => data.request_cookies.is_empty(),
+        ResponseHeaders | ResponseHeadersNames => data.response_headers.is_empty(),
+        Files | FilesNames => data.files.is_empty(),
+        MultipartFilename => data.multipart_filename.is_empty(),
+        MultipartName => data.multipart_name.is_empty(),
+        MultipartPartHeaders => data.multipart_part_headers.is_empty(),
+        Xml => data.xml_text.is_none() && data.xml_attributes.is_empty(),
+        _ => false,
+    }
 }
 
 fn union_of(a: ByteSet, b: ByteSet) -> ByteSet {

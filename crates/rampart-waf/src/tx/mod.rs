@@ -7,6 +7,7 @@
 //! [`Transaction::matched_rules`] but nothing is interrupted.
 
 mod body;
+mod buffers;
 mod cache;
 pub mod data;
 mod eval;
@@ -17,6 +18,7 @@ pub mod request;
 mod run_actions;
 pub(crate) mod spare;
 mod state;
+pub mod tx_names;
 pub mod tx_vars;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +41,8 @@ pub struct Transaction {
     pub(crate) cache: cache::TransformCache,
     /// Spare allocation for the values a rule link matched (always empty between links).
     hits: Vec<eval::Hit>,
+    /// Recycled buffers for matched values' names, values and lists.
+    buffers: buffers::Buffers,
 }
 
 impl std::fmt::Debug for Transaction {
@@ -62,7 +66,7 @@ impl Transaction {
             tx: spare.tx,
             ..TxData::default()
         };
-        Transaction { engine, data, state, cache: spare.cache, hits: spare.hits }
+        Transaction { engine, data, state, cache: spare.cache, hits: spare.hits, buffers: spare.buffers }
     }
 
     /// Override the generated `UNIQUE_ID` (e.g. with the proxy's request id).
@@ -299,6 +303,7 @@ impl Drop for Transaction {
             cache: std::mem::take(&mut self.cache),
             hits: std::mem::take(&mut self.hits),
             matched_rules: std::mem::take(&mut self.state.matched_rules),
+            buffers: std::mem::take(&mut self.buffers),
             tx: std::mem::take(&mut self.data.tx),
         });
     }

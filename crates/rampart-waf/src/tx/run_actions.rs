@@ -15,6 +15,32 @@ use crate::vars::Variable;
 /// that rules fed with attacker-chosen keys cannot grow memory without bound.
 const MAX_VARIABLES: usize = 10_000;
 
+/// The result of `=+` / `=-` (`op`) on a variable's current value (0 when unset).
+fn arithmetic(op: &SetVarOp, current: Option<&[u8]>, delta: &[u8]) -> i64 {
+    let current = current.map_or(0, to_int);
+    let delta = to_int(delta);
+    if matches!(op, SetVarOp::Add(_)) { current.saturating_add(delta) } else { current.saturating_sub(delta) }
+}
+
+/// Append `n` in decimal (as `n.to_string()` writes it, without the formatting machinery).
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut rest = n.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -56,11 +82,6 @@ impl Transaction {
     }
 
     fn set_var(&mut self, s: &SetVar) {
-        // A literal key (most are) was lower-cased when the rule was read.
-        let key: Cow<'_, str> = match s.key.parts.as_slice() {
-            [Part::Literal(l)] => Cow::Borrowed(l),
-            _ => Cow::Owned(expand_string(&self.data, &s.key).to_ascii_lowercase()),
-        };
         // Literal values (`=0`, `=+5`) are used as written, not copied into a new buffer.
         let value: Cow<'_, [u8]> = match &s.op {
             SetVarOp::Set(v) | SetVarOp::Add(v) | SetVarOp::Sub(v) => match v.parts.as_slice() {
@@ -68,6 +89,15 @@ impl Transaction {
                 _ => Cow::Owned(expand(&self.data, v)),
             },
             SetVarOp::Delete => Cow::Borrowed(b""),
+        };
+        if let Some(slot) = s.slot {
+            self.set_tx_slot(s, slot, &value);
+            return;
+        }
+        // A literal key (most are) was lower-cased when the rule was read.
+        let key: Cow<'_, str> = match s.key.parts.as_slice() {
+            [Part::Literal(l)] => Cow::Borrowed(l),
+            _ => Cow::Owned(expand_string(&self.data, &s.key).to_ascii_lowercase()),
         };
         let map: &mut dyn VarMap = match s.collection {
             Variable::Tx => &mut self.data.tx,
@@ -80,10 +110,9 @@ impl Transaction {
         let value: Cow<'_, [u8]> = match &s.op {
             SetVarOp::Set(_) => value,
             SetVarOp::Add(_) | SetVarOp::Sub(_) => {
-                let current = slot.as_deref().map_or(0, |v| to_int(v));
-                let delta = to_int(&value);
-                let next = if matches!(s.op, SetVarOp::Add(_)) { current.saturating_add(delta) } else { current.saturating_sub(delta) };
-                Cow::Owned(next.to_string().into_bytes())
+                let mut next = Vec::new();
+                push_int(&mut next, arithmetic(&s.op, slot.as_deref().map(Vec::as_slice), &value));
+                Cow::Owned(next)
             }
             SetVarOp::Delete => {
                 map.delete(&key);
@@ -101,6 +130,30 @@ impl Transaction {
             }
         } else if map.count() < MAX_VARIABLES {
             map.set(key, value);
+        }
+    }
+
+    /// `setvar` on a `TX` variable the engine numbered (see `tx::tx_names`): the new value
+    /// goes into the slot's buffer, the sum of `=+` / `=-` written there without an allocation.
+    fn set_tx_slot(&mut self, s: &SetVar, slot: u32, value: &[u8]) {
+        let tx = &mut self.data.tx;
+        if !tx.slot_is_set(slot) && tx.count() >= MAX_VARIABLES && !matches!(s.op, SetVarOp::Delete) {
+            return;
+        }
+        match &s.op {
+            SetVarOp::Set(_) => tx.slot_set(slot, value),
+            SetVarOp::Add(_) | SetVarOp::Sub(_) => {
+                let next = arithmetic(&s.op, tx.slot_value(slot).map(Vec::as_slice), value);
+                match tx.slot_buffer(slot) {
+                    Some(buffer) => push_int(buffer, next),
+                    None => {
+                        let mut digits = Vec::new();
+                        push_int(&mut digits, next);
+                        tx.slot_set(slot, &digits);
+                    }
+                }
+            }
+            SetVarOp::Delete => tx.slot_delete(slot),
         }
     }
 

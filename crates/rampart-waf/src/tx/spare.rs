@@ -11,11 +11,13 @@
 //! are kept (the rest are freed), and a transaction that finds the list locked by another
 //! thread simply allocates or frees its own.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use super::buffers::Buffers;
 use super::cache::TransformCache;
 use super::eval::Hit;
 use super::outcome::MatchedRule;
+use super::tx_names::TxNames;
 use super::tx_vars::TxVars;
 
 /// Most sets kept: about as many as transactions run at once on a busy proxy's workers.
@@ -31,6 +33,7 @@ pub(crate) struct Spare {
     pub(crate) hits: Vec<Hit>,
     pub(crate) matched_rules: Vec<MatchedRule>,
     pub(crate) tx: TxVars,
+    pub(crate) buffers: Buffers,
 }
 
 impl Spare {
@@ -41,27 +44,41 @@ impl Spare {
             + self.tx.room_bytes()
             + self.hits.capacity() * size_of::<Hit>()
             + self.matched_rules.capacity() * size_of::<MatchedRule>()
+            + self.buffers.room_bytes()
     }
 
-    /// A fresh set with room for a typical request.
-    fn new() -> Spare {
+    /// A fresh set with room for a typical request (its `TX` table for the numbered `names`).
+    fn new(names: &Arc<TxNames>) -> Spare {
         Spare {
             cache: TransformCache::with_room(),
             hits: Vec::new(),
             matched_rules: Vec::new(),
-            tx: TxVars::with_room(),
+            tx: TxVars::with_room(names.clone()),
+            buffers: Buffers::default(),
         }
     }
 }
 
-/// The engine's list of spare sets.
-#[derive(Debug, Default)]
-pub(crate) struct Spares(Mutex<Vec<Spare>>);
+/// The engine's list of spare sets, and the engine's numbered `TX` names (a fresh set's table
+/// has a slot for each).
+#[derive(Debug)]
+pub(crate) struct Spares(Mutex<Vec<Spare>>, Arc<TxNames>);
+
+impl Default for Spares {
+    fn default() -> Spares {
+        Spares::new(super::tx_names::NO_NAMES.clone())
+    }
+}
 
 impl Spares {
+    /// No spare sets yet; fresh ones for an engine with `names`.
+    pub(crate) fn new(names: Arc<TxNames>) -> Spares {
+        Spares(Mutex::new(Vec::new()), names)
+    }
+
     /// A set for a new transaction: a spare one, or a fresh one.
     pub(crate) fn take(&self) -> Spare {
-        self.0.try_lock().ok().and_then(|mut list| list.pop()).unwrap_or_else(Spare::new)
+        self.0.try_lock().ok().and_then(|mut list| list.pop()).unwrap_or_else(|| Spare::new(&self.1))
     }
 
     /// Give back a finished transaction's set (emptied here; freed when the list is full or busy,
@@ -72,6 +89,7 @@ impl Spares {
         }
         spare.cache.clear();
         spare.hits.clear();
+        spare.buffers.recycle(&mut spare.matched_rules);
         spare.matched_rules.clear();
         spare.tx.clear();
         if let Ok(mut list) = self.0.try_lock() {

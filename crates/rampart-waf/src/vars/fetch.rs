@@ -22,14 +22,18 @@ pub struct Value<'a> {
 impl Value<'_> {
     /// `ARGS:foo` or `REQUEST_URI`, as `MATCHED_VAR_NAME` reports it.
     pub fn full_name(&self) -> String {
-        let name = self.variable.name();
-        let mut out = String::with_capacity(name.len() + 1 + self.key.len());
-        out.push_str(name);
+        let mut out = String::with_capacity(self.variable.name().len() + 1 + self.key.len());
+        self.write_full_name(&mut out);
+        out
+    }
+
+    /// Append [`Value::full_name`] to `out`.
+    pub fn write_full_name(&self, out: &mut String) {
+        out.push_str(self.variable.name());
         if !self.key.is_empty() {
             out.push(':');
             out.push_str(&self.key);
         }
-        out
     }
 }
 
@@ -211,8 +215,8 @@ fn map<'a>(
     // The key test starts with the selector's literal prefix, if it has one: most keys lack it.
     let prefix = selector.and_then(|s| s.prefix()).unwrap_or("");
     let mut selected: Vec<Value<'a>> = Vec::new();
-    m.each_with_prefix(prefix, &mut |k, val| {
-        if selector.is_none_or(|s| s.is_prefix_only() || s.matches_lowercase(k)) && !excluded(v, k) {
+    m.each_selected(selector, prefix, &mut |k, val| {
+        if !excluded(v, k) {
             selected.push(Value { variable: v, key: Cow::Borrowed(k.as_str()), value: Cow::Borrowed(val.as_slice()) });
         }
     });

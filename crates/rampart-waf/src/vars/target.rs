@@ -33,6 +33,9 @@ pub struct KeyRegex {
     /// Whether the pattern is that prefix and nothing more (`^header_name_920450_`): every
     /// key that starts with it is selected, without running the regex.
     prefix_only: bool,
+    /// For a `TX` target, the slots of the numbered names it selects (see `tx::tx_names`),
+    /// set when the engine is built; `None` before.
+    tx_slots: Option<Box<[u32]>>,
 }
 
 impl Selector {
@@ -55,7 +58,7 @@ impl Selector {
         let prefix_only = prefix.as_ref().is_some_and(|p| pattern.len() == p.len() + 1);
         let pattern = format!("(?i){pattern}");
         let regex = Regex::new(&pattern)?;
-        Ok(Selector::Regex(KeyRegex { regex, required: RequiredLiterals::new_unicode(&pattern), prefix, prefix_only }))
+        Ok(Selector::Regex(KeyRegex { regex, required: RequiredLiterals::new_unicode(&pattern), prefix, prefix_only, tx_slots: None }))
     }
 
     /// Whether `key` is selected.
@@ -89,6 +92,21 @@ impl Selector {
     /// selected: the selector is that prefix, anchored, and nothing more.
     pub fn is_prefix_only(&self) -> bool {
         matches!(self, Selector::Regex(r) if r.prefix_only)
+    }
+
+    /// For a regex on `TX`, the slots of the numbered names it selects (see `tx::tx_names`).
+    pub fn tx_slots(&self) -> Option<&[u32]> {
+        match self {
+            Selector::Key(_) => None,
+            Selector::Regex(r) => r.tx_slots.as_deref(),
+        }
+    }
+
+    /// Record the slots of the numbered `TX` names a regex selects (a key selector has none).
+    pub(crate) fn set_tx_slots(&mut self, slots: Vec<u32>) {
+        if let Selector::Regex(r) = self {
+            r.tx_slots = Some(slots.into());
+        }
     }
 
     /// The literal key, if this is one.

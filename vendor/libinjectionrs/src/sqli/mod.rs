@@ -530,10 +530,20 @@ impl<'a> SqliState<'a> {
                         // Create merged string: a.val + ' ' + b.val
                         let a_val = self.token_vec[left].value_as_str();
                         let b_val = self.token_vec[left + 1].value_as_str();
-                        let merged_original = format!("{} {}", a_val, b_val);
-                        let merged_upper = merged_original.to_ascii_uppercase();
+                        // Rampart: "a b" put together on the stack instead of by `format!`,
+                        // and not upper-cased into another String (`lookup_word` upper-cases
+                        // on its own). Both values are shorter than 32 bytes.
+                        let mut merged = [0u8; 72];
+                        let merged_len = a_val.len() + 1 + b_val.len();
+                        if let Some(out) = merged.get_mut(..merged_len) {
+                            out[..a_val.len()].copy_from_slice(a_val.as_bytes());
+                            out[a_val.len()] = b' ';
+                            out[a_val.len() + 1..].copy_from_slice(b_val.as_bytes());
+                        }
+                        // Valid UTF-8 (two `str`s and a space); an impossible failure merges nothing.
+                        let merged_original = core::str::from_utf8(merged.get(..merged_len).unwrap_or_default()).unwrap_or_default();
                         
-                        let lookup_result = sqli_data::lookup_word(&merged_upper);
+                        let lookup_result = if merged_original.is_empty() { TokenType::Bareword } else { sqli_data::lookup_word(merged_original) };
                         
                         if lookup_result != TokenType::Bareword {
                             // Update the first token with merged value and new type
