@@ -53,11 +53,6 @@ impl Drain {
         Watcher { shared: Arc::clone(&self.shared), key: state.next, registered: None }
     }
 
-    /// The connections being served (watchers alive).
-    pub fn count(&self) -> usize {
-        self.shared.state.lock().live
-    }
-
     /// Tell every connection to finish what it is doing and close, and wait until all have.
     pub async fn shutdown(self) {
         self.shared.draining.store(true, Ordering::Release);
@@ -180,7 +175,7 @@ mod tests {
         let drain = Drain::new();
         let served: Vec<_> = (0..3).map(|_| serve(&drain)).collect();
         tokio::task::yield_now().await;
-        assert_eq!(drain.count(), 3);
+        assert_eq!(drain.shared.state.lock().live, 3);
         // A watcher taken but not yet serving (a connection being prepared) is waited for.
         let pending = drain.watcher();
         let shutdown = tokio::spawn(drain.shutdown());
@@ -202,7 +197,7 @@ mod tests {
         let served = tokio::spawn(late.watch(UntilDrained { told: false }, |c| c.get_mut().told = true));
         tokio::time::timeout(Duration::from_secs(5), served).await.expect("not told").unwrap();
         drop(keep);
-        assert_eq!(drain.count(), 0);
+        assert_eq!(drain.shared.state.lock().live, 0);
     }
 
     #[tokio::test]

@@ -87,10 +87,6 @@ impl Metrics {
         bump(&self.refused, reason);
     }
 
-    pub fn upstream_latency(&self, upstream: &str, d: Duration) {
-        self.latency_histogram(upstream).observe(d);
-    }
-
     /// The latency histogram of `upstream`, for a pool to keep: observing through it takes
     /// no lock and no name look-up. The same one across reloads.
     pub fn latency_histogram(&self, upstream: &str) -> Arc<Histogram> {
@@ -228,8 +224,8 @@ mod tests {
         m.response(200);
         m.response(429);
         m.verdict("rate_limit", "throttle", true);
-        m.upstream_latency("app", Duration::from_millis(3));
-        m.upstream_latency("app", Duration::from_millis(30));
+        m.latency_histogram("app").observe(Duration::from_millis(3));
+        m.latency_histogram("app").observe(Duration::from_millis(30));
         let text = m.render(7, &[("rampart_state_bytes".into(), "Bytes.".into(), 42.0)]);
         assert!(text.contains("rampart_responses_total{class=\"2xx\"} 1"));
         assert!(text.contains("rampart_verdicts_total{stage=\"rate_limit\",verdict=\"throttle\",enforced=\"true\"} 1"));

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use http::{Request, Response, StatusCode};
-use parking_lot::Mutex;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use rampart_core::{
@@ -20,10 +19,13 @@ use rampart_core::{
 
 use crate::admission::Lane;
 use crate::body::{client_body_fault, collect_limited, empty, full, BodyLimitError, GuardedBody, ProxyBody};
-use crate::forward::{upstream_parts, ForwardMemo, Forwarding};
+use crate::forward::{upstream_parts, Forwarding};
 use crate::hygiene::check_framing;
 use crate::pages::{accepts_json, refusal, wants_json};
 use crate::runtime::{Proxy, Runtime};
+
+mod served;
+pub use served::{HostMemo, Served};
 
 /// What the listener knows about the connection a request arrived on.
 #[derive(Debug, Clone)]
@@ -33,53 +35,6 @@ pub struct ConnMeta {
     pub client: IpAddr,
     pub local: SocketAddr,
     pub tls: Option<TlsFacts>,
-}
-
-/// A connection being served: the proxy and what is known of the connection, one reference
-/// count per connection. A request takes a reference to this, not to the proxy itself, whose
-/// count every worker would write on every request (see [`crate::shard`]).
-pub struct Served {
-    pub proxy: Arc<Proxy>,
-    pub meta: ConnMeta,
-    /// The forwarding lines of the connection's last request.
-    pub forward: ForwardMemo,
-    /// The host of the connection's last request.
-    pub host: HostMemo,
-}
-
-impl Served {
-    pub fn new(proxy: Arc<Proxy>, meta: ConnMeta) -> Served {
-        Served { proxy, meta, forward: ForwardMemo::default(), host: HostMemo::default() }
-    }
-}
-
-/// A connection's last request host, as it came and as read: a connection's requests name one
-/// host, and reading it afresh (checked, port cut, lower-cased into a new string) was ~350
-/// instructions a request (callgrind, bench/proxy-cost.sh).
-#[derive(Default)]
-pub struct HostMemo(Mutex<Option<HostRead>>);
-
-/// A `Host` as it came (or an absolute target's host) and what was read from it.
-type HostRead = (Box<[u8]>, Option<Arc<str>>);
-
-impl HostMemo {
-    /// The request's host (see [`request_host`]), as the last request had it when it came
-    /// the same.
-    fn host_of(&self, parts: &http::request::Parts) -> Option<Arc<str>> {
-        let raw = match parts.uri.host() {
-            Some(h) => h.as_bytes(),
-            None => parts.headers.get(http::header::HOST)?.as_bytes(),
-        };
-        let mut last = self.0.lock();
-        if let Some((_, host)) = last.as_ref().filter(|(bytes, _)| **bytes == *raw) {
-            return host.clone();
-        }
-        let host = request_host(parts).map(Arc::from);
-        if raw.len() <= 256 {
-            *last = Some((Box::from(raw), host.clone()));
-        }
-        host
-    }
 }
 
 /// Handle one request. Never fails: every problem becomes a response.
@@ -565,38 +520,4 @@ fn log_and_finish(
 fn finish(proxy: &Proxy, resp: Response<ProxyBody>) -> Response<ProxyBody> {
     proxy.metrics.response(resp.status().as_u16());
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parts(uri: &str, host: Option<&str>) -> http::request::Parts {
-        let mut req = Request::get(uri);
-        if let Some(host) = host {
-            req = req.header(http::header::HOST, host);
-        }
-        req.body(()).unwrap().into_parts().0
-    }
-
-    /// A connection's requests through one memo read each host as they would without it.
-    #[test]
-    fn a_remembered_host_is_the_host_read_afresh() {
-        let memo = HostMemo::default();
-        let cases = [
-            ("/", Some("Campaign.Example.org:8080")),
-            ("/", Some("Campaign.Example.org:8080")),
-            ("/", Some("campaign.example.org")),
-            ("/", Some("[2001:DB8::1]:443")),
-            ("/", None),
-            ("http://Other.Example/x", None),
-            ("http://other.example/x", Some("ignored.example")),
-            ("/", Some("campaign.example.org")),
-        ];
-        for (uri, host) in cases {
-            let p = parts(uri, host);
-            assert_eq!(memo.host_of(&p).as_deref(), request_host(&p).as_deref(), "{uri} {host:?}");
-        }
-        assert_eq!(memo.host_of(&parts("/", Some("A.Example:1"))).as_deref(), Some("a.example"));
-    }
 }

@@ -42,6 +42,8 @@ use crate::forward::ForwardFields;
 
 mod chunked;
 use chunked::{Chunked, Decoded};
+mod names;
+use names::NameCache;
 
 /// The largest response head read (status line and header fields).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -204,7 +206,7 @@ impl Connection {
                     Err(frame) => {
                         if let (true, Ok(trailers)) = (chunked, frame.into_trailers()) {
                             self.write.extend_from_slice(b"0\r\n");
-                            push_fields(&mut self.write, &trailers, |_| false);
+                            push_fields(&mut self.write, &trailers);
                             self.write.extend_from_slice(b"\r\n");
                             self.flush().await?;
                             return Ok(sent);
@@ -438,12 +440,10 @@ fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// `fields` as head lines, but those whose name `skip` says.
-fn push_fields(out: &mut Vec<u8>, fields: &HeaderMap, skip: impl Fn(&str) -> bool) {
+/// `fields` as head lines.
+fn push_fields(out: &mut Vec<u8>, fields: &HeaderMap) {
     for (name, value) in fields {
-        if !skip(name.as_str()) {
-            push_field(out, name.as_str(), value.as_bytes());
-        }
+        push_field(out, name.as_str(), value.as_bytes());
     }
 }
 
@@ -573,42 +573,6 @@ fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> 
     *response.version_mut() = version;
     *response.headers_mut() = headers;
     Ok(Some(Parsed::Final(Head { response, framing, reusable })))
-}
-
-/// The field names of a connection's last response, by position, with their place among the
-/// hop-by-hop fields: a server sends the same names in the same order response after
-/// response, and comparing the bytes costs a tenth of `HeaderName::from_bytes` (which
-/// lower-cases and matches the name against the standard ones; ~150 instructions a field,
-/// callgrind) and the hop-by-hop match after it. Bounded: the first [`NameCache::FIELDS`]
-/// positions, names up to [`NameCache::NAME`] bytes.
-#[derive(Default)]
-struct NameCache {
-    known: Vec<(Box<[u8]>, HeaderName, Option<usize>)>,
-}
-
-impl NameCache {
-    const FIELDS: usize = 32;
-    const NAME: usize = 64;
-
-    /// The name of the field at position `at` whose bytes are `raw`, and its place among the
-    /// hop-by-hop fields (`forward::hop_by_hop_index`).
-    fn get(&mut self, at: usize, raw: &[u8]) -> Result<(HeaderName, Option<usize>), Error> {
-        if let Some((bytes, name, hop)) = self.known.get(at) {
-            if **bytes == *raw {
-                return Ok((name.clone(), *hop));
-            }
-        }
-        let name = HeaderName::from_bytes(raw).map_err(|_| Error::Malformed("invalid field name"))?;
-        let hop = crate::forward::hop_by_hop_index(name.as_str());
-        if at < Self::FIELDS && raw.len() <= Self::NAME && at <= self.known.len() {
-            let entry = (Box::from(raw), name.clone(), hop);
-            match self.known.get_mut(at) {
-                Some(slot) => *slot = entry,
-                None => self.known.push(entry),
-            }
-        }
-        Ok((name, hop))
-    }
 }
 
 /// A Content-Length value: digits only, no sign, no overflow.
