@@ -123,6 +123,8 @@ fn drive(name: &str, seeds: &[Vec<u8>], iterations: usize, seed: u64, target: fn
 }
 
 fn request_head_target(data: &[u8]) {
+    targets::request_head(data, targets::connection_head);
+    // And a forgiving splitter's heads: more than the parser lets through, for the checks.
     targets::request_head(data, targets::lenient_head);
 }
 

@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 
 use common::Rampart;
 
-const LIMITS: &str = "[limits]\nheader_read_timeout = \"1s\"\nidle_timeout = \"2s\"\nbody_min_rate = \"1KiB/s\"\n";
+const LIMITS: &str = "[limits]\nheader_read_timeout = \"1s\"\nidle_timeout = \"2s\"\nbody_min_rate = \"1KiB/s\"\nwrite_timeout = \"10s\"\n";
 const BIG: usize = 20 * 1024 * 1024;
 
 /// An upstream that answers `/big` with 20 MiB and anything else with the length of the body
@@ -260,9 +260,15 @@ fn slow_readers_neither_starve_others_nor_grow_memory_and_are_cut_by_the_write_t
     assert_eq!(normal_get(addr), Ok(200));
     let baseline = rss_kib(&rampart);
     // 50 clients each ask for 20 MiB and never read: 1000 MiB that must not pile up in us.
+    // Each with a small receive buffer, as a slow-read attack keeps its window (slowhttptest's
+    // -w): left to autotuning, a loopback socket here takes up to 32 MiB unread
+    // (net.ipv4.tcp_rmem), the whole response, and no write of ours would ever wait.
     let readers: Vec<TcpStream> = (0..50)
         .map(|_| {
-            let mut s = TcpStream::connect(addr).expect("connect");
+            let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+            socket.set_recv_buffer_size(64 * 1024).expect("SO_RCVBUF");
+            socket.connect(&addr.into()).expect("connect");
+            let mut s: TcpStream = socket.into();
             s.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n").expect("request");
             s
         })
@@ -279,8 +285,10 @@ fn slow_readers_neither_starve_others_nor_grow_memory_and_are_cut_by_the_write_t
     println!("slow read: RSS baseline {} MiB, peak {} MiB", baseline / 1024, peak / 1024);
     assert!(growth_mib < 150, "RSS grew {growth_mib} MiB with 50 slow readers (baseline {} KiB)", baseline);
 
-    // The default write timeout is 30 s: past it, every reader has been cut off, so draining
-    // what the kernel buffered ends in EOF (or reset) well short of the 20 MiB asked for.
+    // The write timeout is 10 s (LIMITS), counted from when a reader's writes first block
+    // (its buffers full, within a few seconds of connecting): by 36 s every reader has been cut
+    // off, so draining what the kernel buffered ends in EOF (or reset) well short of the
+    // 20 MiB asked for.
     std::thread::sleep(Duration::from_secs(36).saturating_sub(connected.elapsed()));
     let mut uncut = Vec::new();
     for (i, mut s) in readers.into_iter().enumerate() {

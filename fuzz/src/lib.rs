@@ -3,7 +3,8 @@
 //!
 //! Shared by the cargo-fuzz targets in `fuzz_targets/` (libFuzzer, nightly) and by
 //! `tests/fuzz_smoke.rs` (a deterministic mutator on stable), which includes this file with
-//! `#[path]`: it may use only what both have — `rampart_proxy`, `rampart_config`, `hyper`.
+//! `#[path]`: it may use only what both have — `rampart_proxy`, `rampart_config`, `hyper`,
+//! `bytes`.
 //!
 //! Each target asserts properties, not just "no panic": framing accepted by the hygiene check
 //! is unambiguous, an untrusted peer is its own client, a valid configuration obeys the
@@ -15,10 +16,13 @@ use std::sync::OnceLock;
 
 use hyper::http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use hyper::http::{HeaderMap, Uri, Version};
+use bytes::BytesMut;
+use rampart_proxy::downstream::{parse_head, BodyFraming};
+use rampart_proxy::http1::names::NameCache;
 use rampart_proxy::route::Router;
 use rampart_proxy::{hygiene, proxy_protocol, ClientAddressSource, ClientIdentity, RouteSettings};
 
-/// A parsed request head: what hyper hands the service.
+/// A parsed request head: what the connection hands the service.
 pub struct Head {
     pub target: String,
     pub version: Version,
@@ -26,7 +30,8 @@ pub struct Head {
 }
 
 /// Target (a): a connection's first bytes. An optional PROXY header, then a request head
-/// parsed by `parse` (httparse under libFuzzer, [`lenient_head`] on stable), then every check
+/// parsed by `parse` ([`connection_head`], the shield's own; [`lenient_head`] besides on
+/// stable), then every check
 /// the service makes before choosing an upstream.
 pub fn request_head(data: &[u8], parse: fn(&[u8]) -> Option<Head>) {
     let mut client: IpAddr = IpAddr::from([127, 0, 0, 1]);
@@ -114,9 +119,9 @@ fn router() -> &'static Router {
     })
 }
 
-/// A forgiving head splitter for the stable smoke test (no httparse there): request line on
-/// spaces, fields on the first `:`, bare LF accepted, fields `http` refuses skipped. It lets
-/// through more than httparse does, so the checks see a superset of what hyper hands them.
+/// A forgiving head splitter for the stable smoke test: request line on spaces, fields on the
+/// first `:`, bare LF accepted, fields `http` refuses skipped. It lets through more than the
+/// shield's parser does, so the checks see a superset of what the connection hands them.
 pub fn lenient_head(data: &[u8]) -> Option<Head> {
     let end = data.windows(2).position(|w| w == b"\n\n").map(|i| i + 2).unwrap_or(data.len());
     let mut lines = data[..end].split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
@@ -133,6 +138,21 @@ pub fn lenient_head(data: &[u8]) -> Option<Head> {
         headers.append(name, value);
     }
     Some(Head { target: target.to_string(), version, headers })
+}
+
+/// A request head as the shield's HTTP/1.1 connection reads it ([`parse_head`]), or `None`
+/// where the connection answers it itself (400, 431) or waits for more. The framing the
+/// connection reads the body by is the service's: a head the service refuses for its framing
+/// has no body read, so nothing in it can pass for a next request.
+pub fn connection_head(data: &[u8]) -> Option<Head> {
+    let head = parse_head(&mut BytesMut::from(data), 100, &mut NameCache::default()).ok()??;
+    let refused = hygiene::check_framing(head.parts.version, &head.parts.headers).is_err();
+    assert_eq!(refused, head.body == BodyFraming::Refused, "the connection and the service read the framing apart");
+    if refused {
+        assert!(!head.keep_alive, "a head refused for its framing keeps its connection");
+    }
+    let target = head.parts.uri.path_and_query().map_or_else(|| head.parts.uri.to_string(), |p| p.as_str().to_string());
+    Some(Head { target, version: head.parts.version, headers: head.parts.headers })
 }
 
 /// Target (b): a configuration file's text. Never panics; a configuration it accepts obeys

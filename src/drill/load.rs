@@ -146,7 +146,14 @@ async fn worker(run: &Run, requests: &dyn Requests, tally: &Tally) {
     // meant for: it goes on the next connection instead.
     let mut pending: Option<u64> = None;
     loop {
-        let Some(first) = pending.take().or(run.claim().await) else { return };
+        // A claim only when none is pending (`Option::or` would claim, and lose, one anyway).
+        let first = match pending.take() {
+            Some(n) => n,
+            None => match run.claim().await {
+                Some(n) => n,
+                None => return,
+            },
+        };
         let c = run.connections.fetch_add(1, Ordering::Relaxed);
         let source = c % run.load.sources.count();
         let started = Instant::now();

@@ -90,7 +90,7 @@ impl Watcher {
     }
 
     /// Whether the drain has begun; registers `cx`'s task to be woken when it does.
-    fn draining(&mut self, cx: &Context<'_>) -> bool {
+    pub(crate) fn draining(&mut self, cx: &Context<'_>) -> bool {
         if !self.registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             let waker = cx.waker().clone();
             self.shared.state.lock().wakers.insert(self.key, waker.clone());

@@ -9,8 +9,8 @@
 //! response has nothing to send meanwhile, and is not idle (nginx's `keepalive_timeout`, too,
 //! applies only between requests).
 //!
-//! hyper's own `header_read_timeout` bounds the time to a complete request head; the body
-//! minimum rate is enforced on the body (see `body.rs`).
+//! The HTTP/1 connection ([`crate::downstream`]) bounds the time to a complete request head;
+//! the body minimum rate is enforced on the body (see `body.rs`).
 
 use std::io;
 use std::pin::Pin;
@@ -86,13 +86,13 @@ impl Watchdog {
             // Not fired, and it wakes this task when it does.
             return false;
         }
-        if timer.as_mut().poll(cx).is_ready() {
+        if poll_timer(timer, cx).is_ready() {
             if Instant::now() >= deadline {
                 self.polled_for = None;
                 return true;
             }
             timer.as_mut().reset(deadline);
-            let _ = timer.as_mut().poll(cx);
+            let _ = poll_timer(timer, cx);
         }
         match &mut self.polled_for {
             Some(w) => w.clone_from(cx.waker()),
@@ -100,6 +100,16 @@ impl Watchdog {
         }
         false
     }
+}
+
+/// Poll `timer` outside tokio's cooperative budget. A `Sleep` polled by a task that has spent
+/// its budget (a connection writing a large response makes many socket calls per wake-up)
+/// returns `Pending` without registering its waker — and [`Watchdog::passed`], which polls
+/// the timer only until it is registered, would then never hear it fire: a slow reader that
+/// stalled a large download right then was never cut by the write timeout.
+fn poll_timer(timer: &mut Pin<Box<Sleep>>, cx: &mut Context<'_>) -> Poll<()> {
+    let mut unbudgeted = tokio::task::unconstrained(timer.as_mut());
+    Pin::new(&mut unbudgeted).poll(cx)
 }
 
 impl<T> GuardedIo<T> {
@@ -187,6 +197,38 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_write_times_out_even_when_its_task_spent_its_budget() {
+        let (a, _b) = tokio::io::duplex(16);
+        let mut io = GuardedIo::new(a, Duration::from_secs(600), Duration::from_secs(5));
+        io.write_all(&[0u8; 16]).await.unwrap();
+        // In a task of its own: a task's waker is the same from one poll to the next, so the
+        // watchdog takes the timer for registered once it has polled it.
+        let writer = tokio::spawn(async move {
+            let mut first = true;
+            std::future::poll_fn(|cx| {
+                if std::mem::take(&mut first) {
+                    // Busy first, as a connection streaming a large response is: its budget is
+                    // spent when the write below finds the pipe full and the timer is armed.
+                    loop {
+                        let spend = std::pin::pin!(tokio::task::consume_budget());
+                        if spend.poll(cx).is_pending() {
+                            break;
+                        }
+                    }
+                }
+                match Pin::new(&mut io).poll_write(cx, b"more") {
+                    Poll::Ready(Ok(_)) => panic!("wrote into a full pipe"),
+                    Poll::Ready(Err(e)) => Poll::Ready(e),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await
+        });
+        let err = tokio::time::timeout(Duration::from_secs(60), writer).await.expect("the write timeout never fired").unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn silent_peer_hits_idle_timeout() {

@@ -2,8 +2,12 @@
 //!
 //! # Layout
 //!
-//! * [`listener`]: accept loops — connection guard, PROXY protocol, TLS, then hyper's HTTP/1.1
-//!   and HTTP/2 server on a [`io::GuardedIo`] that enforces idle and write timeouts.
+//! * [`listener`]: accept loops — connection guard, PROXY protocol, TLS, then HTTP on a
+//!   [`io::GuardedIo`] that enforces idle and write timeouts: HTTP/1.1 on our own connection
+//!   ([`downstream`]), HTTP/2 on hyper's.
+//! * [`downstream`]: a client's HTTP/1.1 connection — request heads, bodies, keep-alive,
+//!   pipelining, responses — driven by its own task; [`http1`] holds what it shares with the
+//!   upstream side (chunked coding, field names).
 //! * [`service`]: one request's way through: hygiene checks, client identity, routing, the
 //!   pipeline's phases, forwarding, the access log line.
 //! * [`forward`]: the request toward the upstream (forwarding headers, hop-by-hop removal) and
@@ -14,8 +18,8 @@
 //!   connection to one, and it stays there.
 //! * [`admission`]: each pool's adaptive concurrency limit and its lanes (staff first, the
 //!   public shed first).
-//! * [`sniff`]: reads HTTP/1 request framing off the wire before hyper, to refuse a
-//!   `Content-Length` + `Transfer-Encoding` head that hyper would silently normalise.
+//! * [`sniff`]: an HTTP/2 connection's bytes as hyper reads them, followed by the frame guard
+//!   ([`h2_frames`]).
 //! * [`guard`], [`hygiene`], [`client_ip`], [`proxy_protocol`], [`tls`], [`pages`],
 //!   [`metrics`], [`body`], [`route`]: the pieces those use.
 //! * [`metered`]: the response body of a sensitive or flagged request, counted as it streams
@@ -29,10 +33,12 @@ pub mod accept;
 pub mod admission;
 pub mod body;
 pub mod client_ip;
+pub mod downstream;
 pub mod drain;
 pub mod forward;
 pub mod guard;
 pub mod h2_frames;
+pub mod http1;
 pub mod hygiene;
 pub mod io;
 pub mod listener;

@@ -1,4 +1,4 @@
-//! Accept loops: the connection guard, the PROXY protocol, TLS, then hyper.
+//! Accept loops: the connection guard, the PROXY protocol, TLS, then HTTP.
 //!
 //! The order is cheapest-refusal-first: the guard's caps cost a map look-up, the PROXY header a
 //! peek, the connection-phase stages (deny lists, bans) a look-up, and only then do we pay for a
@@ -17,15 +17,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use http::Request;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rampart_core::{ConnectionInfo, Event, TlsFacts, Verdict};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::admission::Lane;
+use crate::body::{ClientBody, ProxyBody};
+use crate::downstream;
 use crate::drain::{Drain, Watcher};
 use crate::h2_frames::AbuseSlot;
 use crate::io::GuardedIo;
@@ -36,10 +41,8 @@ use crate::sniff::SniffedIo;
 use crate::settings::{ClientAddressSource, Limits, ListenerSettings};
 use crate::workers::{self, Class};
 
-/// hyper refuses a read buffer smaller than this.
-const HYPER_MIN_BUF: usize = 8192;
-/// The most header fields hyper parses when not told otherwise (it answers 431 beyond).
-pub(crate) const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+/// The most header fields of a head read for sorting (see [`lane_worker`]).
+const SORTED_MAX_HEADERS: usize = 100;
 
 /// Serve `listener` until `shutdown` turns true, then stop accepting and wait up to `drain`
 /// for open connections to finish their requests. Connections are accepted on a thread of
@@ -160,34 +163,9 @@ async fn prepare(proxy: &Arc<Proxy>, mut stream: TcpStream, peer: SocketAddr, lo
     Some(Prepared { stream, meta: ConnMeta { peer, client, local, tls: None }, _permit: permit })
 }
 
-/// HTTP/1 only: hyper's own HTTP/1 connection, without the version detection of the auto
-/// server (whose rewinding reader wraps every read).
-fn http1(limits: &Limits) -> hyper::server::conn::http1::Builder {
-    let mut b = hyper::server::conn::http1::Builder::new();
-    // No hyper timer for HTTP/1: the header read timeout is kept by `SniffedIo::http1_limits`,
-    // which does not re-arm a timer per request as hyper's does.
-    b.max_buf_size(limits.max_header_bytes.max(HYPER_MIN_BUF)).keep_alive(true);
-    // The response head and body copied into one buffer and sent with one write, instead of
-    // queued as buffers for one writev: a small response's body is a few bytes, and the queue
-    // cost ~250 instructions a request (callgrind, bench/proxy-cost.sh); a large body's copy is
-    // small beside its syscalls.
-    b.writev(false);
-    // hyper parses into a stack array of its default size (100) unless told a size, and then
-    // fills a vector of that size per request; a lower limit is checked by the service.
-    if limits.max_headers > HYPER_DEFAULT_MAX_HEADERS {
-        b.max_headers(limits.max_headers);
-    }
-    b
-}
-
-/// HTTP/1 and HTTP/2 (ALPN, or the HTTP/2 preface on a cleartext connection).
+/// hyper's HTTP/2 connection (ALPN `h2`, or the HTTP/2 preface on a cleartext connection).
 fn auto_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
-    // One write per response, as `http1` says.
-    b.http1().max_buf_size(limits.max_header_bytes.max(HYPER_MIN_BUF)).keep_alive(true).writev(false);
-    if limits.max_headers > HYPER_DEFAULT_MAX_HEADERS {
-        b.http1().max_headers(limits.max_headers);
-    }
     b.http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(128)
@@ -237,22 +215,25 @@ async fn serve_connection(
         alpn: alpn.clone(),
     });
     let served = Arc::new(Served::new(proxy, meta));
-    let svc = service_fn(move |req| handle(Arc::clone(&served), req));
     if alpn.as_deref() == Some("h2") {
         let cut = AbuseSlot::default();
         let io = TokioIo::new(SniffedIo::new(tls_stream).guarded(&cut, limits.max_header_bytes as u64));
-        let conn = auto_builder(&limits).http2_only().serve_connection(io, svc).into_owned();
+        let conn = auto_builder(&limits).http2_only().serve_connection(io, h2_service(served)).into_owned();
         if let Err(e) = watcher.watch(conn, |c| c.graceful_shutdown()).await {
             count_h2_abuse(&counting, client, &cut, e.as_ref());
             tracing::debug!(error = %e, "TLS connection ended with an error");
         }
     } else {
-        let io = TokioIo::new(SniffedIo::new(tls_stream).http1_limits(limits.header_read_timeout, limits.max_header_bytes));
-        let conn = http1(&limits).serve_connection(io, svc);
-        if let Err(e) = watcher.watch(conn, |c| c.graceful_shutdown()).await {
-            tracing::debug!(error = %e, "TLS connection ended with an error");
-        }
+        downstream::serve(tls_stream, BytesMut::new(), served, watcher, &limits).await;
     }
+}
+
+/// The service as hyper's HTTP/2 connection calls it.
+fn h2_service(
+    served: Arc<Served>,
+) -> impl hyper::service::Service<Request<Incoming>, Response = http::Response<ProxyBody>, Error = std::convert::Infallible, Future: Send> + Clone
+{
+    service_fn(move |req: Request<Incoming>| handle(Arc::clone(&served), req.map(ClientBody::H2)))
 }
 
 /// A cleartext connection: sorted to its lane's worker first when that applies (see the
@@ -293,29 +274,57 @@ async fn serve_cleartext(proxy: Arc<Proxy>, conn: Prepared, http2: bool, watcher
     serve_http(proxy, Prepared { stream, meta, _permit }, prefix, http2, watcher).await;
 }
 
-/// Serve a cleartext connection with hyper, `prefix` (bytes already read from it) first.
+/// Serve a cleartext connection, `prefix` (bytes already read from it) first: HTTP/1.1 on our
+/// own connection ([`crate::downstream`]), or, where the listener allows it, HTTP/2 with prior
+/// knowledge on hyper's.
 async fn serve_http(proxy: Arc<Proxy>, conn: Prepared, prefix: Bytes, http2: bool, watcher: Watcher) {
     let Prepared { stream, meta, _permit } = conn;
     let (counting, client) = (Arc::clone(&proxy), meta.client);
     let limits = proxy.runtime().limits.clone();
     let served = Arc::new(Served::new(proxy, meta));
-    let svc = service_fn(move |req| handle(Arc::clone(&served), req));
-    let cut = AbuseSlot::default();
-    let io = GuardedIo::new(stream, limits.idle_timeout, limits.write_timeout);
-    let io = SniffedIo::new(io)
-        .prefixed(prefix)
-        .guarded(&cut, limits.max_header_bytes as u64)
-        .http1_limits(limits.header_read_timeout, limits.max_header_bytes);
-    let io = TokioIo::new(io);
+    let mut io = GuardedIo::new(stream, limits.idle_timeout, limits.write_timeout);
+    let mut read = BytesMut::from(prefix);
     if http2 {
-        let conn = auto_builder(&limits).serve_connection(io, svc).into_owned();
-        if let Err(e) = watcher.watch(conn, |c| c.graceful_shutdown()).await {
-            count_h2_abuse(&counting, client, &cut, e.as_ref());
-            tracing::debug!(error = %e, "connection ended with an error");
+        match speaks_h2(&mut io, &mut read, &limits).await {
+            None => return,
+            Some(false) => {}
+            Some(true) => {
+                let cut = AbuseSlot::default();
+                let io = SniffedIo::new(io).prefixed(read.freeze()).guarded(&cut, limits.max_header_bytes as u64);
+                let conn = auto_builder(&limits).http2_only().serve_connection(TokioIo::new(io), h2_service(served)).into_owned();
+                if let Err(e) = watcher.watch(conn, |c| c.graceful_shutdown()).await {
+                    count_h2_abuse(&counting, client, &cut, e.as_ref());
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
         }
-    } else if let Err(e) = watcher.watch(http1(&limits).serve_connection(io, svc), |c| c.graceful_shutdown()).await {
-        tracing::debug!(error = %e, "connection ended with an error");
     }
+    downstream::serve(io, read, served, watcher, &limits).await;
+}
+
+/// Whether a cleartext client speaks HTTP/2 with prior knowledge: reads (into `read`) until
+/// the client's bytes differ from the HTTP/2 preface or match all of it. `None` when the
+/// connection ended or the header read timeout passed first.
+async fn speaks_h2<T: AsyncRead + Unpin>(io: &mut T, read: &mut BytesMut, limits: &Limits) -> Option<bool> {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    read.reserve(4096);
+    let reading = async {
+        loop {
+            let n = read.len().min(PREFACE.len());
+            if read[..n] != PREFACE[..n] {
+                return Some(false);
+            }
+            if n == PREFACE.len() {
+                return Some(true);
+            }
+            match io.read_buf(read).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(limits.header_read_timeout, reading).await.ok().flatten()
 }
 
 /// Whether a new connection here is sorted by its first request head: on a shared worker,
@@ -332,7 +341,7 @@ fn sorting_applies(proxy: &Proxy) -> bool {
 /// the header read timeout passed first or the read failed.
 async fn read_head(stream: &mut TcpStream, limits: &Limits) -> Option<Bytes> {
     use tokio::io::AsyncReadExt;
-    let cap = limits.max_header_bytes.max(HYPER_MIN_BUF);
+    let cap = limits.max_header_bytes;
     let mut buf = BytesMut::with_capacity(4096);
     let reading = async {
         loop {
@@ -357,7 +366,7 @@ async fn read_head(stream: &mut TcpStream, limits: &Limits) -> Option<Bytes> {
 /// The worker for the identity a request head shows (a priority class or a clearance), or
 /// `None` to stay: the public, an HTTP/2 preface, a head that does not parse.
 fn lane_worker(proxy: &Proxy, meta: &ConnMeta, head: &[u8]) -> Option<Class> {
-    let mut fields = [httparse::EMPTY_HEADER; HYPER_DEFAULT_MAX_HEADERS];
+    let mut fields = [httparse::EMPTY_HEADER; SORTED_MAX_HEADERS];
     let mut req = httparse::Request::new(&mut fields);
     if !matches!(req.parse(head), Ok(httparse::Status::Complete(_))) {
         return None;

@@ -12,13 +12,12 @@ use std::time::{Instant, SystemTime};
 
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use rampart_core::{
     Decision, Event, Gate, GateRequest, Outcome, Reply, RequestContext, RequestId, ResponseFacts, TlsFacts, Verdict, GATE_MAX_BODY,
 };
 
 use crate::admission::Lane;
-use crate::body::{client_body_fault, collect_limited, empty, full, BodyLimitError, GuardedBody, ProxyBody};
+use crate::body::{client_body_fault, collect_limited, empty, full, BodyLimitError, ClientBody, GuardedBody, ProxyBody};
 use crate::forward::{upstream_parts, Forwarding};
 use crate::hygiene::check_framing;
 use crate::pages::{accepts_json, refusal, wants_json};
@@ -38,7 +37,7 @@ pub struct ConnMeta {
 }
 
 /// Handle one request. Never fails: every problem becomes a response.
-pub async fn handle(served: Arc<Served>, req: Request<Incoming>) -> Result<Response<ProxyBody>, Infallible> {
+pub async fn handle(served: Arc<Served>, req: Request<ClientBody>) -> Result<Response<ProxyBody>, Infallible> {
     let (proxy, conn) = (&served.proxy, &served.meta);
     let rt = proxy.runtime_here();
     let started = Instant::now();
@@ -64,7 +63,8 @@ pub async fn handle(served: Arc<Served>, req: Request<Incoming>) -> Result<Respo
             return Ok(early(StatusCode::BAD_REQUEST, true, e.reason(), &parts));
         }
     };
-    // Over hyper's default it counts them itself (see `listener::builder`); below, here.
+    // The HTTP/1 connection refuses these before the service (see `crate::downstream`);
+    // hyper's HTTP/2 connection does not know the listener's limits.
     if parts.headers.len() > rt.limits.max_headers {
         return Ok(early(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, true, "too many header fields", &parts));
     }
@@ -72,7 +72,6 @@ pub async fn handle(served: Arc<Served>, req: Request<Incoming>) -> Result<Respo
     if target_len + parts.method.as_str().len() + 10 > rt.limits.max_request_line {
         return Ok(early(StatusCode::URI_TOO_LONG, true, "request line too long", &parts));
     }
-    // hyper enforces `max_header_bytes` only down to its 8 KiB buffer floor; below it, here.
     let head_len = target_len
         + parts.method.as_str().len()
         + 12
@@ -316,7 +315,7 @@ async fn answer_gate(
     conn: &ConnMeta,
     gate: &dyn Gate,
     parts: &http::request::Parts,
-    body: Incoming,
+    body: ClientBody,
     id: &str,
     started: Instant,
 ) -> Response<ProxyBody> {

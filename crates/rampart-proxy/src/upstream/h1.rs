@@ -34,23 +34,19 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use http::{HeaderMap, Method, Response, StatusCode, Version};
 use http_body::{Body, Frame};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::body::{BoxError, ProxyBody};
 use crate::forward::ForwardFields;
 
-mod chunked;
-use chunked::{Chunked, Decoded};
-mod names;
-use names::NameCache;
+use crate::http1::chunked::{Chunked, Decoded};
+use crate::http1::names::NameCache;
+use crate::http1::{closed, parse_length, poll_read, push_field, send, Malformed};
 
 /// The largest response head read (status line and header fields).
 pub const MAX_HEAD: usize = 64 * 1024;
 /// The most header fields a response head may have.
 pub const MAX_HEADERS: usize = 128;
-/// Request bytes gathered before they are written out.
-const WRITE_AT: usize = 64 * 1024;
 
 /// Why an exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +64,12 @@ pub enum Error {
     RequestBody(#[source] BoxError),
     #[error("request body of {sent} bytes, declared {declared}")]
     RequestBodyLength { declared: u64, sent: u64 },
+}
+
+impl From<Malformed> for Error {
+    fn from(m: Malformed) -> Error {
+        Error::Malformed(m.0)
+    }
 }
 
 impl Error {
@@ -146,8 +148,7 @@ impl Connection {
         let empty = body.is_end_stream();
         self.write.clear();
         let declared = encode_head(&mut self.write, parts, forwarding, empty, server);
-        let chunked = !empty && declared.is_none();
-        let sent = if empty { self.flush().await.map(|()| 0) } else { self.send_body(body, chunked).await };
+        let sent = if empty { self.flush().await.map(|()| 0) } else { self.send_body(body, declared).await };
         match sent {
             Ok(sent) => {
                 if let Some(declared) = declared.filter(|d| *d != sent) {
@@ -174,61 +175,19 @@ impl Connection {
         self.read_head(head_request).await
     }
 
-    /// The body after the head, gathering what is ready into as few writes as it takes.
-    async fn send_body(&mut self, body: &mut ProxyBody, chunked: bool) -> Result<u64, Error> {
-        let mut sent = 0u64;
-        loop {
-            let step = std::future::poll_fn(|cx| match Pin::new(&mut *body).poll_frame(cx) {
-                Poll::Ready(frame) => Poll::Ready(Some(frame)),
-                Poll::Pending if !self.write.is_empty() => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            })
-            .await;
-            match step {
-                // Nothing more ready: out with what is gathered, then wait for the body.
-                None => self.flush().await?,
-                Some(Some(Ok(frame))) => match frame.into_data() {
-                    Ok(data) => {
-                        sent += data.len() as u64;
-                        if chunked && !data.is_empty() {
-                            push_chunk_size(&mut self.write, data.len());
-                            self.write.extend_from_slice(&data);
-                            self.write.extend_from_slice(b"\r\n");
-                        } else {
-                            self.write.extend_from_slice(&data);
-                        }
-                        if self.write.len() >= WRITE_AT {
-                            self.flush().await?;
-                        }
-                    }
-                    // Trailers: sent in the last chunk when chunked, otherwise dropped (no way
-                    // to send them with a declared length).
-                    Err(frame) => {
-                        if let (true, Ok(trailers)) = (chunked, frame.into_trailers()) {
-                            self.write.extend_from_slice(b"0\r\n");
-                            push_fields(&mut self.write, &trailers);
-                            self.write.extend_from_slice(b"\r\n");
-                            self.flush().await?;
-                            return Ok(sent);
-                        }
-                    }
-                },
-                Some(Some(Err(e))) => return Err(Error::RequestBody(e)),
-                Some(None) => {
-                    if chunked {
-                        self.write.extend_from_slice(b"0\r\n\r\n");
-                    }
-                    self.flush().await?;
-                    return Ok(sent);
-                }
-            }
-        }
+    /// The body after the head; one longer than `declared` is cut there (its excess would
+    /// reach the server as the start of another request).
+    async fn send_body(&mut self, body: &mut ProxyBody, declared: Option<u64>) -> Result<u64, Error> {
+        let framing = send::Framing { chunked: declared.is_none(), trailers: true, length: declared };
+        send::send_body(&mut self.io, &mut self.write, body, framing).await.map_err(|e| match e {
+            send::SendError::Io(e) => Error::Io(e),
+            send::SendError::Body(e) => Error::RequestBody(e),
+            send::SendError::Longer { declared, sent } => Error::RequestBodyLength { declared, sent },
+        })
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
-        self.io.write_all(&self.write).await?;
-        self.write.clear();
-        Ok(())
+        Ok(send::flush(&mut self.io, &mut self.write).await?)
     }
 
     /// Read the final response head (skipping interim ones).
@@ -298,7 +257,7 @@ impl Connection {
                         return Poll::Ready(None);
                     }
                     Ok(Decoded::NeedMore) => {}
-                    Err(e) => return Poll::Ready(Some(Err(e))),
+                    Err(e) => return Poll::Ready(Some(Err(e.into()))),
                 },
             }
             match ready!(poll_read(&mut self.io, &mut self.read, cx)) {
@@ -318,23 +277,6 @@ impl Connection {
     pub fn has_leftover(&self) -> bool {
         !self.read.is_empty()
     }
-}
-
-/// The peer closed the connection (an error a write or read meets then).
-fn closed(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted)
-}
-
-/// Read what the socket has into `buf` (with room for at least 1 KiB more): no syscall while
-/// it is not signalled readable.
-fn poll_read(io: &mut TcpStream, buf: &mut BytesMut, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-    if buf.capacity() - buf.len() < 1024 {
-        buf.reserve(16 * 1024);
-    }
-    // Through `AsyncRead`, not `try_read_buf`: a read shorter than the room offered drained the
-    // socket, and tokio then forgets its readiness. Left set, the next wait (the next
-    // response, on a kept-alive connection) would start with a read that finds nothing.
-    tokio_util::io::poll_read_buf(Pin::new(io), cx, buf)
 }
 
 /// A body's progress: what is left of it.
@@ -433,36 +375,6 @@ fn encode_head(
     declared
 }
 
-fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// `fields` as head lines.
-fn push_fields(out: &mut Vec<u8>, fields: &HeaderMap) {
-    for (name, value) in fields {
-        push_field(out, name.as_str(), value.as_bytes());
-    }
-}
-
-fn push_chunk_size(out: &mut Vec<u8>, len: usize) {
-    let mut digits = [0u8; 16];
-    let mut n = len;
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b"0123456789abcdef"[n & 0xf];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-    out.extend_from_slice(b"\r\n");
-}
-
 // --- Response heads -----------------------------------------------------------------------
 
 enum Parsed {
@@ -510,7 +422,7 @@ fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> 
     // Fields the `Connection` header names besides the standard hop-by-hop ones (rare).
     let mut named = Vec::new();
     for (at, field) in parsed.headers.iter().enumerate() {
-        let (name, hop_by_hop) = names.get(at, field.name.as_bytes())?;
+        let (name, hop_by_hop) = names.get(at, field.name.as_bytes()).ok_or(Error::Malformed("invalid field name"))?;
         match hop_by_hop {
             // Connection
             Some(0) => {
@@ -573,14 +485,6 @@ fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> 
     *response.version_mut() = version;
     *response.headers_mut() = headers;
     Ok(Some(Parsed::Final(Head { response, framing, reusable })))
-}
-
-/// A Content-Length value: digits only, no sign, no overflow.
-fn parse_length(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(s).ok()?.parse().ok()
 }
 
 #[cfg(test)]

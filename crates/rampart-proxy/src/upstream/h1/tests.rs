@@ -2,6 +2,7 @@
 //! how it reads what they answer (framing, interim responses, trailers, malformed heads).
 
 use super::*;
+use tokio::io::AsyncWriteExt;
 use http::Request;
 use std::net::SocketAddr;
 use std::time::Duration;

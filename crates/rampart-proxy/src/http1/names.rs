@@ -1,8 +1,6 @@
-//! The field names of a connection's last response, remembered for its next one.
+//! The field names of a connection's last head, remembered for its next one.
 
 use http::header::HeaderName;
-
-use super::Error;
 
 /// The field names of a connection's last response, by position, with their place among the
 /// hop-by-hop fields: a server sends the same names in the same order response after
@@ -11,7 +9,7 @@ use super::Error;
 /// callgrind) and the hop-by-hop match after it. Bounded: the first [`NameCache::FIELDS`]
 /// positions, names up to [`NameCache::NAME`] bytes.
 #[derive(Default)]
-pub(super) struct NameCache {
+pub struct NameCache {
     known: Vec<(Box<[u8]>, HeaderName, Option<usize>)>,
 }
 
@@ -21,13 +19,13 @@ impl NameCache {
 
     /// The name of the field at position `at` whose bytes are `raw`, and its place among the
     /// hop-by-hop fields (`forward::hop_by_hop_index`).
-    pub(super) fn get(&mut self, at: usize, raw: &[u8]) -> Result<(HeaderName, Option<usize>), Error> {
+    pub fn get(&mut self, at: usize, raw: &[u8]) -> Option<(HeaderName, Option<usize>)> {
         if let Some((bytes, name, hop)) = self.known.get(at) {
             if **bytes == *raw {
-                return Ok((name.clone(), *hop));
+                return Some((name.clone(), *hop));
             }
         }
-        let name = HeaderName::from_bytes(raw).map_err(|_| Error::Malformed("invalid field name"))?;
+        let name = HeaderName::from_bytes(raw).ok()?;
         let hop = crate::forward::hop_by_hop_index(name.as_str());
         if at < Self::FIELDS && raw.len() <= Self::NAME && at <= self.known.len() {
             let entry = (Box::from(raw), name.clone(), hop);
@@ -36,6 +34,6 @@ impl NameCache {
                 None => self.known.push(entry),
             }
         }
-        Ok((name, hop))
+        Some((name, hop))
     }
 }

@@ -1,11 +1,11 @@
-//! Chunked response bodies (RFC 9112 §7.1): sizes, extensions (ignored), data, and the
+//! Chunked bodies, a response's or a request's (RFC 9112 §7.1): sizes, extensions (ignored), data, and the
 //! trailer section, decoded from the connection's read buffer as it fills.
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
-use super::Error;
+use super::Malformed;
 
 /// The longest chunk-size line (size, extensions, CRLF) and trailer section accepted.
 const MAX_CHUNK_LINE: usize = 4096;
@@ -20,7 +20,7 @@ pub struct Chunked {
     crlf: bool,
 }
 
-pub(super) enum Decoded {
+pub enum Decoded {
     Data(Bytes),
     Trailers(HeaderMap),
     End,
@@ -28,14 +28,14 @@ pub(super) enum Decoded {
 }
 
 impl Chunked {
-    pub(super) fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, Error> {
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, Malformed> {
         loop {
             if self.crlf {
                 if buf.len() < 2 {
                     return Ok(Decoded::NeedMore);
                 }
                 if &buf[..2] != b"\r\n" {
-                    return Err(Error::Malformed("chunk not followed by CRLF"));
+                    return Err(Malformed("chunk not followed by CRLF"));
                 }
                 buf.advance(2);
                 self.crlf = false;
@@ -52,7 +52,7 @@ impl Chunked {
                     }
                     let Some(end) = find(buf, b"\r\n\r\n", 0) else {
                         if buf.len() > MAX_TRAILERS {
-                            return Err(Error::Malformed("trailer section too large"));
+                            return Err(Malformed("trailer section too large"));
                         }
                         return Ok(Decoded::NeedMore);
                     };
@@ -72,18 +72,18 @@ impl Chunked {
                 None => {
                     let Some(line_end) = find(buf, b"\r\n", 0) else {
                         if buf.len() > MAX_CHUNK_LINE {
-                            return Err(Error::Malformed("chunk size line too long"));
+                            return Err(Malformed("chunk size line too long"));
                         }
                         return Ok(Decoded::NeedMore);
                     };
                     if line_end > MAX_CHUNK_LINE {
-                        return Err(Error::Malformed("chunk size line too long"));
+                        return Err(Malformed("chunk size line too long"));
                     }
                     let line = &buf[..line_end];
                     // The size, then optional extensions after `;` (ignored).
                     let digits = line.split(|b| *b == b';').next().unwrap_or_default().trim_ascii_end();
                     if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
-                        return Err(Error::Malformed("invalid chunk size"));
+                        return Err(Malformed("invalid chunk size"));
                     }
                     let size = digits.iter().fold(0u64, |n, d| n << 4 | u64::from((*d as char).to_digit(16).unwrap_or(0)));
                     buf.advance(line_end + 2);
@@ -99,19 +99,19 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Trailer fields (`section` ends with the empty line).
-fn parse_trailers(section: &[u8]) -> Result<HeaderMap, Error> {
+fn parse_trailers(section: &[u8]) -> Result<HeaderMap, Malformed> {
     let mut fields = [httparse::EMPTY_HEADER; 32];
     match httparse::parse_headers(section, &mut fields) {
         Ok(httparse::Status::Complete((_, fields))) => {
             let mut trailers = HeaderMap::with_capacity(fields.len());
             for f in fields {
-                let name = HeaderName::from_bytes(f.name.as_bytes()).map_err(|_| Error::Malformed("invalid trailer name"))?;
-                let value = HeaderValue::from_bytes(f.value).map_err(|_| Error::Malformed("invalid trailer value"))?;
+                let name = HeaderName::from_bytes(f.name.as_bytes()).map_err(|_| Malformed("invalid trailer name"))?;
+                let value = HeaderValue::from_bytes(f.value).map_err(|_| Malformed("invalid trailer value"))?;
                 trailers.append(name, value);
             }
             Ok(trailers)
         }
-        _ => Err(Error::Malformed("invalid trailers")),
+        _ => Err(Malformed("invalid trailers")),
     }
 }
 
