@@ -29,7 +29,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -55,6 +55,10 @@ mod response;
 use body::{Home, Left, RequestBody};
 pub use head::{parse as parse_head, BodyFraming, Head, Refusal};
 use response::Asked;
+
+/// How long, and how much, a closing connection reads and throws away (see [`Conn::close`]).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_MAX: usize = 1024 * 1024;
 
 /// A client connection: the stream, what has been read from it and not yet used, and the
 /// buffer responses are written from.
@@ -115,7 +119,7 @@ where
     loop {
         let head = match conn.read_head(limits, &mut clock, &mut watcher).await {
             Ok(Some(head)) => head,
-            Ok(None) => return conn.close().await,
+            Ok(None) => return conn.close(false).await,
             Err(HeadError::Refused(refused)) => return conn.refuse(&served, refused).await,
             Err(HeadError::Timeout) => {
                 served.proxy.metrics.refused("header_read_timeout");
@@ -128,6 +132,8 @@ where
         };
         let Head { parts, body, keep_alive, expect_continue, trailers } = head;
         let asked = Asked { version: parts.version, head_request: parts.method == Method::HEAD, trailers };
+        // A body may follow that nobody reads: a refused framing's.
+        let mut unread_body = body == BodyFraming::Refused;
         let left = match body {
             BodyFraming::None | BodyFraming::Refused => None,
             BodyFraming::Length(n) => Some(Left::Length(n)),
@@ -163,13 +169,14 @@ where
             tracing::debug!(error = %e, "client connection failed writing a response");
             return;
         }
-        // A body the service left unread is read past (when short) before the next head.
+        unread_body |= !matches!(unread, Unread::Nothing);
         if close {
-            return conn.close().await;
+            return conn.close(unread_body).await;
         }
+        // A body the service left unread is read past (when short) before the next head.
         if let Unread::Rest(left) = unread {
             if !conn.discard(left).await {
-                return conn.close().await;
+                return conn.close(true).await;
             }
         }
         clock.since = None;
@@ -225,13 +232,28 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
         let mut close = true;
         let resp = refusal(refused.status, &id, false, None, true);
         if self.respond(resp, &asked, &mut close).await.is_ok() {
-            self.close().await;
+            self.close(true).await;
         }
     }
 
-    /// Close our side: flush, and for TLS say `close_notify`.
-    async fn close(mut self: Box<Self>) {
+    /// Close our side: flush, and for TLS say `close_notify`. With `linger` (the client may
+    /// still be sending: a body nobody read, the rest of a refused head), what it sends is read
+    /// and thrown away for a while first (nginx's lingering close): a socket closed with unread
+    /// bytes answers them with a reset, which can destroy the response still on its way.
+    async fn close(mut self: Box<Self>, linger: bool) {
         let _ = self.io.shutdown().await;
+        if !linger {
+            return;
+        }
+        let mut thrown = 0usize;
+        let lingering = std::future::poll_fn(|cx| loop {
+            self.read.clear();
+            match ready!(poll_read(&mut self.io, &mut self.read, cx)) {
+                Ok(n) if n > 0 && thrown < LINGER_MAX => thrown += n,
+                _ => return Poll::Ready(()),
+            }
+        });
+        let _ = tokio::time::timeout(LINGER_TIME, lingering).await;
     }
 }
 
