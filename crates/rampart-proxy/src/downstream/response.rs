@@ -2,11 +2,8 @@
 //! what becomes of the connection) and its body, gathered into as few writes as it takes.
 
 use std::cell::RefCell;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{Response, StatusCode, Version};
 use http_body::Body;
@@ -144,6 +141,11 @@ fn push_date(out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
+    use std::pin::Pin;
+    use std::task::Poll;
+
+    use bytes::Bytes;
+
     use super::*;
     use crate::body::{empty, full};
 

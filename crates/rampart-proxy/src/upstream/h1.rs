@@ -27,7 +27,6 @@
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -125,10 +124,9 @@ impl Connection {
         match self.io.poll_read_ready(&mut cx) {
             Poll::Pending => true,
             Poll::Ready(Err(_)) => false,
-            Poll::Ready(Ok(())) => match self.io.try_read_buf(&mut self.read) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
-                _ => false,
-            },
+            Poll::Ready(Ok(())) => {
+                matches!(self.io.try_read_buf(&mut self.read), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
         }
     }
 
@@ -316,12 +314,11 @@ pub fn read_response_bytes(data: &[u8], head_request: bool) -> Result<usize, Err
     match BodyState::new(head.framing) {
         BodyState::Length(n) => read = usize::try_from(n).unwrap_or(usize::MAX).min(buf.len()),
         BodyState::Close => read = buf.len(),
-        BodyState::Chunked(mut chunk) => loop {
-            match chunk.decode(&mut buf)? {
-                Decoded::Data(data) => read += data.len(),
-                Decoded::Trailers(_) | Decoded::End | Decoded::NeedMore => break,
+        BodyState::Chunked(mut chunk) => {
+            while let Decoded::Data(data) = chunk.decode(&mut buf)? {
+                read += data.len();
             }
-        },
+        }
         BodyState::Done => {}
     }
     Ok(read)

@@ -2,11 +2,11 @@
 //! how it reads what they answer (framing, interim responses, trailers, malformed heads).
 
 use super::*;
-use tokio::io::AsyncWriteExt;
 use http::Request;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// A server for one connection: reads until what it received ends with `until`, then writes
