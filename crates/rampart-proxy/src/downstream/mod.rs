@@ -85,6 +85,9 @@ enum Unread {
     /// The client waits for a go-ahead it was never sent, and may never send the body: the
     /// connection cannot be read past it.
     NeverSent,
+    /// A body whose framing the service refused: of no length anyone can trust (the
+    /// connection closes after the answer).
+    Unframed,
 }
 
 /// The header read timeout: when the head being read began.
@@ -132,8 +135,7 @@ where
         };
         let Head { parts, body, keep_alive, expect_continue, trailers } = head;
         let asked = Asked { version: parts.version, head_request: parts.method == Method::HEAD, trailers };
-        // A body may follow that nobody reads: a refused framing's.
-        let mut unread_body = body == BodyFraming::Refused;
+        let unframed = body == BodyFraming::Refused;
         let left = match body {
             BodyFraming::None | BodyFraming::Refused => None,
             BodyFraming::Length(n) => Some(Left::Length(n)),
@@ -142,7 +144,7 @@ where
         let (resp, unread) = match left {
             None => {
                 let Ok(resp) = handle(Arc::clone(&served), Request::from_parts(parts, ClientBody::Empty)).await;
-                (resp, Unread::Nothing)
+                (resp, if unframed { Unread::Unframed } else { Unread::Nothing })
             }
             // The connection goes with the body, and comes back when the body is dropped.
             Some(left) => {
@@ -169,9 +171,8 @@ where
             tracing::debug!(error = %e, "client connection failed writing a response");
             return;
         }
-        unread_body |= !matches!(unread, Unread::Nothing);
         if close {
-            return conn.close(unread_body).await;
+            return conn.close(!matches!(unread, Unread::Nothing)).await;
         }
         // A body the service left unread is read past (when short) before the next head.
         if let Unread::Rest(left) = unread {
@@ -257,5 +258,3 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
     }
 }
 
-#[cfg(test)]
-mod tests;
