@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::IpAddr;
 
 use bytes::Bytes;
-use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use parking_lot::Mutex;
 use http::request::Parts;
 use http::{Uri, Version};
@@ -154,11 +154,13 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> ForwardFields 
     // An HTTP/2 request carries its host in the `:authority` pseudo-header only; the upstream
     // speaks HTTP/1.1 and needs it as `Host`. (One look-up for both: the value is kept for the
     // forwarding fields.)
-    let host = match parts.headers.entry(header::HOST) {
-        Entry::Occupied(field) => Some(field.get().clone()),
-        Entry::Vacant(field) => {
-            parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()).map(|authority| field.insert(authority).clone())
-        }
+    // `get`, not `entry`: an entry reserves room first, and a map built to the size of the
+    // client's fields (every HTTP/1 request's) would grow and rehash for a look-up.
+    let host = match parts.headers.get(header::HOST) {
+        Some(host) => Some(host.clone()),
+        None => parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()).inspect(|authority| {
+            parts.headers.insert(header::HOST, authority.clone());
+        }),
     };
     // Already in origin form (every HTTP/1 request but a proxy's): left as it is.
     let absolute = parts.uri.scheme().is_some() || parts.uri.authority().is_some();
