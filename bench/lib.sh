@@ -168,6 +168,19 @@ callgrind_cost() {
     if [ -n "${COST_KEEP:-}" ]; then mkdir -p "$COST_KEEP" && cp "$out"* "$COST_KEEP/"; fi
 }
 
+# in_turn ROUND CMD...: run the commands (each one string, eval'd), starting at the ROUND-th
+# and wrapping around, so that over the rounds every target is measured first, second, ... as
+# often as the others: a machine that speeds up or slows down within a round (a neighbour's
+# load, CPU credit) then favours no target by its place in the round.
+in_turn() {
+    local round=$1; shift
+    local n=$# i
+    local cmds=("$@")
+    for ((i = 0; i < n; i++)); do
+        eval "${cmds[(i + round - 1) % n]}"
+    done
+}
+
 median() { python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" $1; }
 
 # report BASELINE LABEL...: medians of every label, then each label's ratio to BASELINE.
@@ -181,5 +194,17 @@ report() {
     for name in "$@"; do
         python3 -c "import sys; r=float(sys.argv[3])/float(sys.argv[4]); l=float(sys.argv[5])/float(sys.argv[6]); print(f'  ratio {sys.argv[1]:<24} / {sys.argv[2]}: throughput {r:.2f}x   p99 {l:.2f}x')" \
             "$name" "$base" "$(median "${rps[$name]}")" "$(median "${rps[$base]}")" "$(median "${p99[$name]}")" "$(median "${p99[$base]}")"
+    done
+    # The same ratios taken round by round (each target against the baseline of its own round),
+    # then the median: less moved by a machine whose speed drifts from round to round.
+    echo "per-round ratios to $base (median, and the range):"
+    for name in "$@"; do
+        python3 - "$name" "${rps[$name]}" "${rps[$base]}" "${p99[$name]}" "${p99[$base]}" <<'PY'
+import statistics, sys
+name, r, rb, l, lb = sys.argv[1], *(list(map(float, a.split())) for a in sys.argv[2:])
+t = [a / b for a, b in zip(r, rb)]
+p = [a / b for a, b in zip(l, lb)]
+print(f"  {name:<24} throughput {statistics.median(t):.2f}x ({min(t):.2f}-{max(t):.2f})   p99 {statistics.median(p):.2f}x ({min(p):.2f}-{max(p):.2f})")
+PY
     done
 }

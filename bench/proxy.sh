@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rampart against nginx and HAProxy as plain reverse proxies, side by side, same backend, same
-# load generator (wrk, small GET, keep-alive), alternating runs; prints medians and ratios.
+# load generator (wrk, small GET, keep-alive), alternating runs (each round starts with the next
+# target); prints medians and ratios.
 #
 #   bash bench/proxy.sh                       # 3 rounds of 6 s per target
 #   ROUNDS=5 DURATION=10s bash bench/proxy.sh
@@ -28,9 +29,10 @@ start_rampart stages 8091 "$run/stages.toml"
 
 for round in $(seq "$ROUNDS"); do
     echo "round $round"
-    measure_peer "$run/proxy.pid" nginx http://127.0.0.1:8081/
-    measure haproxy http://127.0.0.1:8083/
-    measure rampart http://127.0.0.1:8090/
-    measure rampart+stages http://127.0.0.1:8091/
+    in_turn "$round" \
+        'measure_peer "$run/proxy.pid" nginx http://127.0.0.1:8081/' \
+        'measure haproxy http://127.0.0.1:8083/' \
+        'measure rampart http://127.0.0.1:8090/' \
+        'measure rampart+stages http://127.0.0.1:8091/'
 done
 report nginx haproxy rampart rampart+stages

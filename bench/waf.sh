@@ -31,11 +31,12 @@ done
 
 for round in $(seq "$ROUNDS"); do
     echo "round $round"
-    measure_peer "$run/proxy.pid" "nginx GET" "http://127.0.0.1:8081$get"
-    measure_peer "$run/modsec.pid" "modsecurity GET" "http://127.0.0.1:8082$get"
-    measure "rampart+crs GET" "http://127.0.0.1:8092$get"
-    measure_peer "$run/modsec.pid" "modsecurity POST" "http://127.0.0.1:8082/form" -s "$run/post.lua"
-    measure "rampart+crs POST" "http://127.0.0.1:8092/form" -s "$run/post.lua"
+    in_turn "$round" \
+        'measure_peer "$run/proxy.pid" "nginx GET" "http://127.0.0.1:8081$get"' \
+        'measure_peer "$run/modsec.pid" "modsecurity GET" "http://127.0.0.1:8082$get"' \
+        'measure "rampart+crs GET" "http://127.0.0.1:8092$get"' \
+        'measure_peer "$run/modsec.pid" "modsecurity POST" "http://127.0.0.1:8082/form" -s "$run/post.lua"' \
+        'measure "rampart+crs POST" "http://127.0.0.1:8092/form" -s "$run/post.lua"'
 done
 report "modsecurity GET" "rampart+crs GET" "nginx GET"
 report "modsecurity POST" "rampart+crs POST"
