@@ -294,7 +294,7 @@ pub async fn handle(served: Arc<Served>, req: Request<ClientBody>) -> Result<Res
         }
     } else {
         // The in-flight count (least-connections) lasts until the body has been sent.
-        resp_body.map_frame(move |f| { let _keep = &in_flight; f }).map_err(Into::into).boxed()
+        ProxyBody::new(resp_body.holding(in_flight))
     };
     let mut resp = log_and_finish(proxy, &rt, &ctx, Response::from_parts(resp_parts, body), Some(&facts));
     *resp.headers_mut() = facts.headers;

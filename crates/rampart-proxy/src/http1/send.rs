@@ -66,6 +66,11 @@ pub async fn send_body<W: AsyncWrite + Unpin>(io: &mut W, out: &mut Vec<u8>, bod
                     } else {
                         out.extend_from_slice(&data);
                     }
+                    // The body says it has ended (its length reached): done without polling
+                    // it once more for the end.
+                    if body.is_end_stream() {
+                        return finish(io, out, framing, sent).await;
+                    }
                     if out.len() >= WRITE_AT {
                         flush(io, out).await?;
                     }
@@ -83,15 +88,18 @@ pub async fn send_body<W: AsyncWrite + Unpin>(io: &mut W, out: &mut Vec<u8>, bod
                 }
             },
             Some(Some(Err(e))) => return Err(SendError::Body(e)),
-            Some(None) => {
-                if framing.chunked {
-                    out.extend_from_slice(b"0\r\n\r\n");
-                }
-                flush(io, out).await?;
-                return Ok(sent);
-            }
+            Some(None) => return finish(io, out, framing, sent).await,
         }
     }
+}
+
+/// The body's end: the last chunk when chunked, and out with what is gathered.
+async fn finish<W: AsyncWrite + Unpin>(io: &mut W, out: &mut Vec<u8>, framing: Framing, sent: u64) -> Result<u64, SendError> {
+    if framing.chunked {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+    flush(io, out).await?;
+    Ok(sent)
 }
 
 /// Write out what `out` holds, and empty it.

@@ -261,6 +261,7 @@ pub async fn send(
         conn: Some((server, conn)),
         read_timeout,
         last: None,
+        in_flight: None,
     };
     // No body at all: the connection is free at once.
     body.release_if_done();
@@ -278,6 +279,8 @@ pub struct PooledBody {
     read_timeout: Duration,
     /// When the wait for the next chunk began.
     last: Option<tokio::time::Instant>,
+    /// The server's in-flight count (least-connections), held until the body is dropped.
+    in_flight: Option<super::InFlight>,
 }
 
 impl std::fmt::Debug for PooledBody {
@@ -335,6 +338,14 @@ impl Body for PooledBody {
 }
 
 impl PooledBody {
+    /// The body holding `in_flight` until it is dropped: the server counts as busy until its
+    /// response has been sent on. (Held here rather than by a body combinator around it: each
+    /// layer costs a poll per frame.)
+    pub fn holding(mut self, in_flight: Option<super::InFlight>) -> PooledBody {
+        self.in_flight = in_flight;
+        self
+    }
+
     /// The body read to its end: the connection goes back to the idle list if it may carry
     /// another request, and is closed otherwise.
     fn release_if_done(&mut self) {
