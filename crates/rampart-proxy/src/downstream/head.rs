@@ -3,9 +3,9 @@
 
 use std::mem::MaybeUninit;
 
-use bytes::{Buf, Bytes, BytesMut};
-use http::header::{HeaderValue, EXPECT};
-use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
+use bytes::BytesMut;
+use http::header::EXPECT;
+use http::{Method, Request, StatusCode, Uri, Version};
 
 use crate::http1::names::NameCache;
 use crate::hygiene::check_framing;
@@ -75,15 +75,12 @@ pub fn parse(buf: &mut BytesMut, max_headers: usize, names: &mut NameCache) -> R
     }
     let method = req.method.and_then(|m| Method::from_bytes(m.as_bytes()).ok()).ok_or(Refusal::bad("invalid method"))?;
     let version = if req.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
-    // The target and the values share one copy of the head (one allocation, not one per value).
-    let head = Bytes::copy_from_slice(&buf[..len]);
-    let slice = |part: &[u8]| {
-        let at = part.as_ptr() as usize - buf.as_ptr() as usize;
-        head.slice(at..at + part.len())
-    };
     let target = req.path.ok_or(Refusal::bad("no request target"))?;
-    let uri = Uri::from_maybe_shared(slice(target.as_bytes())).map_err(|_| Refusal::bad("invalid request target"))?;
-    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    let target = {
+        let at = target.as_ptr() as usize - buf.as_ptr() as usize;
+        at..at + target.len()
+    };
+    names.begin_head();
     let (mut close, mut keep_alive_token) = (false, false);
     let (mut chunked, mut expect_continue, mut trailers) = (false, false, false);
     for (at, field) in req.headers.iter().enumerate() {
@@ -104,12 +101,12 @@ pub fn parse(buf: &mut BytesMut, max_headers: usize, names: &mut NameCache) -> R
             None if name == EXPECT => expect_continue = field.value.trim_ascii().eq_ignore_ascii_case(b"100-continue"),
             _ => {}
         }
-        // SAFETY: httparse accepted these bytes as a field value: HTAB, SP, VCHAR and obs-text
-        // (0x80-0xFF), which are exactly the bytes a `HeaderValue` may hold.
-        let value = unsafe { HeaderValue::from_maybe_shared_unchecked(slice(field.value)) };
-        headers.append(name, value);
+        names.keep(name, buf, field.value);
     }
-    buf.advance(len);
+    // The target and the values share the head, split off the read buffer (no copy).
+    let head = buf.split_to(len).freeze();
+    let uri = Uri::from_maybe_shared(head.slice(target)).map_err(|_| Refusal::bad("invalid request target"))?;
+    let headers = names.into_map(&head, 0);
     // One reading of the framing fields, the service's: what it refuses is never read here.
     let body = match check_framing(version, &headers) {
         Err(_) => BodyFraming::Refused,
@@ -184,6 +181,37 @@ mod tests {
         let h = head("POST / HTTP/1.1\r\nExpect: 100-Continue\r\nTE: trailers\r\nContent-Length: 1\r\n\r\n");
         assert!(h.expect_continue && h.trailers);
         assert!(!head("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n").expect_continue);
+    }
+
+    #[test]
+    fn heads_share_the_read_buffer_and_keep_their_bytes_when_it_is_reused() {
+        // Pipelined heads: each is split off the buffer the next is read into, and a head
+        // still held must not see the bytes written there after it.
+        let mut buf = BytesMut::with_capacity(64);
+        let mut names = NameCache::default();
+        buf.extend_from_slice(b"GET /one HTTP/1.1\r\nHost: a.example\r\nX-N: 1\r\n\r\nGET /two HTTP/1.1\r\nHost: b.example\r\n");
+        let first = parse(&mut buf, 100, &mut names).unwrap().unwrap();
+        assert!(parse(&mut buf, 100, &mut names).unwrap().is_none());
+        for round in 0..50 {
+            buf.extend_from_slice(format!("X-N: {round}\r\n").as_bytes());
+        }
+        buf.extend_from_slice(b"\r\n");
+        let second = parse(&mut buf, 100, &mut names).unwrap().unwrap();
+        assert!(buf.is_empty());
+        buf.extend_from_slice(b"GET /three HTTP/1.1\r\nHost: c.example\r\n\r\n");
+        let third = parse(&mut buf, 100, &mut names).unwrap().unwrap();
+        assert_eq!((first.parts.uri.path(), first.parts.headers.get("host").unwrap().as_bytes()), ("/one", &b"a.example"[..]));
+        assert_eq!(first.parts.headers.get("x-n").unwrap(), "1");
+        assert_eq!((second.parts.uri.path(), second.parts.headers.get("host").unwrap().as_bytes()), ("/two", &b"b.example"[..]));
+        assert_eq!(second.parts.headers.get_all("x-n").iter().count(), 50);
+        assert_eq!(second.parts.headers.get_all("x-n").iter().last().unwrap(), "49");
+        assert_eq!((third.parts.uri.path(), third.parts.headers.len()), ("/three", 1));
+        // A refused head leaves nothing behind for the next one.
+        buf.extend_from_slice(b"GET / HTTP/1.1\r\nA: 1\r\nBad Name: x\r\n\r\n");
+        assert!(parse(&mut buf, 100, &mut names).is_err());
+        let mut fresh = BytesMut::from(&b"GET / HTTP/1.1\r\nB: 2\r\n\r\n"[..]);
+        let next = parse(&mut fresh, 100, &mut names).unwrap().unwrap();
+        assert_eq!((next.parts.headers.len(), next.parts.headers.get("b").unwrap().as_bytes()), (1, &b"2"[..]));
     }
 
     #[test]

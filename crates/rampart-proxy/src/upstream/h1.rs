@@ -30,8 +30,8 @@ use std::net::SocketAddr;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
-use http::{HeaderMap, Method, Response, StatusCode, Version};
+use http::header::{HeaderName, CONTENT_LENGTH, HOST};
+use http::{Method, Response, StatusCode, Version};
 use http_body::{Body, Frame};
 use tokio::net::TcpStream;
 
@@ -403,16 +403,7 @@ fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> 
         return Ok(Some(Parsed::Interim));
     }
     let version = if parsed.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
-    // The values share one copy of the head (one allocation, not one per value).
-    let head = Bytes::copy_from_slice(&buf[..len]);
-    let value_of = |field: &[u8]| {
-        let at = field.as_ptr() as usize - buf.as_ptr() as usize;
-        // SAFETY: httparse accepted these bytes as a field value: HTAB, SP, VCHAR and obs-text
-        // (0x80-0xFF), which are exactly the bytes a `HeaderValue` may hold.
-        unsafe { HeaderValue::from_maybe_shared_unchecked(head.slice(at..at + field.len())) }
-    };
-    // Room for the `X-Request-Id` the proxy adds (growing the map would rehash it).
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len() + 1);
+    names.begin_head();
     let mut close = version == Version::HTTP_10;
     let mut transfer_encoding = None::<bool>;
     let mut length = None::<u64>;
@@ -440,7 +431,6 @@ fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> 
             }
             Some(_) => {}
             None => {
-                let value = value_of(field.value);
                 if name == CONTENT_LENGTH {
                     for item in field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
                         let n = parse_length(item).ok_or(Error::Malformed("invalid Content-Length"))?;
@@ -450,14 +440,17 @@ fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> 
                         length = Some(n);
                     }
                 }
-                headers.append(name, value);
+                names.keep(name, buf, field.value);
             }
         }
     }
+    // The values share the head, split off the read buffer (no copy); room for the
+    // `X-Request-Id` the proxy adds (growing the map would rehash it).
+    let head = buf.split_to(len).freeze();
+    let mut headers = names.into_map(&head, 1);
     for name in named {
         headers.remove(name);
     }
-    buf.advance(len);
     let no_body = head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
     let framing = match (transfer_encoding, length) {
         _ if no_body => Framing::Empty,

@@ -2,7 +2,7 @@
 //! how it reads what they answer (framing, interim responses, trailers, malformed heads).
 
 use super::*;
-use http::Request;
+use http::{HeaderMap, Request};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
@@ -227,6 +227,12 @@ fn field_names_remembered_from_the_last_head_never_stand_in_for_others() {
     assert!(!other.reusable, "the Connection: close at a cached position was read");
     let bad = parse_head(&mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nServer: d\r\nBad Name: x\r\n\r\n"[..]), false, &mut names);
     assert!(bad.is_err());
+    // Refused after two fields were kept: none of them turns up in the next head.
+    let conflicting = b"HTTP/1.1 200 OK\r\nServer: e\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+    assert!(parse_head(&mut BytesMut::from(&conflicting[..]), false, &mut names).is_err());
+    let mut buf = BytesMut::from(&b"HTTP/1.1 204 No Content\r\nX-Last: 5\r\n\r\n"[..]);
+    let Ok(Some(Parsed::Final(last))) = parse_head(&mut buf, false, &mut names) else { panic!("not read") };
+    assert_eq!(keys(&last), ["x-last=5"]);
 }
 
 #[tokio::test]
