@@ -204,7 +204,7 @@ mod tests {
         assert_eq!(first.parts.headers.get("x-n").unwrap(), "1");
         assert_eq!((second.parts.uri.path(), second.parts.headers.get("host").unwrap().as_bytes()), ("/two", &b"b.example"[..]));
         assert_eq!(second.parts.headers.get_all("x-n").iter().count(), 50);
-        assert_eq!(second.parts.headers.get_all("x-n").iter().last().unwrap(), "49");
+        assert_eq!(second.parts.headers.get_all("x-n").iter().next_back().unwrap(), "49");
         assert_eq!((third.parts.uri.path(), third.parts.headers.len()), ("/three", 1));
         // A refused head leaves nothing behind for the next one.
         buf.extend_from_slice(b"GET / HTTP/1.1\r\nA: 1\r\nBad Name: x\r\n\r\n");
