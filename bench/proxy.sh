@@ -4,7 +4,7 @@
 # target); prints medians and ratios.
 #
 #   bash bench/proxy.sh                       # 3 rounds of 6 s per target
-#   ROUNDS=5 DURATION=10s bash bench/proxy.sh
+#   ROUNDS=8 DURATION=10s bash bench/proxy.sh   (a multiple of 8 balances the order: see in_turn)
 #
 # Targets, all in front of the anchors' nginx backend on :9000:
 #   nginx            :8081  (../shared/anchors)
