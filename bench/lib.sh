@@ -171,10 +171,10 @@ callgrind_cost() {
 # in_turn ROUND CMD...: run the commands (each one string, eval'd), starting at the ROUND-th
 # and wrapping around, so that over the rounds every target is measured first, second, ... as
 # often as the others: a machine that speeds up or slows down within a round (a neighbour's
-# load, CPU credit) then favours no target by its place in the round. Every other pair of
-# rounds runs the list backwards, so that a target does not always follow the same one (what a
-# run leaves behind — the backend's idle connections, sockets in TIME_WAIT — meets its
-# successor).
+# load, CPU credit) then favours no target by its place in the round. The second N rounds of
+# every 2N (N targets) run the list backwards, so that a target does not always follow the same
+# one (what a run leaves behind — the backend's idle connections, sockets in TIME_WAIT — meets
+# its successor).
 in_turn() {
     local round=$1; shift
     local n=$# i at

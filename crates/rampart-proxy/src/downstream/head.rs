@@ -8,6 +8,7 @@ use http::header::EXPECT;
 use http::{Method, Request, StatusCode, Uri, Version};
 
 use crate::http1::names::NameCache;
+use crate::http1::range_in;
 use crate::hygiene::check_framing;
 
 /// Fields parsed into a stack array; a listener allowing more parses into a vector.
@@ -75,11 +76,7 @@ pub fn parse(buf: &mut BytesMut, max_headers: usize, names: &mut NameCache) -> R
     }
     let method = req.method.and_then(|m| Method::from_bytes(m.as_bytes()).ok()).ok_or(Refusal::bad("invalid method"))?;
     let version = if req.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
-    let target = req.path.ok_or(Refusal::bad("no request target"))?;
-    let target = {
-        let at = target.as_ptr() as usize - buf.as_ptr() as usize;
-        at..at + target.len()
-    };
+    let target = range_in(buf, req.path.ok_or(Refusal::bad("no request target"))?.as_bytes());
     names.begin_head();
     let (mut close, mut keep_alive_token) = (false, false);
     let (mut chunked, mut expect_continue, mut trailers) = (false, false, false);
@@ -206,7 +203,7 @@ mod tests {
         assert_eq!(second.parts.headers.get_all("x-n").iter().count(), 50);
         assert_eq!(second.parts.headers.get_all("x-n").iter().next_back().unwrap(), "49");
         assert_eq!((third.parts.uri.path(), third.parts.headers.len()), ("/three", 1));
-        // A refused head leaves nothing behind for the next one.
+        // A malformed head between them changes nothing for the next one.
         buf.extend_from_slice(b"GET / HTTP/1.1\r\nA: 1\r\nBad Name: x\r\n\r\n");
         assert!(parse(&mut buf, 100, &mut names).is_err());
         let mut fresh = BytesMut::from(&b"GET / HTTP/1.1\r\nB: 2\r\n\r\n"[..]);

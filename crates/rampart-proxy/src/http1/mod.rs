@@ -15,6 +15,13 @@ pub mod chunked;
 pub mod names;
 pub mod send;
 
+/// Where `part`, a slice of `base`, lies in it (httparse hands out slices of the buffer it
+/// parsed; a head split off that buffer later keeps the same offsets).
+pub fn range_in(base: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let at = part.as_ptr() as usize - base.as_ptr() as usize;
+    at..at + part.len()
+}
+
 /// A message that does not follow HTTP/1.1's syntax, and what is wrong with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

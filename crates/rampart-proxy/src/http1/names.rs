@@ -53,9 +53,9 @@ impl NameCache {
     /// Keep the field `name` whose value is `value`, a slice of `base` (the head's bytes as
     /// parsed, before they are split off the read buffer).
     pub fn keep(&mut self, name: HeaderName, base: &[u8], value: &[u8]) {
-        let at = value.as_ptr() as usize - base.as_ptr() as usize;
+        let range = super::range_in(base, value);
         // Heads are bounded far below 4 GiB (`max_header_bytes`, `h1::MAX_HEAD`).
-        self.fields.push((name, at as u32, (at + value.len()) as u32));
+        self.fields.push((name, range.start as u32, range.end as u32));
     }
 
     /// The fields kept since [`NameCache::begin_head`], with `head` the bytes they were
