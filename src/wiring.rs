@@ -208,6 +208,7 @@ fn upstream_settings(config: &Config, errors: &mut Vec<String>) -> Vec<UpstreamS
                 eject_after: 3,
                 eject_for: Duration::from_secs(10),
                 max_in_flight: u.max_connections.map(|m| m.get()),
+                forward_headers: u.forward_headers,
             }
         })
         .collect()

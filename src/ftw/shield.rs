@@ -71,6 +71,7 @@ pub async fn start(crs_dir: &Path, backend: SocketAddr) -> anyhow::Result<Shield
         eject_after: u32::MAX,
         eject_for: Duration::from_millis(1),
         max_in_flight: None,
+        forward_headers: rampart_core::ForwardHeaders::ALL,
     };
     // The peer is the client: nothing in front of us, and X-Forwarded-For is test data.
     let identity = ClientIdentity { trusted_proxies: Vec::new(), source: ClientAddressSource::Peer };

@@ -34,6 +34,7 @@ fn reference_parses_with_every_key() {
     assert_eq!(app.servers[1].to_string(), "127.0.0.1:9101");
     assert_eq!(app.health.as_ref().map(|h| h.path.as_str()), Some("/healthz"));
     assert_eq!(app.max_connections, NonZeroU32::new(256));
+    assert_eq!(app.forward_headers, ForwardHeaders::ALL);
 
     assert_eq!(config.routes.len(), 2);
     assert_eq!(config.routes[0].name, "campaign");
@@ -96,4 +97,25 @@ fn minimal_config_gets_documented_defaults() {
     assert_eq!(config.routes[0].path, "/");
     assert!(config.access.is_none() && config.waf.is_none() && config.admin.is_none() && config.audit.is_none());
     assert_eq!(config.upstreams[0].balance, Balance::RoundRobin);
+    assert_eq!(config.upstreams[0].forward_headers, ForwardHeaders::ALL);
+}
+
+#[test]
+fn forward_headers_name_the_fields_sent() {
+    let upstream = |list: &str| {
+        format!("[[listener]]\naddress = \"127.0.0.1:8080\"\n[[upstream]]\nname = \"app\"\nservers = [\"127.0.0.1:9100\"]\nforward_headers = {list}\n")
+    };
+    let path = std::path::Path::new("rampart.toml");
+    let config = parse(&upstream(r#"["X-Forwarded-For", "x-request-id"]"#), path).expect("valid");
+    assert_eq!(config.upstreams[0].forward_headers, ForwardHeaders::X_FORWARDED_FOR.with(ForwardHeaders::X_REQUEST_ID));
+    let config = parse(&upstream("[]"), path).expect("valid");
+    assert_eq!(config.upstreams[0].forward_headers, ForwardHeaders::NONE);
+    // Both mistakes, each at its place on line 6.
+    let errors = parse(&upstream(r#"["x-forwarded-four", "forwarded", "forwarded"]"#), path).expect_err("invalid");
+    let text = errors.to_string();
+    assert!(
+        text.contains("rampart.toml:6:20") && text.contains("found \"x-forwarded-four\", did you mean `x-forwarded-for`?"),
+        "{text}"
+    );
+    assert!(text.contains("rampart.toml:6:53") && text.contains("\"forwarded\" is listed twice"), "{text}");
 }

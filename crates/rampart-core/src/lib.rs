@@ -12,6 +12,7 @@
 //!   returns one [`Outcome`] with every [`Decision`] it took.
 //! * [`gate`]: the [`Gate`] that renders a challenge and answers the challenge endpoint.
 //! * [`event`]: what the pipeline reports to metrics, logs and (later) the audit trail.
+//! * [`forwarding`]: which forwarding fields go to an upstream ([`ForwardHeaders`]).
 //! * [`units`]: sizes, durations and rates as users write them (`64KiB`, `250ms`, `20/s`).
 //!
 //! Nothing here knows about sockets or hyper: stages see `http` types and plain data, so that
@@ -19,6 +20,7 @@
 
 pub mod context;
 pub mod event;
+pub mod forwarding;
 pub mod gate;
 pub mod pipeline;
 pub mod stage;
@@ -29,6 +31,7 @@ pub use context::{
     cookie_in, ConnectionInfo, Identity, RequestContext, RequestId, ResponseFacts, RouteInfo, TlsFacts, PUBLIC_CLASS,
 };
 pub use event::{Access, Event, EventSink, NullSink};
+pub use forwarding::ForwardHeaders;
 pub use gate::{Gate, GateRequest, Pressure, Reply, GATE_MAX_BODY};
 pub use pipeline::{Outcome, Pipeline};
 pub use stage::{OnError, Phase, Stage, StageError, StageMode};

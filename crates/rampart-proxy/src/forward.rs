@@ -9,6 +9,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use parking_lot::Mutex;
 use http::request::Parts;
 use http::{Uri, Version};
+use rampart_core::ForwardHeaders;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// The request id header, toward the upstream and back to the client.
@@ -99,6 +100,8 @@ pub struct Forwarding<'a> {
     pub request_id: &'a str,
     /// The connection's lines from its last request, to start from when they still hold.
     pub memo: Option<&'a ForwardMemo>,
+    /// Which fields are written (the upstream's `forward_headers`).
+    pub send: ForwardHeaders,
 }
 
 /// A connection's forwarding lines up to the request id, kept for its next request: its
@@ -115,6 +118,7 @@ struct Memo {
     client: IpAddr,
     peer: IpAddr,
     tls: bool,
+    send: ForwardHeaders,
     host: Option<Box<[u8]>>,
     /// Every line before the request id's value.
     head: Box<[u8]>,
@@ -127,7 +131,7 @@ impl ForwardMemo {
     fn recall(&self, fwd: &Forwarding<'_>, host: Option<&[u8]>, more: usize) -> Option<Vec<u8>> {
         let last = self.last.lock();
         let memo =
-            last.as_ref().filter(|m| (m.client, m.peer, m.tls) == (fwd.client, fwd.peer, fwd.tls) && m.host.as_deref() == host)?;
+            last.as_ref().filter(|m| (m.client, m.peer, m.tls, m.send) == (fwd.client, fwd.peer, fwd.tls, fwd.send) && m.host.as_deref() == host)?;
         let mut out = Vec::with_capacity(memo.head.len() + more);
         out.extend_from_slice(&memo.head);
         Some(out)
@@ -138,6 +142,7 @@ impl ForwardMemo {
             client: fwd.client,
             peer: fwd.peer,
             tls: fwd.tls,
+            send: fwd.send,
             host: host.map(Box::from),
             head: Box::from(head),
         });
@@ -184,60 +189,72 @@ pub struct ForwardFields {
     lines: Bytes,
     /// The `X-Request-Id` value, sent back to the client too (a slice of `lines`).
     id: HeaderValue,
-    /// The client is a trusted proxy: its `Forwarded` elements are kept and ours follow.
+    /// The client is a trusted proxy and `Forwarded` is sent: its elements are kept and ours
+    /// follow.
     keeps_forwarded: bool,
 }
 
-/// The forwarding lines up to the request id's value: `X-Forwarded-For` (after a trusted
-/// proxy's chain), `-Proto`, `-Host`, `Forwarded`, and `x-request-id: `.
+/// The forwarding lines up to the request id's value, those of `fwd.send`: `X-Forwarded-For`
+/// (after a trusted proxy's chain), `-Proto`, `-Host`, `Forwarded`, and `x-request-id: `.
 fn push_head(out: &mut Vec<u8>, headers: &HeaderMap, host: Option<&str>, fwd: &Forwarding<'_>) {
-    out.extend_from_slice(b"x-forwarded-for: ");
-    // Keep the chain a trusted proxy gave us; from anyone else it is a forgery and is dropped.
-    let mut chained = false;
-    if fwd.peer_trusted {
-        for prior in headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()) {
-            out.extend_from_slice(prior.as_bytes());
-            out.extend_from_slice(b", ");
-            chained = true;
+    let send = fwd.send;
+    if send.contains(ForwardHeaders::X_FORWARDED_FOR) {
+        out.extend_from_slice(b"x-forwarded-for: ");
+        // Keep the chain a trusted proxy gave us; from anyone else it is a forgery and is dropped.
+        let mut chained = false;
+        if fwd.peer_trusted {
+            for prior in headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()) {
+                out.extend_from_slice(prior.as_bytes());
+                out.extend_from_slice(b", ");
+                chained = true;
+            }
         }
+        if !chained && fwd.client != fwd.peer {
+            push_ip(out, fwd.client);
+            out.extend_from_slice(b", ");
+        }
+        push_ip(out, fwd.peer);
+        out.extend_from_slice(b"\r\n");
     }
-    if !chained && fwd.client != fwd.peer {
-        push_ip(out, fwd.client);
-        out.extend_from_slice(b", ");
-    }
-    push_ip(out, fwd.peer);
     let proto: &[u8] = if fwd.tls { b"https" } else { b"http" };
-    out.extend_from_slice(b"\r\nx-forwarded-proto: ");
-    out.extend_from_slice(proto);
-    out.extend_from_slice(b"\r\n");
-    if let Some(host) = host {
+    if send.contains(ForwardHeaders::X_FORWARDED_PROTO) {
+        out.extend_from_slice(b"x-forwarded-proto: ");
+        out.extend_from_slice(proto);
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(host) = host.filter(|_| send.contains(ForwardHeaders::X_FORWARDED_HOST)) {
         out.extend_from_slice(b"x-forwarded-host: ");
         out.extend_from_slice(host.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"forwarded: for=");
-    if fwd.client.is_ipv6() {
-        out.extend_from_slice(b"\"[");
-        push_ip(out, fwd.client);
-        out.extend_from_slice(b"]\"");
-    } else {
-        push_ip(out, fwd.client);
-    }
-    out.extend_from_slice(b";proto=");
-    out.extend_from_slice(proto);
-    if let Some(host) = host {
-        // A token as it is; otherwise (a port's colon, an IPv6 literal's brackets) a quoted
-        // string, which a quote or backslash inside would end early: then no host at all.
-        if host.bytes().all(is_tchar) {
-            out.extend_from_slice(b";host=");
-            out.extend_from_slice(host.as_bytes());
-        } else if !host.bytes().any(|b| b == b'"' || b == b'\\') {
-            out.extend_from_slice(b";host=\"");
-            out.extend_from_slice(host.as_bytes());
-            out.push(b'"');
+    if send.contains(ForwardHeaders::FORWARDED) {
+        out.extend_from_slice(b"forwarded: for=");
+        if fwd.client.is_ipv6() {
+            out.extend_from_slice(b"\"[");
+            push_ip(out, fwd.client);
+            out.extend_from_slice(b"]\"");
+        } else {
+            push_ip(out, fwd.client);
         }
+        out.extend_from_slice(b";proto=");
+        out.extend_from_slice(proto);
+        if let Some(host) = host {
+            // A token as it is; otherwise (a port's colon, an IPv6 literal's brackets) a quoted
+            // string, which a quote or backslash inside would end early: then no host at all.
+            if host.bytes().all(is_tchar) {
+                out.extend_from_slice(b";host=");
+                out.extend_from_slice(host.as_bytes());
+            } else if !host.bytes().any(|b| b == b'"' || b == b'\\') {
+                out.extend_from_slice(b";host=\"");
+                out.extend_from_slice(host.as_bytes());
+                out.push(b'"');
+            }
+        }
+        out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"\r\nx-request-id: ");
+    if send.contains(ForwardHeaders::X_REQUEST_ID) {
+        out.extend_from_slice(b"x-request-id: ");
+    }
 }
 
 impl ForwardFields {
@@ -263,15 +280,24 @@ impl ForwardFields {
                 out
             }
         };
+        // The id's value ends the last line, or, not sent, follows the lines (the client gets it
+        // from the same buffer either way).
         let id_at = out.len();
         out.extend_from_slice(request_id.as_bytes());
         let id = id_at..out.len();
-        out.extend_from_slice(b"\r\n");
-        let lines = Bytes::from(out);
+        let sends_id = fwd.send.contains(ForwardHeaders::X_REQUEST_ID);
+        if sends_id {
+            out.extend_from_slice(b"\r\n");
+        }
+        let mut lines = Bytes::from(out);
         // SAFETY: `request_id` has no control byte (checked above, or "-"): every byte is one a
         // `HeaderValue` may hold (SP, VCHAR, obs-text).
         let id = unsafe { HeaderValue::from_maybe_shared_unchecked(lines.slice(id)) };
-        ForwardFields { id, lines, keeps_forwarded: fwd.peer_trusted }
+        if !sends_id {
+            lines.truncate(id_at);
+        }
+        let keeps_forwarded = fwd.peer_trusted && fwd.send.contains(ForwardHeaders::FORWARDED);
+        ForwardFields { id, lines, keeps_forwarded }
     }
 
     /// The fields, each line ending in CRLF.
@@ -285,7 +311,8 @@ impl ForwardFields {
     }
 
     /// Whether the client's field `name` (lowercase, as `HeaderName` keeps it) is left out of
-    /// the upstream request: ours replace every value the client sent.
+    /// the upstream request: ours replace every value the client sent, and a field not sent
+    /// at all (`forward_headers`) is not passed on from the client either.
     pub fn replaces(&self, name: &str) -> bool {
         match name {
             // A request without a host gets no `X-Forwarded-Host`, and not the client's either.
@@ -374,7 +401,7 @@ mod tests {
     /// A request straight from `client` (no proxy in between, none trusted).
     fn direct<'a>(client: &str, tls: bool, request_id: &'a str) -> Forwarding<'a> {
         let client = client.parse().unwrap();
-        Forwarding { client, peer: client, peer_trusted: false, tls, request_id, memo: None }
+        Forwarding { client, peer: client, peer_trusted: false, tls, request_id, memo: None, send: ForwardHeaders::ALL }
     }
 
     /// The fields the upstream receives: the client's that are not replaced, then ours.
@@ -386,7 +413,7 @@ mod tests {
             .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
             .collect();
         let lines = std::str::from_utf8(f.lines()).unwrap();
-        assert!(lines.ends_with("\r\n"));
+        assert!(lines.is_empty() || lines.ends_with("\r\n"), "{lines:?}");
         for line in lines.split_terminator("\r\n") {
             let (n, v) = line.split_once(": ").unwrap();
             fields.push((n.to_string(), v.to_string()));
@@ -511,11 +538,58 @@ mod tests {
             tls: false,
             request_id: "x",
             memo: None,
+            send: ForwardHeaders::ALL,
         };
-        let f = upstream_parts(&mut p, &fwd);
-        let sent = sent(&p, &f);
-        assert_eq!(values(&sent, "x-forwarded-for"), ["203.0.113.5, 10.0.0.2"]);
+        let f = upstream_parts(&mut p.clone(), &fwd);
+        let sent_all = sent(&p, &f);
+        assert_eq!(values(&sent_all, "x-forwarded-for"), ["203.0.113.5, 10.0.0.2"]);
         // The trusted proxy's elements first, ours after.
-        assert_eq!(values(&sent, "forwarded"), ["for=203.0.113.5", "for=203.0.113.5;proto=http"]);
+        assert_eq!(values(&sent_all, "forwarded"), ["for=203.0.113.5", "for=203.0.113.5;proto=http"]);
+        // `Forwarded` not sent: not the trusted proxy's elements either (a chain without its
+        // last hop).
+        let f = upstream_parts(&mut p, &Forwarding { send: ForwardHeaders::ALL.without(ForwardHeaders::FORWARDED), ..fwd });
+        let sent = sent(&p, &f);
+        assert!(values(&sent, "forwarded").is_empty(), "{sent:?}");
+        assert_eq!(values(&sent, "x-forwarded-for"), ["203.0.113.5, 10.0.0.2"]);
+    }
+
+    /// `forward_headers` names what is written; the client's copies of every field are dropped
+    /// whatever it names, and the request id reaches the client either way.
+    #[test]
+    fn only_the_chosen_fields_are_written() {
+        let request = || {
+            parts(
+                Request::get("/")
+                    .header("host", "campaign.example.org")
+                    .header("x-forwarded-for", "6.6.6.6")
+                    .header("x-forwarded-host", "evil.example")
+                    .header("forwarded", "for=6.6.6.6")
+                    .header("x-request-id", "forged")
+                    .header("accept", "*/*")
+                    .body(())
+                    .unwrap(),
+            )
+        };
+        let memo = ForwardMemo::default();
+        for (i, &(_, field)) in ForwardHeaders::NAMES.iter().enumerate() {
+            for send in [field, ForwardHeaders::ALL.without(field), ForwardHeaders::NONE] {
+                let id = format!("id-{i}");
+                // With and without the connection's memo (which must not hand one set's lines
+                // to another): the same fields.
+                for memo in [None, Some(&memo)] {
+                    let mut p = request();
+                    let f = upstream_parts(&mut p, &Forwarding { send, memo, ..direct("192.0.2.9", false, &id) });
+                    let sent = sent(&p, &f);
+                    let names: Vec<&str> = sent.iter().map(|(n, _)| n.as_str()).collect();
+                    let expected: Vec<&str> = ["host", "accept"]
+                        .into_iter()
+                        .chain(ForwardHeaders::NAMES.iter().filter(|(_, f)| send.contains(*f)).map(|(n, _)| *n))
+                        .collect();
+                    assert_eq!(names, expected, "{send:?}");
+                    assert!(!sent.iter().any(|(_, v)| v.contains("6.6.6.6") || v == "evil.example" || v == "forged"), "{sent:?}");
+                    assert_eq!(f.request_id(), id.as_str());
+                }
+            }
+        }
     }
 }

@@ -203,6 +203,7 @@ pub async fn handle(served: Arc<Served>, req: Request<ClientBody>) -> Result<Res
         tls: conn.tls.is_some(),
         request_id: &id.0,
         memo: Some(&served.forward),
+        send: pool.settings.forward_headers,
     };
     let forwarding = upstream_parts(&mut parts, &fwd);
     // The id's value, sent to the upstream and back to the client.

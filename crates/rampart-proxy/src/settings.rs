@@ -144,6 +144,8 @@ pub struct UpstreamSettings {
     /// The most requests in flight to the pool (`max_connections`); the adaptive limit stays
     /// under it. `None`: the adaptive limit's own ceiling.
     pub max_in_flight: Option<u32>,
+    /// The forwarding fields set on requests to the pool (`forward_headers`).
+    pub forward_headers: rampart_core::ForwardHeaders,
 }
 
 /// A route: requests whose host and path prefix match go to `upstream`.

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 pub use incident::*;
 pub use network::*;
 pub use ops::*;
-pub use rampart_core::{OnError, Rate, StageMode};
+pub use rampart_core::{ForwardHeaders, OnError, Rate, StageMode};
 pub use stages::*;
 
 /// A whole, valid `rampart.toml`.

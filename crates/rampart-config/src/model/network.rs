@@ -150,6 +150,10 @@ pub struct Upstream {
     /// `max_connections`: concurrent requests to the whole pool; beyond it requests queue by
     /// priority. Default: `None`, unlimited.
     pub max_connections: Option<NonZeroU32>,
+    /// `forward_headers`: the forwarding fields set toward the pool's servers. Default: all
+    /// five (`x-forwarded-for`, `x-forwarded-proto`, `x-forwarded-host`, `forwarded`,
+    /// `x-request-id`); the client's own copies of them are dropped whatever the set.
+    pub forward_headers: rampart_core::ForwardHeaders,
 }
 
 /// One `servers` entry.

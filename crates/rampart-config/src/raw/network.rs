@@ -68,6 +68,7 @@ pub(crate) struct RawUpstream {
     pub read_timeout: Option<Str>,
     pub health: Option<RawHealth>,
     pub max_connections: Option<Int>,
+    pub forward_headers: Option<StrList>,
 }
 
 /// `[upstream.health]`.

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use crate::context::Ctx;
 use crate::error::ErrorKind;
-use crate::model::{nz, Balance, HealthCheck, Route, Upstream, UpstreamServer};
-use crate::raw::{RawRoute, RawUpstream, Str};
+use crate::model::{nz, Balance, ForwardHeaders, HealthCheck, Route, Upstream, UpstreamServer};
+use crate::raw::{RawRoute, RawUpstream, Str, StrList};
 use crate::suggest::did_you_mean;
 
 use super::values::{choice, count, duration, flag, name, url_path};
@@ -58,6 +58,7 @@ pub(crate) fn upstreams(ctx: &mut Ctx<'_>, raw: &[RawUpstream]) -> Vec<Upstream>
             check
         });
         let max_connections = u.max_connections.as_ref().map(|m| count(ctx, "max_connections", &Some(m.clone()), nz(1)));
+        let forward_headers = u.forward_headers.as_ref().map_or(ForwardHeaders::ALL, |list| forward_headers(ctx, list));
         out.push(Upstream {
             name: upstream_name.unwrap_or_default(),
             servers,
@@ -66,9 +67,35 @@ pub(crate) fn upstreams(ctx: &mut Ctx<'_>, raw: &[RawUpstream]) -> Vec<Upstream>
             read_timeout,
             health,
             max_connections,
+            forward_headers,
         });
     }
     out
+}
+
+/// `forward_headers = ["x-forwarded-for", ...]`: each one of the five fields, once; `[]` sends
+/// none.
+fn forward_headers(ctx: &mut Ctx<'_>, list: &StrList) -> ForwardHeaders {
+    let names: Vec<&str> = ForwardHeaders::NAMES.iter().map(|(n, _)| *n).collect();
+    let mut set = ForwardHeaders::NONE;
+    for v in list.get_ref() {
+        let word = v.get_ref().trim();
+        match ForwardHeaders::named(word) {
+            Some(field) if set.contains(field) => {
+                ctx.error(Some(&v.span()), ErrorKind::Duplicate, format!("`forward_headers`: \"{word}\" is listed twice"));
+            }
+            Some(field) => set = set.with(field),
+            None => ctx.invalid(
+                &v.span(),
+                format!(
+                    "`forward_headers`: expected {}, found \"{word}\"{}",
+                    crate::suggest::one_of(&names),
+                    did_you_mean(word, names.iter().copied())
+                ),
+            ),
+        }
+    }
+    set
 }
 
 /// `"127.0.0.1:9100"`, `"[::1]:9100"` or `"app.internal:9100"`.

@@ -121,6 +121,7 @@ mod tests {
             eject_after: 2,
             eject_for: Duration::from_secs(10),
             max_in_flight: None,
+            forward_headers: rampart_core::ForwardHeaders::ALL,
         }
     }
 
