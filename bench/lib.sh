@@ -70,7 +70,8 @@ servers = ["$TESTBED"]
 TOML
 }
 
-# A Rampart configuration in front of the anchors' backend: base_config PORT EXTRA_TOML.
+# A Rampart configuration in front of the anchors' backend: base_config PORT EXTRA_TOML
+# [UPSTREAM_KEYS] (lines for the [[upstream]] table, such as `forward_headers = []`).
 # The flood detector is off unless EXTRA_TOML has a [flood] section: a load generator hammering
 # from one address is exactly what it exists to stop (it would challenge and ban wrk), and the
 # peers measured beside Rampart detect nothing either.
@@ -88,6 +89,7 @@ $LOAD_LIMITS
 [[upstream]]
 name = "backend"
 servers = ["127.0.0.1:9000"]
+${3:-}
 
 [log]
 level = "warn"
@@ -97,6 +99,47 @@ $flood
 
 $2
 TOML
+}
+
+# start_nginx_fwd PORT: the nginx+fwd peer on PORT, the anchors' proxy configuration (same
+# backend, same keep-alive pool) plus what Rampart does by default besides proxying: the five
+# forwarding fields toward the backend (X-Forwarded-For, -Proto, -Host, Forwarded, X-Request-Id),
+# the client's Host passed on, the request id sent back to the client. The anchors' nginx sends
+# none of them, and parsing them costs the backend (one worker, on the same cores as everything
+# else) ~1.5 us a request (bench/README.md, session 12): against this peer Rampart does the same
+# work. Its master's pid is in $run/fwd.pid.
+start_nginx_fwd() {
+    cat > "$run/fwd.conf" <<NG
+worker_processes auto;
+pid $run/fwd.pid;
+error_log $run/logs/fwd.err warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $run/tmp/body_fwd;
+  proxy_temp_path $run/tmp/proxy_fwd;
+  fastcgi_temp_path $run/tmp/fcgi_fwd; uwsgi_temp_path $run/tmp/uwsgi_fwd; scgi_temp_path $run/tmp/scgi_fwd;
+  upstream backend { server 127.0.0.1:9000; keepalive 64; }
+  server {
+    listen 127.0.0.1:$1 backlog=4096;
+    location / {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$remote_addr;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$http_host;
+      proxy_set_header Forwarded "for=\$remote_addr;proto=\$scheme;host=\\"\$http_host\\"";
+      proxy_set_header X-Request-Id \$request_id;
+      add_header X-Request-Id \$request_id always;
+      proxy_pass http://backend;
+    }
+  }
+}
+NG
+    nginx -c "$run/fwd.conf" -e "$run/logs/fwd.err"
+    for _ in $(seq 50); do [ -s "$run/fwd.pid" ] && break; sleep 0.1; done
+    pids+=("$(cat "$run/fwd.pid")")
 }
 
 # start_rampart NAME PORT CONFIG_FILE: run it and wait until it answers.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Instructions per request of Rampart as a plain reverse proxy, and with proxy.sh's stages (an
-# access list of 10,000 entries and a per-client rate limit), under proxy.sh's load (a small GET,
-# keep-alive) in front of the anchors' nginx backend: the whole process under callgrind,
+# Instructions per request of Rampart as a plain reverse proxy, with proxy.sh's stages (an
+# access list of 10,000 entries and a per-client rate limit), and with `forward_headers = []`
+# (no forwarding fields), under proxy.sh's load (a small GET, keep-alive) in front of the
+# anchors' nginx backend: the whole process under callgrind,
 # instrumented after a warm-up, wrk sending. Requests per second on a shared machine swing by
 # 10-20% from round to round; this figure repeats within about 2% (how many requests each
 # wake-up of a worker finds ready varies), so a change of a few per cent shows. Kernel time
@@ -24,3 +25,5 @@ base_config $port "" > "$run/plain.toml"
 base_config $port "$(printf '[access]\ndeny = ["203.0.113.0/24"]\ndeny_files = ["%s"]\n\n[[rate_limit]]\nkey = "client"\nrate = "10000000/s"\nburst = 1000000\n' "$run/deny.txt")" > "$run/stages.toml"
 callgrind_cost proxy "$run/plain.toml" $port "http://127.0.0.1:$port/"
 callgrind_cost stages "$run/stages.toml" $port "http://127.0.0.1:$port/"
+base_config $port "" 'forward_headers = []' > "$run/bare.toml"
+callgrind_cost bare "$run/bare.toml" $port "http://127.0.0.1:$port/"
