@@ -10,9 +10,16 @@
 //! privilege needed): it gets an earlier deadline, and so the CPU soon after it wakes, without
 //! more CPU time than its fair share (its nice value is unchanged). Older kernels ignore the
 //! request; other systems have no such call and the threads run as any other.
+//!
+//! A thread inherits its creator's slice. The shared workers are started on the first
+//! connection, from the accept thread, which has the short slice: they set the default one
+//! back ([`use_default_slice`]). Otherwise every shared worker woke with an early deadline,
+//! preempting what ran on its core (the upstream app, the other lanes' workers) at each
+//! wake-up: the priority lanes lost their edge over the flood, and the app behind Rampart
+//! did ~10% more CPU work per request (context switches; bench/README.md, session 12).
 
 /// The slice asked for: the shortest Linux grants (0.1 ms).
-const SLICE_NS: u64 = 100_000;
+pub(crate) const SLICE_NS: u64 = 100_000;
 
 /// Ask the scheduler for a short slice for the calling thread. Best effort: the outcome is
 /// logged at debug level and nothing else depends on it.
@@ -23,6 +30,15 @@ pub fn prefer_low_latency() {
     }
 }
 
+/// Give the calling thread the scheduler's default slice, whatever it inherited. Best effort,
+/// as [`prefer_low_latency`].
+pub fn use_default_slice() {
+    if let Err(e) = set_slice(0) {
+        tracing::debug!(error = %e, "cannot reset this thread's scheduler slice");
+    }
+}
+
+/// Ask for a slice of `ns` nanoseconds; 0 asks for the default one.
 #[cfg(target_os = "linux")]
 fn set_slice(ns: u64) -> std::io::Result<()> {
     /// `struct sched_attr` as `sched_setattr(2)` reads it (SCHED_ATTR_SIZE_VER0: 48 bytes).
@@ -72,6 +88,15 @@ fn set_slice(_ns: u64) -> std::io::Result<()> {
     Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "sched_setattr is Linux's"))
 }
 
+/// The calling thread's slice in ns, where the kernel shows it (`se.slice` in
+/// /proc/thread-self/sched).
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn current_slice() -> Option<u64> {
+    let sched = std::fs::read_to_string("/proc/thread-self/sched").ok()?;
+    let line = sched.lines().find(|l| l.starts_with("se.slice"))?;
+    line.split(':').nth(1)?.trim().parse().ok()
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     /// The kernel takes the request and the thread's nice value stays as it was; where the
@@ -85,14 +110,36 @@ mod tests {
             // Field 19 (after the command name's closing parenthesis) is the nice value.
             let nice = |s: &str| s.rsplit_once(')').unwrap().1.split_whitespace().nth(16).unwrap().to_string();
             assert_eq!(nice(&before), nice(&after));
-            if let Ok(sched) = std::fs::read_to_string("/proc/thread-self/sched") {
-                if let Some(line) = sched.lines().find(|l| l.starts_with("se.slice")) {
-                    let ns: u64 = line.split(':').nth(1).unwrap().trim().parse().unwrap();
-                    assert_eq!(ns, super::SLICE_NS, "{line}");
-                }
+            if let Some(ns) = slice() {
+                assert_eq!(ns, super::SLICE_NS);
             }
         })
         .join()
         .unwrap();
+    }
+
+    /// A thread started by a short-slice thread inherits the short slice; asking for the
+    /// default gives it the slice of a thread that never asked.
+    use super::current_slice as slice;
+
+    #[test]
+    fn an_inherited_short_slice_is_given_back() {
+        let default = std::thread::spawn(slice).join().unwrap();
+        let (inherited, reset) = std::thread::spawn(|| {
+            super::set_slice(super::SLICE_NS).expect("sched_setattr");
+            std::thread::spawn(|| {
+                let inherited = slice();
+                super::use_default_slice();
+                (inherited, slice())
+            })
+            .join()
+            .unwrap()
+        })
+        .join()
+        .unwrap();
+        if let Some(default) = default {
+            assert_eq!(inherited, Some(super::SLICE_NS), "inherited from its creator");
+            assert_eq!(reset, Some(default));
+        }
     }
 }

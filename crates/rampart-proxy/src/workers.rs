@@ -92,7 +92,11 @@ impl Worker {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         std::thread::Builder::new().name(name).spawn(move || {
             CURRENT.with(|c| c.set(Some(class)));
-            if class != Class::Shared {
+            if class == Class::Shared {
+                // Whatever the thread that started it asked for (the accept thread's short
+                // slice, when the first connection starts the workers): see crate::sched.
+                crate::sched::use_default_slice();
+            } else {
                 // Few, short tasks that must not wait behind the shared workers' flood.
                 crate::sched::prefer_low_latency();
             }
@@ -225,5 +229,38 @@ mod tests {
             assert_eq!(String::from_utf8_lossy(&buf[..n]), name);
         }
         assert_eq!(current(), None, "the test's own thread is no worker");
+    }
+
+    /// Started from a thread with the short slice, as the accept thread starts them on the
+    /// first connection, the shared workers run with the default slice and the lanes' workers
+    /// with the short one.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn shared_workers_do_not_keep_the_accept_threads_slice() {
+        use crate::sched::current_slice;
+        let Some(default) = std::thread::spawn(current_slice).join().unwrap() else {
+            return; // The kernel does not show slices: nothing to compare.
+        };
+        let workers = std::thread::spawn(|| {
+            crate::sched::prefer_low_latency();
+            Workers::start(2).unwrap()
+        })
+        .join()
+        .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut slices = Vec::new();
+        for class in [Class::Shared, Class::Shared, Class::Priority, Class::Cleared] {
+            let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (stream, peer) = listener.accept().unwrap();
+            stream.set_nonblocking(true).unwrap();
+            let (tx, rx) = std::sync::mpsc::channel();
+            workers.dispatch(stream, peer, class, Box::new(move |_, _, _load| tx.send(current_slice()).unwrap()));
+            slices.push((class, rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap()));
+        }
+        let short = Some(crate::sched::SLICE_NS);
+        assert_eq!(
+            slices,
+            [(Class::Shared, Some(default)), (Class::Shared, Some(default)), (Class::Priority, short), (Class::Cleared, short)]
+        );
     }
 }
