@@ -13,10 +13,8 @@
 //!
 //! A thread inherits its creator's slice. The shared workers are started on the first
 //! connection, from the accept thread, which has the short slice: they set the default one
-//! back ([`use_default_slice`]). Otherwise every shared worker woke with an early deadline,
-//! preempting what ran on its core (the upstream app, the other lanes' workers) at each
-//! wake-up: the priority lanes lost their edge over the flood, and the app behind Rampart
-//! did ~10% more CPU work per request (context switches; bench/README.md, session 12).
+//! back ([`use_default_slice`]). Otherwise every shared worker, flood included, woke with the
+//! same early deadline as the lanes' workers, and they lost their edge over it.
 
 /// The slice asked for: the shortest Linux grants (0.1 ms).
 pub(crate) const SLICE_NS: u64 = 100_000;
