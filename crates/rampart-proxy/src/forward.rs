@@ -187,7 +187,8 @@ fn is_tchar(b: u8) -> bool {
 #[derive(Clone)]
 pub struct ForwardFields {
     lines: Bytes,
-    /// The `X-Request-Id` value, sent back to the client too (a slice of `lines`).
+    /// The `X-Request-Id` value, sent back to the client too (from the buffer `lines` was cut
+    /// from: the end of its last line, or just after it when the id is not sent upstream).
     id: HeaderValue,
     /// The client is a trusted proxy and `Forwarded` is sent: its elements are kept and ours
     /// follow.
