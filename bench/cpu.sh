@@ -36,24 +36,15 @@ declare -A pids_of=(
 )
 declare -A cost
 
-# CPU ticks (user + system, all threads) of the processes given.
-ticks() {
-    local p t=0
-    for p in "$@"; do
-        t=$((t + $(cat /proc/"$p"/task/*/stat | awk '{s += $14 + $15} END {print s}')))
-    done
-    echo $t
-}
-
 # one LABEL PORT: a wrk run; records "proxy backend wrk" microseconds per request.
 one() {
     local label=$1 port=$2 p0 b0 p1 b1 out n wrk_ms hz
     hz=$(getconf CLK_TCK)
     # shellcheck disable=SC2086
-    p0=$(ticks ${pids_of[$label]}); b0=$(ticks $backend)
+    p0=$(cpu_ticks ${pids_of[$label]}); b0=$(cpu_ticks $backend)
     out=$(perf stat -x, -e task-clock -o "$run/wrk.stat" wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/")
     # shellcheck disable=SC2086
-    p1=$(ticks ${pids_of[$label]}); b1=$(ticks $backend)
+    p1=$(cpu_ticks ${pids_of[$label]}); b1=$(cpu_ticks $backend)
     n=$(echo "$out" | awk '/requests in/ {print $1}')
     wrk_ms=$(awk -F, '/task-clock/ {print $1}' "$run/wrk.stat")
     read -r proxy be load <<< "$(python3 -c "

@@ -166,6 +166,15 @@ measure() {
     echo "  $label  ${r} req/s  p99 ${l}${non2xx:+  non-2xx: $non2xx}"
 }
 
+# cpu_ticks PID...: CPU ticks (user + system, every thread) the processes have used.
+cpu_ticks() {
+    local p t=0
+    for p in "$@"; do
+        t=$((t + $(cat /proc/"$p"/task/*/stat | awk '{s += $14 + $15} END {print s}')))
+    done
+    echo $t
+}
+
 # measure_peer PIDFILE LABEL URL [wrk args...]: `measure` for an nginx peer (its master's pid in
 # PIDFILE). The anchors' nginx runs two workers without an accept mutex, and now and then one
 # worker takes all of wrk's connections while the other idles: that round shows the peer at half
@@ -176,9 +185,9 @@ measure_peer() {
     local workers=() w attempt before after share
     read -r -a workers <<< "$(pgrep -P "$(cat "$pidfile")" | tr '\n' ' ')"
     for attempt in 1 2 3; do
-        before=(); for w in "${workers[@]}"; do before+=("$(awk '{print $14+$15}' "/proc/$w/stat")"); done
+        before=(); for w in "${workers[@]}"; do before+=("$(cpu_ticks "$w")"); done
         measure "$label" "$@"
-        after=(); for w in "${workers[@]}"; do after+=("$(awk '{print $14+$15}' "/proc/$w/stat")"); done
+        after=(); for w in "${workers[@]}"; do after+=("$(cpu_ticks "$w")"); done
         # The smallest worker's share of the CPU the workers used in the round.
         share=$(python3 -c "import sys; n=len(sys.argv)//2; d=[int(b)-int(a) for a,b in zip(sys.argv[1:n+1], sys.argv[n+1:])]; print(min(d)/max(sum(d),1))" "${before[@]}" "${after[@]}")
         if [ ${#workers[@]} -lt 2 ] || python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 0.2 else 1)" "$share" || [ $attempt = 3 ]; then

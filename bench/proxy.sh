@@ -4,7 +4,7 @@
 # target); prints medians and ratios.
 #
 #   bash bench/proxy.sh                       # 3 rounds of 6 s per target
-#   ROUNDS=10 DURATION=10s bash bench/proxy.sh   (a multiple of 12 balances the order: see in_turn)
+#   ROUNDS=12 DURATION=10s bash bench/proxy.sh   (a multiple of 12 balances the order: see in_turn)
 #
 # Targets, all in front of the anchors' nginx backend on :9000:
 #   nginx            :8081  (../shared/anchors)
