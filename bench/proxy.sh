@@ -4,7 +4,8 @@
 # target); prints medians and ratios.
 #
 #   bash bench/proxy.sh                       # 3 rounds of 6 s per target
-#   ROUNDS=12 DURATION=10s bash bench/proxy.sh   (a multiple of 12 balances the order: see in_turn)
+#   ROUNDS=12 DURATION=10s bash bench/proxy.sh   (a multiple of twice the number of targets, 12 for all six, balances the order: see in_turn)
+#   TARGETS="nginx rampart" ROUNDS=48 DURATION=3s bash bench/proxy.sh   (the plain bar alone)
 #
 # Targets, all in front of the anchors' nginx backend on :9000:
 #   nginx            :8081  (../shared/anchors)
@@ -19,6 +20,27 @@
 #                           Rampart's ratio to it, and rampart-bare's to the anchors' nginx, are
 #                           the like-for-like ones.
 source "$(dirname "$0")/lib.sh"
+
+# TARGETS (all of them by default): the labels to measure, e.g. TARGETS="nginx rampart" for the
+# plain bar alone, in short alternating rounds (ROUNDS=48 DURATION=3s: each pair of runs a few
+# seconds apart, so a machine drifting in speed moves both alike).
+declare -A cmd=(
+    [nginx]='measure_peer "$run/proxy.pid" nginx http://127.0.0.1:8081/'
+    [nginx+fwd]='measure_peer "$run/fwd.pid" nginx+fwd http://127.0.0.1:8084/'
+    [haproxy]='measure haproxy http://127.0.0.1:8083/'
+    [rampart]='measure rampart http://127.0.0.1:8090/'
+    [rampart+stages]='measure rampart+stages http://127.0.0.1:8091/'
+    [rampart-bare]='measure rampart-bare http://127.0.0.1:8092/'
+)
+all="nginx nginx+fwd haproxy rampart rampart+stages rampart-bare"
+read -r -a targets <<< "${TARGETS:-$all}"
+turns=()
+for t in "${targets[@]}"; do
+    [ -n "${cmd[$t]:-}" ] || { echo "TARGETS: unknown target '$t' (known: $all)"; exit 2; }
+    turns+=("${cmd[$t]}")
+done
+[[ " ${targets[*]} " == *" nginx "* ]] || { echo "TARGETS must include nginx, the baseline"; exit 2; }
+
 setup
 
 # 10,000 deny entries from a benchmarking range nobody sends from.
@@ -39,14 +61,14 @@ start_rampart bare 8092 "$run/bare.toml"
 
 for round in $(seq "$ROUNDS"); do
     echo "round $round"
-    in_turn "$round" \
-        'measure_peer "$run/proxy.pid" nginx http://127.0.0.1:8081/' \
-        'measure_peer "$run/fwd.pid" nginx+fwd http://127.0.0.1:8084/' \
-        'measure haproxy http://127.0.0.1:8083/' \
-        'measure rampart http://127.0.0.1:8090/' \
-        'measure rampart+stages http://127.0.0.1:8091/' \
-        'measure rampart-bare http://127.0.0.1:8092/'
+    in_turn "$round" "${turns[@]}"
 done
-report nginx haproxy rampart rampart+stages rampart-bare nginx+fwd
+others=()
+for t in haproxy rampart rampart+stages rampart-bare nginx+fwd; do
+    [[ " ${targets[*]} " == *" $t "* ]] && others+=("$t")
+done
+report nginx "${others[@]}"
 # The like-for-like ratio: Rampart against nginx sending the same fields.
-report nginx+fwd rampart rampart+stages
+if [[ " ${targets[*]} " == *" nginx+fwd "* && " ${targets[*]} " == *" rampart "* ]]; then
+    report nginx+fwd rampart $([[ " ${targets[*]} " == *" rampart+stages "* ]] && echo rampart+stages)
+fi
