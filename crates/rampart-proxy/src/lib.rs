@@ -22,6 +22,8 @@
 //!   ([`h2_frames`]).
 //! * [`guard`], [`hygiene`], [`client_ip`], [`proxy_protocol`], [`tls`], [`pages`],
 //!   [`metrics`], [`body`], [`route`]: the pieces those use.
+//! * [`tunnel`]: WebSocket upgrades — the handshake through the stages, then the client's
+//!   connection joined to the upstream's.
 //! * [`metered`]: the response body of a sensitive or flagged request, counted as it streams
 //!   and reported to the audit trail as one access when it ends.
 //!
@@ -53,6 +55,7 @@ pub mod sniff;
 pub mod settings;
 pub mod shard;
 pub mod tls;
+pub mod tunnel;
 pub mod upstream;
 pub mod workers;
 

@@ -61,6 +61,9 @@ pub struct Metrics {
     pub connections_accepted: AtomicU64,
     refused: RwLock<BTreeMap<&'static str, AtomicU64>>,
     pub framing_rejected: AtomicU64,
+    /// WebSocket tunnels opened and closed (see crate::tunnel).
+    pub websockets_opened: AtomicU64,
+    pub websockets_closed: AtomicU64,
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,
 }
@@ -194,6 +197,13 @@ impl Metrics {
         let _ = writeln!(out, "# HELP rampart_framing_rejected_total Requests refused for ambiguous framing.");
         let _ = writeln!(out, "# TYPE rampart_framing_rejected_total counter");
         let _ = writeln!(out, "rampart_framing_rejected_total {}", self.framing_rejected.load(Ordering::Relaxed));
+        let (opened, closed) = (self.websockets_opened.load(Ordering::Relaxed), self.websockets_closed.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP rampart_websockets_open WebSocket tunnels open now.");
+        let _ = writeln!(out, "# TYPE rampart_websockets_open gauge");
+        let _ = writeln!(out, "rampart_websockets_open {}", opened.saturating_sub(closed));
+        let _ = writeln!(out, "# HELP rampart_websockets_total WebSocket tunnels opened.");
+        let _ = writeln!(out, "# TYPE rampart_websockets_total counter");
+        let _ = writeln!(out, "rampart_websockets_total {opened}");
         let _ = writeln!(out, "# HELP rampart_reloads_total Configuration reloads, by result.");
         let _ = writeln!(out, "# TYPE rampart_reloads_total counter");
         let _ = writeln!(out, "rampart_reloads_total{{result=\"ok\"}} {}", self.reloads_ok.load(Ordering::Relaxed));

@@ -107,7 +107,10 @@ fn encode_head(out: &mut Vec<u8>, parts: &http::response::Parts, body: &ProxyBod
         *close = true;
         Framing::Close
     };
-    if *close {
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        // Only a WebSocket upgrade the upstream accepted gets here (see crate::tunnel).
+        out.extend_from_slice(b"connection: upgrade\r\nupgrade: websocket\r\n");
+    } else if *close {
         out.extend_from_slice(b"connection: close\r\n");
     } else if asked.version == Version::HTTP_10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");

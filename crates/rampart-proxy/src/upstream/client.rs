@@ -28,10 +28,11 @@ use http::{Method, Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
 use tokio::net::TcpStream;
 
-use super::h1::{self, BodyState, Connection};
+use super::h1::{self, BodyState, Connection, Framing};
 use crate::body::{BoxError, ProxyBody};
 use crate::forward::ForwardFields;
 use crate::io::Watchdog;
+use crate::tunnel::Tunnel;
 
 /// Idle connections older than this are closed instead of reused (to within a sweep: 28 to
 /// 30 s).
@@ -255,6 +256,12 @@ pub async fn send(
     };
     drop((parts, forwarding, body));
     let (parts, ()) = head.response.into_parts();
+    if head.framing == Framing::Upgraded {
+        // The connection leaves HTTP (and the pool) for the client's: see crate::tunnel.
+        let mut resp = Response::from_parts(parts, PooledBody::done(read_timeout));
+        resp.extensions_mut().insert(Tunnel::new(conn.io.into_upgraded()));
+        return Ok(resp);
+    }
     let mut body = PooledBody {
         state: BodyState::new(head.framing),
         reusable: head.reusable,
@@ -286,6 +293,13 @@ pub struct PooledBody {
 impl std::fmt::Debug for PooledBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PooledBody").field("state", &self.state).field("read_timeout", &self.read_timeout).finish()
+    }
+}
+
+impl PooledBody {
+    /// A body already read, with no connection to hand back.
+    fn done(read_timeout: Duration) -> PooledBody {
+        PooledBody { state: BodyState::Done, reusable: false, conn: None, read_timeout, last: None, in_flight: None }
     }
 }
 

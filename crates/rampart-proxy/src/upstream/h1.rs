@@ -18,7 +18,9 @@
 //!   dropped and the connection not reused: a broken server or a response-smuggling attempt);
 //!   another transfer coding, or no length at all, to the close; otherwise one
 //!   `Content-Length` (several that disagree: an error). Interim responses (100 Continue,
-//!   103 Early Hints) are skipped; 101 is an error (the proxy forwards no upgrades).
+//!   103 Early Hints) are skipped. A 101 naming `websocket` answers a request that asked for
+//!   that upgrade ([`crate::tunnel`]): the connection then leaves HTTP and goes to the client's
+//!   ([`Connection::into_upgraded`]); any other 101 is an error.
 //! - A head over [`MAX_HEAD`] bytes or [`MAX_HEADERS`] fields, a malformed head or chunk: an
 //!   error, and the connection is closed. A server closing a connection between responses
 //!   is told from one that fails mid-response ([`Error::is_closed_before_response`]), so that
@@ -30,7 +32,7 @@ use std::net::SocketAddr;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{HeaderName, CONTENT_LENGTH, HOST};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, UPGRADE};
 use http::{Method, Response, StatusCode, Version};
 use http_body::{Body, Frame};
 use tokio::net::TcpStream;
@@ -89,6 +91,8 @@ pub enum Framing {
     Chunked,
     /// Until the server closes the connection.
     Close,
+    /// None: the server switched the connection to WebSocket (a 101 to a request that asked).
+    Upgraded,
 }
 
 /// An open connection: the socket, what has been read from it and not yet used, and the
@@ -111,6 +115,12 @@ pub struct Head {
 impl Connection {
     pub fn new(io: TcpStream) -> Connection {
         Connection { io, read: BytesMut::with_capacity(8 * 1024), write: Vec::with_capacity(1024), names: NameCache::default() }
+    }
+
+    /// The socket of a connection the server switched to WebSocket, and what was read past
+    /// the 101 head.
+    pub fn into_upgraded(self) -> crate::tunnel::Upgraded {
+        crate::tunnel::Upgraded { stream: self.io, read: self.read }
     }
 
     /// Whether the idle connection is still usable: nothing arrived on it since its last
@@ -145,7 +155,7 @@ impl Connection {
         let head_request = parts.method == Method::HEAD;
         let empty = body.is_end_stream();
         self.write.clear();
-        let declared = encode_head(&mut self.write, parts, forwarding, empty, server);
+        let (declared, upgrade) = encode_head(&mut self.write, parts, forwarding, empty, server);
         let sent = if empty { self.flush().await.map(|()| 0) } else { self.send_body(body, declared).await };
         match sent {
             Ok(sent) => {
@@ -159,7 +169,7 @@ impl Connection {
                     return Err(Error::ClosedBeforeResponse);
                 }
                 // It may have answered before it stopped reading.
-                return match self.read_head(head_request).await {
+                return match self.read_head(head_request, upgrade).await {
                     Ok(mut head) => {
                         head.reusable = false;
                         Ok(head)
@@ -170,7 +180,7 @@ impl Connection {
             // The request body failed: nothing more to say to this server.
             Err(e) => return Err(e),
         }
-        self.read_head(head_request).await
+        self.read_head(head_request, upgrade).await
     }
 
     /// The body after the head; one longer than `declared` is cut there (its excess would
@@ -188,12 +198,13 @@ impl Connection {
         Ok(send::flush(&mut self.io, &mut self.write).await?)
     }
 
-    /// Read the final response head (skipping interim ones).
-    async fn read_head(&mut self, head_request: bool) -> Result<Head, Error> {
+    /// Read the final response head (skipping interim ones). `upgrade`: the request asked for
+    /// a WebSocket upgrade, and a 101 that names it ends the head.
+    async fn read_head(&mut self, head_request: bool, upgrade: bool) -> Result<Head, Error> {
         let mut received = false;
         loop {
             // Empty just after the request was sent (the usual case): nothing to parse yet.
-            let parsed = if self.read.is_empty() { None } else { parse_head(&mut self.read, head_request, &mut self.names)? };
+            let parsed = if self.read.is_empty() { None } else { parse_head(&mut self.read, head_request, upgrade, &mut self.names)? };
             match parsed {
                 Some(Parsed::Interim) => {
                     received = true;
@@ -293,6 +304,7 @@ impl BodyState {
             Framing::Length(n) => BodyState::Length(n),
             Framing::Chunked => BodyState::Chunked(Chunked::default()),
             Framing::Close => BodyState::Close,
+            Framing::Upgraded => BodyState::Done,
         }
     }
 }
@@ -304,7 +316,7 @@ impl BodyState {
 pub fn read_response_bytes(data: &[u8], head_request: bool) -> Result<usize, Error> {
     let mut buf = BytesMut::from(data);
     let head = loop {
-        match parse_head(&mut buf, head_request, &mut NameCache::default())? {
+        match parse_head(&mut buf, head_request, false, &mut NameCache::default())? {
             None => return Ok(0),
             Some(Parsed::Interim) => {}
             Some(Parsed::Final(head)) => break head,
@@ -330,23 +342,26 @@ pub fn read_response_bytes(data: &[u8], head_request: bool) -> Result<usize, Err
 /// the caller removed and those `forwarding` replaces), `Host: server` when the request has
 /// none, the forwarding fields, and the body's framing: chunked when it has a body and no
 /// `Content-Length`. Returns the declared `Content-Length` (the first, as the client's parser
-/// read it). One pass over the fields: the look-ups for `Host` and `Content-Length` would
-/// each hash a name.
+/// read it), and whether the request asks for an upgrade (it has an `Upgrade` field: the
+/// service leaves one only on a WebSocket handshake). One pass over the fields: the look-ups
+/// for `Host`, `Content-Length` and `Upgrade` would each hash a name.
 fn encode_head(
     out: &mut Vec<u8>,
     parts: &http::request::Parts,
     forwarding: Option<&ForwardFields>,
     empty: bool,
     server: SocketAddr,
-) -> Option<u64> {
+) -> (Option<u64>, bool) {
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let (mut host, mut declared) = (false, None::<Option<u64>>);
+    let (mut host, mut declared, mut upgrade) = (false, None::<Option<u64>>, false);
     for (name, value) in &parts.headers {
         if *name == HOST {
             host = true;
+        } else if *name == UPGRADE {
+            upgrade = true;
         } else if *name == CONTENT_LENGTH && declared.is_none() {
             declared = Some(value.to_str().ok().and_then(|s| s.trim().parse().ok()));
         } else if forwarding.is_some_and(|f| f.replaces(name.as_str())) {
@@ -369,7 +384,7 @@ fn encode_head(
         out.extend_from_slice(b"content-length: 0\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    declared
+    (declared, upgrade)
 }
 
 // --- Response heads -----------------------------------------------------------------------
@@ -383,8 +398,9 @@ enum Parsed {
 /// Parse a response head at the front of `buf`, consuming it; `None` while it is incomplete.
 /// Hop-by-hop fields (RFC 9110 §7.6.1: `Connection` and those it names, `Keep-Alive`,
 /// `Transfer-Encoding`, …) are read for what they say about the message and the connection,
-/// and left out of the head: they were the server's to us, not to the client.
-fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> Result<Option<Parsed>, Error> {
+/// and left out of the head: they were the server's to us, not to the client. `upgrade`: the
+/// request asked for a WebSocket upgrade; a 101 naming `websocket` is then its final head.
+fn parse_head(buf: &mut BytesMut, head_request: bool, upgrade: bool, names: &mut NameCache) -> Result<Option<Parsed>, Error> {
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut []);
     let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut parsed, buf, &mut fields) {
@@ -395,10 +411,17 @@ fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> 
     };
     let code = parsed.code.ok_or(Error::Malformed("no status"))?;
     let status = StatusCode::from_u16(code).map_err(|_| Error::Malformed("invalid status"))?;
-    if status == StatusCode::SWITCHING_PROTOCOLS {
-        return Err(Error::Malformed("101 Switching Protocols: upgrades are not forwarded"));
-    }
-    if status.is_informational() {
+    let switching = status == StatusCode::SWITCHING_PROTOCOLS;
+    if switching {
+        let names_token = |name: &str, token: &[u8]| {
+            parsed.headers.iter().filter(|f| f.name.eq_ignore_ascii_case(name)).any(|f| {
+                HeaderValue::from_bytes(f.value).is_ok_and(|v| crate::tunnel::names_token([&v], token))
+            })
+        };
+        if !upgrade || !names_token("upgrade", b"websocket") || !names_token("connection", b"upgrade") {
+            return Err(Error::Malformed("101 Switching Protocols to a request that did not ask for a WebSocket upgrade"));
+        }
+    } else if status.is_informational() {
         buf.advance(len);
         return Ok(Some(Parsed::Interim));
     }
@@ -453,6 +476,7 @@ fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> 
     }
     let no_body = head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
     let framing = match (transfer_encoding, length) {
+        _ if switching => Framing::Upgraded,
         _ if no_body => Framing::Empty,
         (Some(chunked), _) => {
             if length.is_some() {
@@ -469,7 +493,7 @@ fn parse_head(buf: &mut BytesMut, head_request: bool, names: &mut NameCache) -> 
         (None, Some(n)) => Framing::Length(n),
         (None, None) => Framing::Close,
     };
-    let reusable = !close && framing != Framing::Close;
+    let reusable = !close && !matches!(framing, Framing::Close | Framing::Upgraded);
     let mut response = Response::new(());
     *response.status_mut() = status;
     *response.version_mut() = version;

@@ -213,7 +213,7 @@ fn field_names_remembered_from_the_last_head_never_stand_in_for_others() {
     let mut names = NameCache::default();
     let mut head = |raw: &[u8]| {
         let mut buf = BytesMut::from(raw);
-        match parse_head(&mut buf, false, &mut names) {
+        match parse_head(&mut buf, false, false, &mut names) {
             Ok(Some(Parsed::Final(head))) => head,
             _ => panic!("{raw:?} not read"),
         }
@@ -226,13 +226,13 @@ fn field_names_remembered_from_the_last_head_never_stand_in_for_others() {
     let other = head(b"HTTP/1.1 200 OK\r\nServer: c\r\nConnection: close\r\nX-ONE: 3\r\nX-Two: 4\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(keys(&other), ["server=c", "x-one=3", "x-two=4", "content-length=0"]);
     assert!(!other.reusable, "the Connection: close at a cached position was read");
-    let bad = parse_head(&mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nServer: d\r\nBad Name: x\r\n\r\n"[..]), false, &mut names);
+    let bad = parse_head(&mut BytesMut::from(&b"HTTP/1.1 200 OK\r\nServer: d\r\nBad Name: x\r\n\r\n"[..]), false, false, &mut names);
     assert!(bad.is_err());
     // Refused after two fields were kept: none of them turns up in the next head.
     let conflicting = b"HTTP/1.1 200 OK\r\nServer: e\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
-    assert!(parse_head(&mut BytesMut::from(&conflicting[..]), false, &mut names).is_err());
+    assert!(parse_head(&mut BytesMut::from(&conflicting[..]), false, false, &mut names).is_err());
     let mut buf = BytesMut::from(&b"HTTP/1.1 204 No Content\r\nX-Last: 5\r\n\r\n"[..]);
-    let Ok(Some(Parsed::Final(last))) = parse_head(&mut buf, false, &mut names) else { panic!("not read") };
+    let Ok(Some(Parsed::Final(last))) = parse_head(&mut buf, false, false, &mut names) else { panic!("not read") };
     assert_eq!(keys(&last), ["x-last=5"]);
 }
 
@@ -371,4 +371,56 @@ fn pieces(pieces: &[&'static [u8]]) -> ProxyBody {
         }
     }
     http_body_util::BodyExt::boxed(Pieces(pieces.to_vec().into_iter()))
+}
+
+fn websocket_handshake() -> Request<ProxyBody> {
+    let mut req = get("/chat");
+    crate::tunnel::set_upgrade_fields(req.headers_mut());
+    req.headers_mut().insert("sec-websocket-key", http::HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="));
+    req
+}
+
+#[tokio::test]
+async fn a_websocket_101_ends_the_head_and_hands_over_the_socket() {
+    // The server's first frame comes in the same write as its 101.
+    let answer = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nframe!";
+    let (addr, server) = scripted(b"\r\n\r\n", answer, answer.len(), false).await;
+    let mut conn = connect(addr).await;
+    let head = send(&mut conn, websocket_handshake()).await.unwrap();
+    assert_eq!(head.response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(head.framing, Framing::Upgraded);
+    assert!(!head.reusable);
+    // Hop-by-hop as ever (the client's side writes its own); the handshake's own fields stay.
+    assert!(head.response.headers().get("upgrade").is_none() && head.response.headers().get("connection").is_none());
+    assert_eq!(head.response.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    let upgraded = conn.into_upgraded();
+    assert_eq!(&upgraded.read[..], b"frame!");
+    server.abort();
+}
+
+#[tokio::test]
+async fn the_handshake_goes_out_with_its_upgrade_fields() {
+    let answer = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n";
+    let (addr, server) = scripted(b"\r\n\r\n", answer, answer.len(), true).await;
+    let mut conn = connect(addr).await;
+    send(&mut conn, websocket_handshake()).await.unwrap();
+    let sent = String::from_utf8(server.await.unwrap()).unwrap().to_ascii_lowercase();
+    assert!(sent.starts_with("get /chat http/1.1\r\n"), "{sent}");
+    assert!(sent.contains("\r\nupgrade: websocket\r\n") && sent.contains("\r\nconnection: upgrade\r\n"), "{sent}");
+}
+
+#[tokio::test]
+async fn a_101_that_is_not_the_websocket_asked_for_is_an_error() {
+    let cases: [&'static [u8]; 3] = [
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+    ];
+    for answer in cases {
+        let (addr, server) = scripted(b"\r\n\r\n", answer, 64, true).await;
+        let mut conn = connect(addr).await;
+        let err = send(&mut conn, websocket_handshake()).await.err().unwrap();
+        assert!(err.to_string().contains("101"), "{answer:?}: {err}");
+        server.abort();
+    }
 }

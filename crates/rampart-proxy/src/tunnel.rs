@@ -1,0 +1,153 @@
+//! WebSocket upgrades: a client's `GET` asking for `Upgrade: websocket` goes through the
+//! stages like any request and, when the upstream answers `101 Switching Protocols` naming
+//! `websocket`, the client's connection and the upstream's are joined and carry bytes both ways
+//! until either side closes.
+//!
+//! Only WebSocket (RFC 6455 §4), only over HTTP/1.1, only a bodiless `GET`: any other `Upgrade`
+//! (`h2c` above all, the request-smuggling classic: a proxy that forwards it hands the client a
+//! raw HTTP/2 connection to the upstream past every rule) is removed as the hop-by-hop field it
+//! is, and a 101 the request did not ask for is a malformed response (502). A tunnel's frames
+//! are not inspected: the stages judged the handshake. The client side keeps its connection's
+//! guards — the idle timeout (no byte either way), the write timeout (a client that stops
+//! reading) — and a drain (shutdown) ends open tunnels.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use http::header::{CONNECTION, UPGRADE};
+use http::{HeaderValue, Method, Version};
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::drain::Watcher;
+use crate::metrics::Metrics;
+
+/// An upstream connection the server switched to WebSocket: the socket and what was read
+/// from it past the 101 head (frames the server sent at once).
+pub struct Upgraded {
+    pub(crate) stream: TcpStream,
+    pub(crate) read: BytesMut,
+}
+
+/// The upgraded upstream connection, carried from the upstream client to the client's
+/// connection in the 101 response's extensions (which must be `Clone`; the first to take it
+/// has it).
+#[derive(Clone)]
+pub struct Tunnel(Arc<Mutex<Option<Upgraded>>>);
+
+impl Tunnel {
+    pub(crate) fn new(upgraded: Upgraded) -> Tunnel {
+        Tunnel(Arc::new(Mutex::new(Some(upgraded))))
+    }
+
+    pub(crate) fn take(&self) -> Option<Upgraded> {
+        self.0.lock().take()
+    }
+}
+
+/// Whether a request asks for a WebSocket upgrade (RFC 6455 §4.1): `GET`, HTTP/1.1, an
+/// `Upgrade` naming `websocket`, a `Connection` naming `upgrade`, and no body.
+pub fn is_websocket_upgrade(parts: &http::request::Parts, declared_len: Option<u64>) -> bool {
+    parts.method == Method::GET
+        && parts.version == Version::HTTP_11
+        && declared_len.unwrap_or(0) == 0
+        // One look-up for a request that is not an upgrade (nearly every GET).
+        && names_token(parts.headers.get_all(UPGRADE), b"websocket")
+        && names_token(parts.headers.get_all(CONNECTION), b"upgrade")
+        && !parts.headers.contains_key(http::header::TRANSFER_ENCODING)
+}
+
+/// Whether one of the comma-separated tokens of `values` is `token` (ASCII case-insensitive).
+/// An `Upgrade` token may carry a version (`websocket/13`): the protocol name is what counts.
+pub(crate) fn names_token<'a>(values: impl IntoIterator<Item = &'a HeaderValue>, token: &[u8]) -> bool {
+    values.into_iter().any(|v| {
+        v.as_bytes()
+            .split(|b| *b == b',')
+            .map(|t| t.split(|b| *b == b'/').next().unwrap_or_default().trim_ascii())
+            .any(|t| t.eq_ignore_ascii_case(token))
+    })
+}
+
+/// The upgrade's own fields, as the request to the upstream and the 101 to the client carry
+/// them (the client's were removed with the other hop-by-hop fields).
+pub fn set_upgrade_fields(headers: &mut http::HeaderMap) {
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+}
+
+/// Carry bytes both ways between the client (`client`, with `client_read` already read from
+/// it) and the upgraded upstream connection, until both sides have closed, either fails (the
+/// client's idle or write timeout among the failures), or the drain begins.
+pub async fn splice<T>(mut client: T, client_read: BytesMut, upstream: Upgraded, watcher: &mut Watcher, metrics: &Metrics)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    metrics.websockets_opened.fetch_add(1, Ordering::Relaxed);
+    // Counted closed however the tunnel ends, its task dropped included.
+    struct Closed<'a>(&'a Metrics);
+    impl Drop for Closed<'_> {
+        fn drop(&mut self) {
+            self.0.websockets_closed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let _closed = Closed(metrics);
+    let Upgraded { stream: mut upstream, read: upstream_read } = upstream;
+    let joined = async {
+        // What each side sent before the other was joined to it goes first.
+        if !client_read.is_empty() {
+            upstream.write_all(&client_read).await?;
+        }
+        if !upstream_read.is_empty() {
+            client.write_all(&upstream_read).await?;
+        }
+        tokio::io::copy_bidirectional(&mut client, &mut upstream).await
+    };
+    let drained = std::future::poll_fn(|cx| if watcher.draining(cx) { std::task::Poll::Ready(()) } else { std::task::Poll::Pending });
+    tokio::select! {
+        carried = joined => match carried {
+            Ok((up, down)) => tracing::debug!(to_upstream = up, to_client = down, "websocket tunnel closed"),
+            Err(e) => tracing::debug!(error = %e, "websocket tunnel ended"),
+        },
+        () = drained => tracing::debug!("websocket tunnel closed by the drain"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, version: Version, fields: &[(&str, &str)]) -> http::request::Parts {
+        let mut req = http::Request::builder().method(method).uri("/chat").version(version);
+        for (n, v) in fields {
+            req = req.header(*n, *v);
+        }
+        req.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn only_a_bodiless_http11_get_naming_websocket_is_an_upgrade() {
+        let ws = [("upgrade", "websocket"), ("connection", "Upgrade")];
+        assert!(is_websocket_upgrade(&parts("GET", Version::HTTP_11, &ws), None));
+        assert!(is_websocket_upgrade(&parts("GET", Version::HTTP_11, &ws), Some(0)));
+        // Browsers' spellings: Firefox sends "keep-alive, Upgrade"; case does not matter.
+        assert!(is_websocket_upgrade(
+            &parts("GET", Version::HTTP_11, &[("Upgrade", "WebSocket"), ("Connection", "keep-alive, Upgrade")]),
+            None
+        ));
+        assert!(is_websocket_upgrade(&parts("GET", Version::HTTP_11, &[("upgrade", "websocket/13"), ("connection", "upgrade")]), None));
+
+        assert!(!is_websocket_upgrade(&parts("POST", Version::HTTP_11, &ws), None));
+        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_10, &ws), None));
+        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_2, &ws), None));
+        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &ws), Some(5)));
+        let chunked = [("upgrade", "websocket"), ("connection", "upgrade"), ("transfer-encoding", "chunked")];
+        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &chunked), None));
+        // The smuggling classic, and halves of an upgrade.
+        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &[("upgrade", "h2c"), ("connection", "Upgrade, HTTP2-Settings")]), None));
+        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &[("upgrade", "websocket")]), None));
+        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &[("connection", "upgrade")]), None));
+        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &[("upgrade", "websockets"), ("connection", "upgrade")]), None));
+    }
+}

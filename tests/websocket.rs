@@ -1,0 +1,241 @@
+//! WebSocket upgrades through the binary: the handshake goes through the stages to the
+//! upstream with its upgrade fields, the 101 comes back, and bytes then flow both ways until a
+//! side closes. Any other `Upgrade` is not forwarded, and a 101 nobody asked for is a 502.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{admin_section, metrics_text, read_response, temp_dir, Rampart};
+
+/// What the test upstream does with a request head.
+#[derive(Clone, Copy, PartialEq)]
+enum Answer {
+    /// 101 to a WebSocket handshake (then a first frame, then echo); 200 to anything else.
+    Upgrades,
+    /// 101 to every request, whatever it asked.
+    AlwaysSwitches,
+}
+
+/// A raw upstream: records every request head it reads (lowercased) and answers as `answer`
+/// says. After a 101 it sends `hello-from-upstream` and echoes what comes until the proxy
+/// closes its side, then closes its own.
+struct Upstream {
+    addr: SocketAddr,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl Upstream {
+    fn start(answer: Answer) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&heads);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = Arc::clone(&seen);
+                std::thread::spawn(move || serve(stream, answer, &seen));
+            }
+        });
+        Upstream { addr, heads }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+fn serve(mut s: TcpStream, answer: Answer, seen: &Mutex<Vec<String>>) {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    loop {
+        let Some(head) = read_head(&mut s) else { return };
+        seen.lock().unwrap().push(head.clone());
+        let handshake = head.contains("\r\nupgrade: websocket\r\n") && head.contains("\r\nconnection: upgrade\r\n");
+        if handshake || answer == Answer::AlwaysSwitches {
+            let _ = s.write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nhello-from-upstream",
+            );
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if s.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = s.shutdown(Shutdown::Both);
+            return;
+        }
+        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain").is_err() {
+            return;
+        }
+    }
+}
+
+/// One head, lowercased; `None` if the connection ends first.
+fn read_head(s: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).to_ascii_lowercase())
+}
+
+fn shield(upstream: &Upstream, extra: &str) -> Rampart {
+    let dir = temp_dir();
+    let admin = admin_section(dir.path());
+    Rampart::start_in(dir, &format!(
+        r#"
+[[listener]]
+address = "127.0.0.1:0"
+http2 = false
+
+[[upstream]]
+name = "app"
+servers = ["{}"]
+
+[[route]]
+path = "/"
+upstream = "app"
+
+{admin}
+{extra}
+"#,
+        upstream.addr
+    ))
+}
+
+const HANDSHAKE: &[u8] = b"GET /chat HTTP/1.1\r\nHost: campaign.test\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+fn read_exactly(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut got = vec![0u8; n];
+    s.read_exact(&mut got).unwrap_or_else(|e| panic!("reading {n} bytes: {e}"));
+    got
+}
+
+#[test]
+fn a_websocket_is_carried_both_ways_until_a_side_closes() {
+    let upstream = Upstream::start(Answer::Upgrades);
+    let rampart = shield(&upstream, "");
+    let mut ws = TcpStream::connect(rampart.addrs[0]).unwrap();
+    ws.write_all(HANDSHAKE).unwrap();
+    let resp = read_response(&mut ws, Duration::from_secs(10)).expect("a response to the handshake");
+    assert_eq!(resp.status, 101, "{resp:?}");
+    assert_eq!(resp.header("upgrade"), Some("websocket"));
+    assert_eq!(resp.header("connection"), Some("upgrade"));
+    assert_eq!(resp.header("sec-websocket-accept"), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    assert!(resp.header("x-request-id").is_some(), "{resp:?}");
+    assert!(resp.header("content-length").is_none() && resp.header("transfer-encoding").is_none(), "{resp:?}");
+
+    // What the upstream sent with its 101 comes first; then bytes go both ways, small and large.
+    assert_eq!(read_exactly(&mut ws, 19), b"hello-from-upstream");
+    ws.write_all(b"ping-1").unwrap();
+    assert_eq!(read_exactly(&mut ws, 6), b"ping-1");
+    let blob: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    assert!(metrics_text(&rampart).contains("\nrampart_websockets_open 1\n"), "{}", metrics_text(&rampart));
+    let mut writer = ws.try_clone().unwrap();
+    let sent = blob.clone();
+    let writing = std::thread::spawn(move || writer.write_all(&sent).unwrap());
+    assert_eq!(read_exactly(&mut ws, blob.len()), blob);
+    writing.join().unwrap();
+
+    let heads = upstream.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    let head = &heads[0];
+    assert!(head.starts_with("get /chat http/1.1\r\n"), "{head}");
+    for line in ["upgrade: websocket", "connection: upgrade", "sec-websocket-key: dghlihnhbxbszsbub25jzq==", "sec-websocket-version: 13", "x-forwarded-for: 127.0.0.1", "host: campaign.test"] {
+        assert!(head.contains(&format!("\r\n{line}\r\n")), "{line} not in {head}");
+    }
+
+    // The client closes its side: the upstream sees the end, closes its own, and so the client's.
+    ws.shutdown(Shutdown::Write).unwrap();
+    ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut rest = Vec::new();
+    let end = ws.read_to_end(&mut rest);
+    assert!(end.is_ok() && rest.is_empty(), "{end:?} {rest:?}");
+    common::eventually(Duration::from_secs(5), "the tunnel counted closed", || {
+        let text = metrics_text(&rampart);
+        (text.contains("\nrampart_websockets_open 0\n") && text.contains("\nrampart_websockets_total 1\n")).then_some(())
+    });
+
+    common::wait_json_logs(&rampart, "rampart::access", Duration::from_secs(5), |access| {
+        access.iter().any(|l| l["path"] == "/chat" && l["status"] == 101)
+    });
+}
+
+#[test]
+fn any_other_upgrade_is_not_forwarded() {
+    let upstream = Upstream::start(Answer::Upgrades);
+    let rampart = shield(&upstream, "");
+    let mut s = TcpStream::connect(rampart.addrs[0]).unwrap();
+    // h2c: the smuggling classic. And a POST asking for websocket, which the RFC does not allow.
+    s.write_all(b"GET /admin HTTP/1.1\r\nHost: campaign.test\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n").unwrap();
+    let resp = read_response(&mut s, Duration::from_secs(10)).expect("response");
+    assert_eq!((resp.status, resp.body.as_slice()), (200, &b"plain"[..]));
+    s.write_all(b"POST /chat HTTP/1.1\r\nHost: campaign.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 2\r\n\r\nhi").unwrap();
+    let resp = read_response(&mut s, Duration::from_secs(10)).expect("response");
+    assert_eq!((resp.status, resp.body.as_slice()), (200, &b"plain"[..]));
+    let heads = upstream.heads();
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    for head in &heads {
+        assert!(!head.contains("\r\nupgrade:") && !head.contains("\r\nhttp2-settings:") && !head.contains("\r\nconnection:"), "{head}");
+    }
+}
+
+#[test]
+fn a_101_nobody_asked_for_is_a_502() {
+    let upstream = Upstream::start(Answer::AlwaysSwitches);
+    let rampart = shield(&upstream, "");
+    let mut s = TcpStream::connect(rampart.addrs[0]).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: campaign.test\r\n\r\n").unwrap();
+    let resp = read_response(&mut s, Duration::from_secs(10)).expect("response");
+    assert_eq!(resp.status, 502, "{resp:?}");
+}
+
+#[test]
+fn the_stages_judge_the_handshake() {
+    let upstream = Upstream::start(Answer::Upgrades);
+    let rampart = shield(
+        &upstream,
+        "[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\nclient_address = \"x-forwarded-for\"\n\n[access]\ndeny = [\"203.0.113.7\"]\n",
+    );
+    let handshake_from = |client: &str| {
+        let mut ws = TcpStream::connect(rampart.addrs[0]).unwrap();
+        let head = String::from_utf8_lossy(HANDSHAKE).replace("\r\n\r\n", &format!("\r\nX-Forwarded-For: {client}\r\n\r\n"));
+        ws.write_all(head.as_bytes()).unwrap();
+        read_response(&mut ws, Duration::from_secs(10)).expect("response").status
+    };
+    assert_eq!(handshake_from("203.0.113.7"), 403);
+    assert!(upstream.heads().is_empty());
+    assert_eq!(handshake_from("203.0.113.8"), 101);
+    assert_eq!(upstream.heads().len(), 1);
+}
+
+/// A shutdown drains: an open tunnel is closed (its client sees the end), not waited for.
+#[test]
+fn a_shutdown_closes_open_tunnels() {
+    let upstream = Upstream::start(Answer::Upgrades);
+    let mut rampart = shield(&upstream, "");
+    let mut ws = TcpStream::connect(rampart.addrs[0]).unwrap();
+    ws.write_all(HANDSHAKE).unwrap();
+    assert_eq!(read_response(&mut ws, Duration::from_secs(10)).expect("response").status, 101);
+    assert_eq!(read_exactly(&mut ws, 19), b"hello-from-upstream");
+    rampart.signal("TERM");
+    // Well within the 20 s drain a connection left open would be given.
+    assert_eq!(rampart.wait_exit(Duration::from_secs(10)), Some(0), "{}", rampart.logs().join("\n"));
+    assert!(!rampart.logs().iter().any(|l| l.contains("drain timeout")), "{}", rampart.logs().join("\n"));
+    ws.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut rest = Vec::new();
+    let end = ws.read_to_end(&mut rest);
+    assert!(end.is_ok() && rest.is_empty(), "{end:?} {rest:?}");
+}
