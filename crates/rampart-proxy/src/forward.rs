@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use parking_lot::Mutex;
 use http::request::Parts;
-use http::{Uri, Version};
+use http::{Method, Uri, Version};
 use rampart_core::ForwardHeaders;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -45,6 +45,13 @@ pub(crate) fn hop_by_hop_index(name: &str) -> Option<usize> {
 
 /// Remove hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    strip(headers, false);
+}
+
+/// [`strip_hop_by_hop`], but a WebSocket handshake (when `may_upgrade`: a bodiless HTTP/1.1
+/// GET) keeps its upgrade, as [`crate::tunnel::set_upgrade_fields`] writes it. Returns whether
+/// it did. The handshake is looked for only when both `Upgrade` and `Connection` are there.
+fn strip(headers: &mut HeaderMap, may_upgrade: bool) -> bool {
     // One pass over the names present (a handful), noting which hop-by-hop ones are there;
     // only those are removed (a removal hashes its name, found or not). No allocation.
     let mut found = 0u8;
@@ -54,8 +61,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         }
     }
     if found == 0 {
-        return;
+        return false;
     }
+    const UPGRADE_AND_CONNECTION: u8 = 1 << 6 | 1;
+    let websocket = may_upgrade && found & UPGRADE_AND_CONNECTION == UPGRADE_AND_CONNECTION && crate::tunnel::asks_websocket(headers);
     if found & 1 != 0 {
         strip_named(headers, &mut found);
     }
@@ -64,6 +73,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
+    if websocket {
+        crate::tunnel::set_upgrade_fields(headers);
+    }
+    websocket
 }
 
 /// Remove the headers the `Connection` header names; those of [`HOP_BY_HOP`] (`keep-alive`,
@@ -172,8 +185,11 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> ForwardFields 
     if absolute || parts.uri.path_and_query().is_none() {
         parts.uri = parts.uri.path_and_query().map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
     }
+    // A WebSocket handshake keeps its upgrade; every other `Upgrade` (h2c) goes with the
+    // hop-by-hop fields: see crate::tunnel.
+    let may_upgrade = parts.method == Method::GET && parts.version == Version::HTTP_11;
     parts.version = Version::HTTP_11;
-    strip_hop_by_hop(&mut parts.headers);
+    strip(&mut parts.headers, may_upgrade);
     ForwardFields::new(&parts.headers, host.as_ref(), fwd)
 }
 

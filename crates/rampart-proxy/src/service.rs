@@ -205,13 +205,7 @@ pub async fn handle(served: Arc<Served>, req: Request<ClientBody>) -> Result<Res
         memo: Some(&served.forward),
         send: pool.settings.forward_headers,
     };
-    // A WebSocket handshake keeps its upgrade (every other `Upgrade` is dropped with the
-    // hop-by-hop fields): see crate::tunnel.
-    let websocket = crate::tunnel::is_websocket_upgrade(&parts, declared_len);
     let forwarding = upstream_parts(&mut parts, &fwd);
-    if websocket {
-        crate::tunnel::set_upgrade_fields(&mut parts.headers);
-    }
     // The id's value, sent to the upstream and back to the client.
     let id_value = forwarding.request_id().clone();
 

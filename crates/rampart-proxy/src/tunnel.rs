@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use http::header::{CONNECTION, UPGRADE};
-use http::{HeaderValue, Method, Version};
+use http::HeaderValue;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -47,16 +47,14 @@ impl Tunnel {
     }
 }
 
-/// Whether a request asks for a WebSocket upgrade (RFC 6455 §4.1): `GET`, HTTP/1.1, an
-/// `Upgrade` naming `websocket`, a `Connection` naming `upgrade`, and no body.
-pub fn is_websocket_upgrade(parts: &http::request::Parts, declared_len: Option<u64>) -> bool {
-    parts.method == Method::GET
-        && parts.version == Version::HTTP_11
-        && declared_len.unwrap_or(0) == 0
-        // One look-up for a request that is not an upgrade (nearly every GET).
-        && names_token(parts.headers.get_all(UPGRADE), b"websocket")
-        && names_token(parts.headers.get_all(CONNECTION), b"upgrade")
-        && !parts.headers.contains_key(http::header::TRANSFER_ENCODING)
+/// Whether a request's fields ask for a WebSocket upgrade (RFC 6455 §4.1): an `Upgrade`
+/// naming `websocket`, a `Connection` naming `upgrade`, and no body (the method, `GET`, and
+/// the version, HTTP/1.1, are the caller's to check).
+pub fn asks_websocket(headers: &http::HeaderMap) -> bool {
+    names_token(headers.get_all(UPGRADE), b"websocket")
+        && names_token(headers.get_all(CONNECTION), b"upgrade")
+        && !headers.contains_key(http::header::TRANSFER_ENCODING)
+        && headers.get_all(http::header::CONTENT_LENGTH).iter().all(|v| v.as_bytes() == b"0")
 }
 
 /// Whether one of the comma-separated tokens of `values` is `token` (ASCII case-insensitive).
@@ -117,37 +115,44 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forward::{upstream_parts, Forwarding};
+    use http::Version;
 
-    fn parts(method: &str, version: Version, fields: &[(&str, &str)]) -> http::request::Parts {
-        let mut req = http::Request::builder().method(method).uri("/chat").version(version);
+    /// The fields `upstream_parts` sends for a request: `upgrade`/`connection` values, if any.
+    fn sent(method: &str, version: Version, fields: &[(&str, &str)]) -> (Option<String>, Option<String>) {
+        let mut req = http::Request::builder().method(method).uri("/chat").version(version).header("host", "app");
         for (n, v) in fields {
             req = req.header(*n, *v);
         }
-        req.body(()).unwrap().into_parts().0
+        let mut parts = req.body(()).unwrap().into_parts().0;
+        let ip = "127.0.0.1".parse().unwrap();
+        let fwd = Forwarding { client: ip, peer: ip, peer_trusted: false, tls: false, request_id: "1", memo: None, send: Default::default() };
+        upstream_parts(&mut parts, &fwd);
+        let get = |n: &str| parts.headers.get(n).map(|v| v.to_str().unwrap().to_string());
+        (get("upgrade"), get("connection"))
     }
 
     #[test]
-    fn only_a_bodiless_http11_get_naming_websocket_is_an_upgrade() {
+    fn only_a_bodiless_http11_get_naming_websocket_keeps_its_upgrade() {
+        let kept = (Some("websocket".to_string()), Some("upgrade".to_string()));
+        let gone = (None, None);
         let ws = [("upgrade", "websocket"), ("connection", "Upgrade")];
-        assert!(is_websocket_upgrade(&parts("GET", Version::HTTP_11, &ws), None));
-        assert!(is_websocket_upgrade(&parts("GET", Version::HTTP_11, &ws), Some(0)));
-        // Browsers' spellings: Firefox sends "keep-alive, Upgrade"; case does not matter.
-        assert!(is_websocket_upgrade(
-            &parts("GET", Version::HTTP_11, &[("Upgrade", "WebSocket"), ("Connection", "keep-alive, Upgrade")]),
-            None
-        ));
-        assert!(is_websocket_upgrade(&parts("GET", Version::HTTP_11, &[("upgrade", "websocket/13"), ("connection", "upgrade")]), None));
+        assert_eq!(sent("GET", Version::HTTP_11, &ws), kept);
+        assert_eq!(sent("GET", Version::HTTP_11, &[("upgrade", "websocket"), ("connection", "upgrade"), ("content-length", "0")]), kept);
+        // Browsers' spellings: Firefox sends "keep-alive, Upgrade"; case does not matter; a
+        // version after the name.
+        assert_eq!(sent("GET", Version::HTTP_11, &[("Upgrade", "WebSocket"), ("Connection", "keep-alive, Upgrade")]), kept);
+        assert_eq!(sent("GET", Version::HTTP_11, &[("upgrade", "websocket/13"), ("connection", "upgrade")]), kept);
 
-        assert!(!is_websocket_upgrade(&parts("POST", Version::HTTP_11, &ws), None));
-        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_10, &ws), None));
-        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_2, &ws), None));
-        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &ws), Some(5)));
-        let chunked = [("upgrade", "websocket"), ("connection", "upgrade"), ("transfer-encoding", "chunked")];
-        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &chunked), None));
+        assert_eq!(sent("POST", Version::HTTP_11, &ws), gone);
+        assert_eq!(sent("GET", Version::HTTP_10, &ws), gone);
+        assert_eq!(sent("GET", Version::HTTP_2, &ws), gone);
+        assert_eq!(sent("GET", Version::HTTP_11, &[("upgrade", "websocket"), ("connection", "upgrade"), ("content-length", "5")]), gone);
+        assert_eq!(sent("GET", Version::HTTP_11, &[("upgrade", "websocket"), ("connection", "upgrade"), ("transfer-encoding", "chunked")]), gone);
         // The smuggling classic, and halves of an upgrade.
-        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &[("upgrade", "h2c"), ("connection", "Upgrade, HTTP2-Settings")]), None));
-        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &[("upgrade", "websocket")]), None));
-        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &[("connection", "upgrade")]), None));
-        assert!(!is_websocket_upgrade(&parts("GET", Version::HTTP_11, &[("upgrade", "websockets"), ("connection", "upgrade")]), None));
+        assert_eq!(sent("GET", Version::HTTP_11, &[("upgrade", "h2c"), ("connection", "Upgrade, HTTP2-Settings")]), gone);
+        assert_eq!(sent("GET", Version::HTTP_11, &[("upgrade", "websocket")]), gone);
+        assert_eq!(sent("GET", Version::HTTP_11, &[("connection", "upgrade")]), gone);
+        assert_eq!(sent("GET", Version::HTTP_11, &[("upgrade", "websockets"), ("connection", "upgrade")]), gone);
     }
 }

@@ -169,14 +169,16 @@ where
         let mut close = !keep_alive || matches!(unread, Unread::NeverSent) || draining;
         // A WebSocket upgrade the upstream accepted: the 101, then the connection is the
         // tunnel's (see crate::tunnel).
-        let (resp, upgraded) = upgraded(resp, close);
+        let mut resp = resp;
+        let upgraded = if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS { take_upgraded(&mut resp, close) } else { None };
         if let Err(e) = conn.respond(resp, &asked, &mut close).await {
             tracing::debug!(error = %e, "client connection failed writing a response");
             return;
         }
         if let Some(upgraded) = upgraded {
             let Conn { io, read, .. } = *conn;
-            return crate::tunnel::splice(io, read, upgraded, &mut watcher, &served.proxy.metrics).await;
+            // Boxed: rare, and its future would make every connection's larger.
+            return Box::pin(crate::tunnel::splice(io, read, upgraded, &mut watcher, &served.proxy.metrics)).await;
         }
         if close {
             return conn.close(!matches!(unread, Unread::Nothing)).await;
@@ -192,21 +194,20 @@ where
 }
 
 /// The upstream connection a 101 response carries (see crate::tunnel), taken out of it. A 101
-/// without one, or on a connection about to close (a drain began), is not sent: a 502, or a
-/// 503 with the upstream connection dropped (the access log and metrics keep the 101 the
-/// service answered).
-fn upgraded(mut resp: http::Response<crate::body::ProxyBody>, close: bool) -> (http::Response<crate::body::ProxyBody>, Option<crate::tunnel::Upgraded>) {
-    if resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-        return (resp, None);
-    }
+/// without one, or on a connection about to close (a drain began), is not sent: `resp` becomes
+/// a 502, or a 503 with the upstream connection dropped (the access log and metrics keep the
+/// 101 the service answered).
+#[cold]
+fn take_upgraded(resp: &mut http::Response<crate::body::ProxyBody>, close: bool) -> Option<crate::tunnel::Upgraded> {
     let tunnel = resp.extensions_mut().remove::<crate::tunnel::Tunnel>().and_then(|t| t.take());
-    let id = resp.headers().get(crate::forward::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let refused = match tunnel {
-        Some(upgraded) if !close => return (resp, Some(upgraded)),
+        Some(upgraded) if !close => return Some(upgraded),
         Some(_) => http::StatusCode::SERVICE_UNAVAILABLE,
         None => http::StatusCode::BAD_GATEWAY,
     };
-    (refusal(refused, &id, false, None, true), None)
+    let id = resp.headers().get(crate::forward::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    *resp = refusal(refused, &id, false, None, true);
+    None
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Conn<T> {
