@@ -239,3 +239,125 @@ fn a_shutdown_closes_open_tunnels() {
     let end = ws.read_to_end(&mut rest);
     assert!(end.is_ok() && rest.is_empty(), "{end:?} {rest:?}");
 }
+
+
+/// A WebSocket upstream a browser can talk to: `GET /` is a page, `GET /ws` a WebSocket
+/// (RFC 6455: the accept key, a text greeting, then every frame echoed unmasked, a close
+/// answered with a close). Permessage-deflate, which Chromium offers, is not taken.
+fn websocket_app() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve_websocket_app(stream));
+        }
+    });
+    addr
+}
+
+fn serve_websocket_app(mut s: TcpStream) {
+    use base64::Engine;
+    use sha1::Digest;
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    loop {
+        // The head as sent (the key is case-sensitive).
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match s.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let key = head.lines().find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key")).map(|(_, v)| v.trim().to_string()));
+        let Some(key) = key else {
+            let page = "<!doctype html><title>chat</title><p>campaign chat</p>";
+            let ok = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}", page.len());
+            if s.write_all(ok.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        };
+        let accept = base64::engine::general_purpose::STANDARD
+            .encode(sha1::Sha1::digest(format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes()));
+        let switch = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+        let greeting = b"welcome";
+        let mut out = switch.into_bytes();
+        out.extend_from_slice(&[0x81, greeting.len() as u8]);
+        out.extend_from_slice(greeting);
+        if s.write_all(&out).is_err() {
+            return;
+        }
+        // Frames: echo each with its own first byte (FIN, opcode), unmasked.
+        loop {
+            let mut h = [0u8; 2];
+            if s.read_exact(&mut h).is_err() {
+                return;
+            }
+            let mut len = u64::from(h[1] & 0x7f);
+            if len == 126 {
+                let mut l = [0u8; 2];
+                s.read_exact(&mut l).unwrap();
+                len = u64::from(u16::from_be_bytes(l));
+            } else if len == 127 {
+                let mut l = [0u8; 8];
+                s.read_exact(&mut l).unwrap();
+                len = u64::from_be_bytes(l);
+            }
+            let mut mask = [0u8; 4];
+            if h[1] & 0x80 != 0 {
+                s.read_exact(&mut mask).unwrap();
+            }
+            let mut payload = vec![0u8; len as usize];
+            s.read_exact(&mut payload).unwrap();
+            for (i, b) in payload.iter_mut().enumerate() {
+                *b ^= mask[i % 4];
+            }
+            let mut frame = vec![h[0]];
+            match payload.len() {
+                n if n < 126 => frame.push(n as u8),
+                n if n <= 0xffff => {
+                    frame.push(126);
+                    frame.extend_from_slice(&(n as u16).to_be_bytes());
+                }
+                n => {
+                    frame.push(127);
+                    frame.extend_from_slice(&(n as u64).to_be_bytes());
+                }
+            }
+            frame.extend_from_slice(&payload);
+            if s.write_all(&frame).is_err() || h[0] & 0x0f == 0x8 {
+                return;
+            }
+        }
+    }
+}
+
+/// Chromium opens a WebSocket to a page's own host through the shield, and it works: greeting,
+/// echoes (one over 64 KiB), a clean close.
+#[test]
+fn a_browser_talks_websocket_through_the_shield() {
+    let app = websocket_app();
+    let upstream = Upstream { addr: app, heads: Arc::default() };
+    let rampart = shield(&upstream, "");
+    let browser = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(browser.join("node_modules/playwright-core").exists(), "scripts/test.sh installs playwright-core (npm ci in tests/browser)");
+    let run = std::process::Command::new("node")
+        .arg("websocket.mjs")
+        .arg(rampart.url("/"))
+        .current_dir(&browser)
+        .output()
+        .expect("node (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "browser run failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(line["greeting"], "welcome", "{line}");
+    assert_eq!(line["echo"], "hello through the shield", "{line}");
+    assert_eq!((line["bigLength"].as_u64(), line["bigSame"].as_bool()), (Some(70_000), Some(true)), "{line}");
+    assert_eq!(line["closeCode"], 1000, "{line}");
+    common::eventually(Duration::from_secs(5), "the tunnel counted closed", || {
+        let text = metrics_text(&rampart);
+        (text.contains("\nrampart_websockets_open 0\n") && text.contains("\nrampart_websockets_total 1\n")).then_some(())
+    });
+}
