@@ -9,7 +9,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{admin_section, metrics_text, read_response, temp_dir, Rampart};
+use common::{admin_section, config_for_addr, metrics_text, read_response, temp_dir, Rampart};
 
 /// What the test upstream does with a request head.
 #[derive(Clone, Copy, PartialEq)]
@@ -80,39 +80,21 @@ fn serve(mut s: TcpStream, answer: Answer, seen: &Mutex<Vec<String>>) {
 
 /// One head, lowercased; `None` if the connection ends first.
 fn read_head(s: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match s.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return None,
-        }
-    }
-    Some(String::from_utf8_lossy(&head).to_ascii_lowercase())
+    common::read_head_bytes(s).map(|head| String::from_utf8_lossy(&head).to_ascii_lowercase())
 }
 
 fn shield(upstream: &Upstream, extra: &str) -> Rampart {
     let dir = temp_dir();
     let admin = admin_section(dir.path());
-    Rampart::start_in(dir, &format!(
-        r#"
-[[listener]]
-address = "127.0.0.1:0"
-http2 = false
+    Rampart::start_in(dir, &config_for_addr(upstream.addr, &format!("{admin}\n{extra}")))
+}
 
-[[upstream]]
-name = "app"
-servers = ["{}"]
-
-[[route]]
-path = "/"
-upstream = "app"
-
-{admin}
-{extra}
-"#,
-        upstream.addr
-    ))
+/// Wait until `/metrics` counts every tunnel closed, `total` of them opened.
+fn wait_tunnels_closed(rampart: &Rampart, total: u32) {
+    common::eventually(Duration::from_secs(5), "the tunnels counted closed", || {
+        let text = metrics_text(rampart);
+        (text.contains("\nrampart_websockets_open 0\n") && text.contains(&format!("\nrampart_websockets_total {total}\n"))).then_some(())
+    });
 }
 
 const HANDSHAKE: &[u8] = b"GET /chat HTTP/1.1\r\nHost: campaign.test\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -163,10 +145,7 @@ fn a_websocket_is_carried_both_ways_until_a_side_closes() {
     let mut rest = Vec::new();
     let end = ws.read_to_end(&mut rest);
     assert!(end.is_ok() && rest.is_empty(), "{end:?} {rest:?}");
-    common::eventually(Duration::from_secs(5), "the tunnel counted closed", || {
-        let text = metrics_text(&rampart);
-        (text.contains("\nrampart_websockets_open 0\n") && text.contains("\nrampart_websockets_total 1\n")).then_some(())
-    });
+    wait_tunnels_closed(&rampart, 1);
 
     common::wait_json_logs(&rampart, "rampart::access", Duration::from_secs(5), |access| {
         access.iter().any(|l| l["path"] == "/chat" && l["status"] == 101)
@@ -261,14 +240,7 @@ fn serve_websocket_app(mut s: TcpStream) {
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     loop {
         // The head as sent (the key is case-sensitive).
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match s.read(&mut byte) {
-                Ok(1) => head.push(byte[0]),
-                _ => return,
-            }
-        }
+        let Some(head) = common::read_head_bytes(&mut s) else { return };
         let head = String::from_utf8_lossy(&head).into_owned();
         let key = head.lines().find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key")).map(|(_, v)| v.trim().to_string()));
         let Some(key) = key else {
@@ -356,8 +328,5 @@ fn a_browser_talks_websocket_through_the_shield() {
     assert_eq!(line["echo"], "hello through the shield", "{line}");
     assert_eq!((line["bigLength"].as_u64(), line["bigSame"].as_bool()), (Some(70_000), Some(true)), "{line}");
     assert_eq!(line["closeCode"], 1000, "{line}");
-    common::eventually(Duration::from_secs(5), "the tunnel counted closed", || {
-        let text = metrics_text(&rampart);
-        (text.contains("\nrampart_websockets_open 0\n") && text.contains("\nrampart_websockets_total 1\n")).then_some(())
-    });
+    wait_tunnels_closed(&rampart, 1);
 }

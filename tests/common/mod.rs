@@ -272,6 +272,11 @@ impl Drop for Rampart {
 
 /// A minimal configuration: one listener on port 0 in front of `backend`, plus `extra` TOML.
 pub fn config_for(backend: &Backend, extra: &str) -> String {
+    config_for_addr(backend.addr, extra)
+}
+
+/// [`config_for`] in front of any server at `backend`.
+pub fn config_for_addr(backend: SocketAddr, extra: &str) -> String {
     format!(
         r#"
 [[listener]]
@@ -286,8 +291,7 @@ path = "/"
 upstream = "app"
 
 {extra}
-"#,
-        backend = backend.addr
+"#
     )
 }
 
@@ -378,18 +382,26 @@ impl RawResponse {
     }
 }
 
+/// One message head, through its blank line, read a byte at a time (nothing after it is
+/// taken off the socket); `None` if the connection ends or its read timeout passes first.
+pub fn read_head_bytes(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
+
 /// Read one response (Content-Length or chunked framing) from `s`; `None` if the peer closed
 /// the connection (or `timeout` passed) before a whole response head arrived.
 pub fn read_response(s: &mut TcpStream, timeout: Duration) -> Option<RawResponse> {
     s.set_read_timeout(Some(timeout)).expect("read timeout");
-    let mut buf = Vec::new();
+    let buf = read_head_bytes(s)?;
     let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        match s.read(&mut byte) {
-            Ok(1) => buf.push(byte[0]),
-            _ => return None,
-        }
-    }
     let head = String::from_utf8_lossy(&buf).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;

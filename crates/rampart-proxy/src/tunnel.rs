@@ -114,7 +114,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::forward::{upstream_parts, Forwarding};
     use http::Version;
 
