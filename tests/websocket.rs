@@ -330,3 +330,57 @@ fn a_browser_talks_websocket_through_the_shield() {
     assert_eq!(line["closeCode"], 1000, "{line}");
     wait_tunnels_closed(&rampart, 1);
 }
+
+/// Over TLS (wss://): the same handshake and bytes both ways, on a listener that offers
+/// HTTP/2 by ALPN to a client that asks for HTTP/1.1.
+#[tokio::test]
+async fn a_websocket_over_tls_is_carried_too() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::{self, pki_types};
+
+    let upstream = Upstream::start(Answer::Upgrades);
+    let dir = temp_dir();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["chat.test".to_string()]).unwrap().self_signed(&key).unwrap();
+    common::write_file(dir.path(), "chat.pem", &cert.pem());
+    common::write_file(dir.path(), "chat.key", &key.serialize_pem());
+    let config = config_for_addr(upstream.addr, "").replace(
+        "address = \"127.0.0.1:0\"\n",
+        "address = \"127.0.0.1:0\"\ntls = { cert = \"chat.pem\", key = \"chat.key\" }\n",
+    );
+    let rampart = Rampart::start_in(dir, &config);
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki_types::CertificateDer::from(cert.der().to_vec())).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(rampart.addrs[0]).await.unwrap();
+    let name = pki_types::ServerName::try_from("chat.test").unwrap();
+    let mut ws = tokio_rustls::TlsConnector::from(Arc::new(tls)).connect(name, tcp).await.unwrap();
+
+    ws.write_all(HANDSHAKE).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let expected_tail = b"hello-from-upstream";
+    while !got.windows(expected_tail.len()).any(|w| w == expected_tail) {
+        let n = tokio::time::timeout_at(deadline, ws.read(&mut buf)).await.expect("101 and greeting in 10 s").unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 101 "), "{text}");
+    assert!(text.contains("\r\nupgrade: websocket\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nhello-from-upstream"), "{text}");
+    ws.write_all(b"over tls").await.unwrap();
+    let mut echo = [0u8; 8];
+    tokio::time::timeout(Duration::from_secs(10), ws.read_exact(&mut echo)).await.expect("echo in 10 s").unwrap();
+    assert_eq!(&echo, b"over tls");
+    let head = upstream.heads().pop().expect("the handshake reached the upstream");
+    assert!(head.contains("\r\nx-forwarded-proto: https\r\n") && head.contains("\r\nupgrade: websocket\r\n"), "{head}");
+}

@@ -48,10 +48,11 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     strip(headers, false);
 }
 
-/// [`strip_hop_by_hop`], but a WebSocket handshake (when `may_upgrade`: a bodiless HTTP/1.1
-/// GET) keeps its upgrade, as [`crate::tunnel::set_upgrade_fields`] writes it. Returns whether
-/// it did. The handshake is looked for only when both `Upgrade` and `Connection` are there.
-fn strip(headers: &mut HeaderMap, may_upgrade: bool) -> bool {
+/// [`strip_hop_by_hop`], but a WebSocket handshake (`may_upgrade`: an HTTP/1.1 GET, whose
+/// fields [`crate::tunnel::asks_websocket`] then reads) keeps its upgrade, as
+/// [`crate::tunnel::set_upgrade_fields`] writes it. The handshake is looked for only when both
+/// `Upgrade` and `Connection` are there.
+fn strip(headers: &mut HeaderMap, may_upgrade: bool) {
     // One pass over the names present (a handful), noting which hop-by-hop ones are there;
     // only those are removed (a removal hashes its name, found or not). No allocation.
     let mut found = 0u8;
@@ -61,7 +62,7 @@ fn strip(headers: &mut HeaderMap, may_upgrade: bool) -> bool {
         }
     }
     if found == 0 {
-        return false;
+        return;
     }
     const UPGRADE_AND_CONNECTION: u8 = 1 << 6 | 1;
     let websocket = may_upgrade && found & UPGRADE_AND_CONNECTION == UPGRADE_AND_CONNECTION && crate::tunnel::asks_websocket(headers);
@@ -76,7 +77,6 @@ fn strip(headers: &mut HeaderMap, may_upgrade: bool) -> bool {
     if websocket {
         crate::tunnel::set_upgrade_fields(headers);
     }
-    websocket
 }
 
 /// Remove the headers the `Connection` header names; those of [`HOP_BY_HOP`] (`keep-alive`,
