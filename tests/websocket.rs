@@ -384,3 +384,29 @@ async fn a_websocket_over_tls_is_carried_too() {
     let head = upstream.heads().pop().expect("the handshake reached the upstream");
     assert!(head.contains("\r\nx-forwarded-proto: https\r\n") && head.contains("\r\nupgrade: websocket\r\n"), "{head}");
 }
+
+/// Least-connections balancing counts an open tunnel against its server until it closes: with
+/// one socket open on one server, plain requests go to the other.
+#[test]
+fn an_open_tunnel_keeps_its_server_busy_for_least_connections() {
+    let (a, b) = (Upstream::start(Answer::Upgrades), Upstream::start(Answer::Upgrades));
+    let config = config_for_addr(a.addr, "").replace(
+        &format!("servers = [\"{}\"]", a.addr),
+        &format!("servers = [\"{}\", \"{}\"]\nbalance = \"least_conn\"", a.addr, b.addr),
+    );
+    let rampart = Rampart::start(&config);
+    let mut ws = TcpStream::connect(rampart.addrs[0]).unwrap();
+    ws.write_all(HANDSHAKE).unwrap();
+    assert_eq!(read_response(&mut ws, Duration::from_secs(10)).expect("response").status, 101);
+    assert_eq!(read_exactly(&mut ws, 19), b"hello-from-upstream");
+    let (tunnelled, other) = if a.heads().len() == 1 { (&a, &b) } else { (&b, &a) };
+    assert_eq!((tunnelled.heads().len(), other.heads().len()), (1, 0));
+
+    let mut s = TcpStream::connect(rampart.addrs[0]).unwrap();
+    for _ in 0..10 {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: campaign.test\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut s, Duration::from_secs(10)).expect("response").status, 200);
+    }
+    // Without the tunnel counted, ties between two idle servers alternate: five each.
+    assert_eq!((tunnelled.heads().len(), other.heads().len()), (1, 10));
+}

@@ -29,6 +29,9 @@ use crate::metrics::Metrics;
 pub struct Upgraded {
     pub(crate) stream: TcpStream,
     pub(crate) read: BytesMut,
+    /// The server's in-flight count (least-connections), held while the tunnel is open: a
+    /// server with many open sockets is a busy one.
+    pub(crate) in_flight: Option<crate::upstream::InFlight>,
 }
 
 /// The upgraded upstream connection, carried from the upstream client to the client's
@@ -44,6 +47,13 @@ impl Tunnel {
 
     pub(crate) fn take(&self) -> Option<Upgraded> {
         self.0.lock().take()
+    }
+
+    /// Count the tunnel against its server for as long as it is open.
+    pub(crate) fn hold(&self, in_flight: Option<crate::upstream::InFlight>) {
+        if let Some(upgraded) = self.0.lock().as_mut() {
+            upgraded.in_flight = in_flight;
+        }
     }
 }
 
@@ -91,7 +101,7 @@ where
         }
     }
     let _closed = Closed(metrics);
-    let Upgraded { stream: mut upstream, read: upstream_read } = upstream;
+    let Upgraded { stream: mut upstream, read: upstream_read, in_flight: _in_flight } = upstream;
     let joined = async {
         // What each side sent before the other was joined to it goes first.
         if !client_read.is_empty() {

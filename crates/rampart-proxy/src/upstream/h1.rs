@@ -120,7 +120,7 @@ impl Connection {
     /// The socket of a connection the server switched to WebSocket, and what was read past
     /// the 101 head.
     pub fn into_upgraded(self) -> crate::tunnel::Upgraded {
-        crate::tunnel::Upgraded { stream: self.io, read: self.read }
+        crate::tunnel::Upgraded { stream: self.io, read: self.read, in_flight: None }
     }
 
     /// Whether the idle connection is still usable: nothing arrived on it since its last
