@@ -272,10 +272,9 @@ pub async fn handle(served: Arc<Served>, req: Request<ClientBody>) -> Result<Res
 
     // Hop-by-hop fields were left out as the upstream client parsed the head.
     let (mut resp_parts, resp_body) = upstream_resp.into_parts();
-    // A WebSocket tunnel counts against its server for as long as it is open, not just to its
-    // 101 (see crate::tunnel).
-    let tunnel = (resp_parts.status == StatusCode::SWITCHING_PROTOCOLS).then(|| resp_parts.extensions.get::<crate::tunnel::Tunnel>()).flatten();
-    let in_flight = match tunnel {
+    // A WebSocket tunnel (only a 101 carries one) counts against its server for as long as it
+    // is open, not just to its 101 (see crate::tunnel).
+    let in_flight = match resp_parts.extensions.get::<crate::tunnel::Tunnel>() {
         Some(tunnel) => {
             tunnel.hold(in_flight);
             None

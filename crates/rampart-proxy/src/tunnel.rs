@@ -61,18 +61,18 @@ impl Tunnel {
 /// naming `websocket`, a `Connection` naming `upgrade`, and no body (the method, `GET`, and
 /// the version, HTTP/1.1, are the caller's to check).
 pub fn asks_websocket(headers: &http::HeaderMap) -> bool {
-    names_token(headers.get_all(UPGRADE), b"websocket")
-        && names_token(headers.get_all(CONNECTION), b"upgrade")
+    names_token(headers.get_all(UPGRADE).iter().map(HeaderValue::as_bytes), b"websocket")
+        && names_token(headers.get_all(CONNECTION).iter().map(HeaderValue::as_bytes), b"upgrade")
         && !headers.contains_key(http::header::TRANSFER_ENCODING)
         && headers.get_all(http::header::CONTENT_LENGTH).iter().all(|v| v.as_bytes() == b"0")
 }
 
-/// Whether one of the comma-separated tokens of `values` is `token` (ASCII case-insensitive).
-/// An `Upgrade` token may carry a version (`websocket/13`): the protocol name is what counts.
-pub(crate) fn names_token<'a>(values: impl IntoIterator<Item = &'a HeaderValue>, token: &[u8]) -> bool {
+/// Whether one of the comma-separated tokens of the field `values` is `token` (ASCII
+/// case-insensitive). An `Upgrade` token may carry a version (`websocket/13`): the protocol
+/// name is what counts.
+pub(crate) fn names_token<'a>(values: impl IntoIterator<Item = &'a [u8]>, token: &[u8]) -> bool {
     values.into_iter().any(|v| {
-        v.as_bytes()
-            .split(|b| *b == b',')
+        v.split(|b| *b == b',')
             .map(|t| t.split(|b| *b == b'/').next().unwrap_or_default().trim_ascii())
             .any(|t| t.eq_ignore_ascii_case(token))
     })

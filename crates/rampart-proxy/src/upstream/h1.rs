@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, UPGRADE};
+use http::header::{HeaderName, CONTENT_LENGTH, HOST, UPGRADE};
 use http::{Method, Response, StatusCode, Version};
 use http_body::{Body, Frame};
 use tokio::net::TcpStream;
@@ -414,9 +414,7 @@ fn parse_head(buf: &mut BytesMut, head_request: bool, upgrade: bool, names: &mut
     let switching = status == StatusCode::SWITCHING_PROTOCOLS;
     if switching {
         let names_token = |name: &str, token: &[u8]| {
-            parsed.headers.iter().filter(|f| f.name.eq_ignore_ascii_case(name)).any(|f| {
-                HeaderValue::from_bytes(f.value).is_ok_and(|v| crate::tunnel::names_token([&v], token))
-            })
+            crate::tunnel::names_token(parsed.headers.iter().filter(|f| f.name.eq_ignore_ascii_case(name)).map(|f| f.value), token)
         };
         if !upgrade || !names_token("upgrade", b"websocket") || !names_token("connection", b"upgrade") {
             return Err(Error::Malformed("101 Switching Protocols to a request that did not ask for a WebSocket upgrade"));
