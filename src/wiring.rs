@@ -145,7 +145,11 @@ impl Plan {
         let gate = crate::defence::gate(c).map_err(anyhow::Error::msg)?;
         // Staff networks get a worker of their own (crate rampart_proxy::workers).
         let staff = c.priorities.iter().flat_map(|p| p.networks.iter().copied()).collect();
-        Ok(runtime.with_gate(gate).with_pressure(crate::defence::mitigation()).with_priority_networks(staff))
+        Ok(runtime
+            .with_gate(gate)
+            .with_pressure(crate::defence::mitigation())
+            .with_priority_networks(staff)
+            .with_pinned_workers(c.server.pin_workers))
     }
 }
 

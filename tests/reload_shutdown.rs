@@ -153,3 +153,74 @@ fn a_reload_moves_new_requests_and_lets_the_one_in_flight_finish() {
     assert_eq!(in_flight.join().unwrap(), (200, Some("old".to_string())));
     assert_eq!((old.hits(), new.hits()), (1, 1));
 }
+
+/// The CPUs each of the process's `rampart-worker-*` threads may run on (`Cpus_allowed_list`
+/// in /proc), by thread name.
+#[cfg(target_os = "linux")]
+fn worker_cpus(pid: u32) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let Ok(name) = std::fs::read_to_string(task.path().join("comm")) else { continue };
+        if !name.starts_with("rampart-worker-") && !name.starts_with("rampart-priori") {
+            continue;
+        }
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let cpus = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).unwrap_or("").trim().to_string();
+        out.push((name.trim().to_string(), cpus));
+    }
+    out.sort();
+    out
+}
+
+/// How many CPUs a list such as "0-3,6" names.
+#[cfg(target_os = "linux")]
+fn cpu_count(list: &str) -> usize {
+    let span = |r: &str| r.split_once('-').map_or(1, |(a, b)| b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1);
+    list.split(',').map(span).sum()
+}
+
+/// With the defaults each per-core worker runs on one CPU of its own (and the staff worker on
+/// all of them); a reload with `pin_workers = false` lets them run on all, and the requests on
+/// a kept-alive connection keep being answered meanwhile.
+#[cfg(target_os = "linux")]
+#[test]
+fn workers_are_pinned_and_a_reload_sets_them_free() {
+    let all = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:").map(|v| v.trim().to_string()))
+        .unwrap();
+    let app = Backend::start("app");
+    let r = Rampart::start(&config_for(&app, ""));
+    let mut conn = TcpStream::connect(r.addrs[0]).unwrap();
+    let ask = |conn: &mut TcpStream| {
+        conn.write_all(&get_request("/", &[])).unwrap();
+        read_response(conn, Duration::from_secs(5)).expect("a response on the kept-alive connection").status
+    };
+    // The workers start with the first connection.
+    assert_eq!(ask(&mut conn), 200);
+    let pinned = eventually(Duration::from_secs(5), "the workers' threads", || {
+        let w = worker_cpus(r.pid());
+        w.iter().any(|(n, _)| n.starts_with("rampart-worker-")).then_some(w)
+    });
+    let shared: Vec<&String> = pinned.iter().filter(|(n, _)| n.starts_with("rampart-worker-")).map(|(_, c)| c).collect();
+    if std::thread::available_parallelism().unwrap().get() == cpu_count(&all) {
+        let mut one_each: Vec<usize> = shared.iter().map(|c| c.parse().unwrap_or_else(|_| panic!("one CPU each: {pinned:?}"))).collect();
+        one_each.sort();
+        one_each.dedup();
+        assert_eq!(one_each.len(), cpu_count(&all), "a different one each, one per CPU: {pinned:?}");
+    } else {
+        // A CPU quota: fewer workers than CPUs, none of them pinned.
+        assert!(shared.iter().all(|c| *c == &all), "{pinned:?}");
+    }
+    for (name, cpus) in pinned.iter().filter(|(n, _)| !n.starts_with("rampart-worker-")) {
+        assert_eq!(cpus, &all, "{name} is not pinned");
+    }
+
+    std::fs::write(r.config_path(), config_for(&app, "[server]\npin_workers = false\n")).unwrap();
+    r.signal("HUP");
+    wait_for_lines(&r, "configuration reloaded", 1);
+    assert_eq!(ask(&mut conn), 200);
+    let free = worker_cpus(r.pid());
+    assert!(free.iter().all(|(_, cpus)| cpus == &all), "after the reload: {free:?}");
+}

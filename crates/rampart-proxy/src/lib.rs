@@ -32,6 +32,7 @@
 //! on the runtime they started with, and no connection is dropped.
 
 pub mod accept;
+mod affinity;
 pub mod admission;
 pub mod body;
 pub mod client_ip;

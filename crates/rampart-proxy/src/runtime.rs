@@ -45,6 +45,9 @@ pub struct Runtime {
     /// Networks of the priority classes (staff), known from the socket peer: their connections
     /// are served on a worker of their own (see [`crate::workers`]).
     pub priority_networks: Vec<ipnet::IpNet>,
+    /// Pin each per-core worker to a CPU of its own (`[server] pin_workers`; see
+    /// [`crate::workers`]).
+    pub pin_workers: bool,
     health_stop: watch::Sender<bool>,
 }
 
@@ -82,6 +85,7 @@ impl Runtime {
             gate: None,
             pressure: None,
             priority_networks: Vec::new(),
+            pin_workers: true,
             health_stop,
         })
     }
@@ -105,6 +109,12 @@ impl Runtime {
         !self.priority_networks.is_empty()
             && (self.identity.source == crate::settings::ClientAddressSource::Peer || !self.identity.is_trusted(peer))
             && self.priority_networks.iter().any(|n| n.contains(&peer))
+    }
+
+    /// Pin the per-core workers to CPUs of their own, or not.
+    pub fn with_pinned_workers(mut self, pin: bool) -> Runtime {
+        self.pin_workers = pin;
+        self
     }
 
     /// Serve challenges through `gate`.
@@ -160,7 +170,7 @@ impl Proxy {
     /// (connections are then served on the caller's runtime).
     pub fn workers(&self) -> Option<&Workers> {
         self.workers
-            .get_or_init(|| match Workers::per_core() {
+            .get_or_init(|| match Workers::per_core(self.runtime.load().pin_workers) {
                 Ok(w) => Some(w),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot start the worker threads; serving on the main runtime");
@@ -198,6 +208,9 @@ impl Proxy {
     /// old one, whose health checkers stop once the last of them is done.
     pub fn install(&self, runtime: Runtime) {
         runtime.start_health_checks();
+        if let Some(Some(workers)) = self.workers.get() {
+            workers.pin(runtime.pin_workers);
+        }
         self.guard.update(&runtime.limits);
         self.runtime.store(Arc::new(runtime));
         self.metrics.reloads_ok.fetch_add(1, Ordering::Relaxed);

@@ -8,13 +8,22 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 /// `[server]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
     /// `trusted_proxies`: peers whose forwarding headers (or PROXY protocol header) are
     /// believed. Bare addresses become /32 or /128. Default: none.
     pub trusted_proxies: Vec<IpNet>,
     /// `client_address`: where the client's address comes from. Default: [`ClientAddress::Peer`].
     pub client_address: ClientAddress,
+    /// `pin_workers`: each per-core worker thread runs on a CPU of its own, when the process
+    /// may use as many CPUs as it runs workers. Default: true.
+    pub pin_workers: bool,
+}
+
+impl Default for Server {
+    fn default() -> Server {
+        Server { trusted_proxies: Vec::new(), client_address: ClientAddress::default(), pin_workers: true }
+    }
 }
 
 /// `[server] client_address`.

@@ -10,6 +10,7 @@ use super::{Bool, Int, Str, StrList};
 pub(crate) struct RawServer {
     pub trusted_proxies: Option<StrList>,
     pub client_address: Option<Str>,
+    pub pin_workers: Option<Bool>,
 }
 
 /// `[[listener]]`.

@@ -40,7 +40,7 @@ pub(crate) fn server(ctx: &mut Ctx<'_>, raw: Option<&RawServer>) -> Server {
             );
         }
     }
-    Server { trusted_proxies, client_address }
+    Server { trusted_proxies, client_address, pin_workers: flag(&raw.pin_workers, true) }
 }
 
 /// `[[listener]]`: addresses parse and are unique; TLS files exist; SNI needs a default cert.
@@ -110,9 +110,12 @@ mod tests {
     fn server_defaults_and_values() {
         let c = ok("");
         assert_eq!(c.server.client_address, ClientAddress::Peer);
+        assert!(c.server.pin_workers);
         let c = ok("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\nclient_address = \"proxy-protocol\"\n");
         assert_eq!(c.server.trusted_proxies[1].to_string(), "192.0.2.1/32");
         assert_eq!(c.server.client_address, ClientAddress::ProxyProtocol);
+        assert!(c.server.pin_workers, "a [server] table without the key keeps the default");
+        assert!(!ok("[server]\npin_workers = false\n").server.pin_workers);
     }
 
     #[test]
@@ -122,6 +125,8 @@ mod tests {
         assert!(e[1].contains("expected a network"), "{e:?}");
         let e = errs("[server]\nclient_address = \"x-forwarded-for\"\n");
         assert!(e[0].contains("needs `trusted_proxies`"), "{e:?}");
+        let e = raw_errs("[server]\npin_workers = \"yes\"\n");
+        assert!(e.iter().any(|m| m.contains("pin_workers") || m.contains("bool")), "{e:?}");
     }
 
     #[test]
