@@ -58,6 +58,7 @@ networks = ["127.0.2.0/27"]
 level = "warn"
 access_log = "off"
 TOML
+own_session=0  # the staff probe runs in the flood generator's process: see start_rampart in lib.sh
 start_rampart flood "${RAMPART##*:}" "$run/rampart.toml"
 
 mkdir -p "$run/nginx-tmp"
