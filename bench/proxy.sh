@@ -15,6 +15,8 @@
 #                           set high enough never to fire: the cost of the checks themselves
 #   rampart-bare     :8092  plain proxy with `forward_headers = []`: no forwarding fields, the
 #                           anchors' nginx's job
+#   rampart-unpinned :8093  plain proxy with `[server] pin_workers = false`: the workers left to
+#                           the scheduler (not in the default set; name it in TARGETS)
 #   nginx+fwd        :8084  nginx doing what Rampart does by default besides proxying: the five
 #                           forwarding fields, the request id sent back (see start_nginx_fwd).
 #                           Rampart's ratio to it, and rampart-bare's to the anchors' nginx, are
@@ -31,12 +33,13 @@ declare -A cmd=(
     [rampart]='measure rampart http://127.0.0.1:8090/'
     [rampart+stages]='measure rampart+stages http://127.0.0.1:8091/'
     [rampart-bare]='measure rampart-bare http://127.0.0.1:8092/'
+    [rampart-unpinned]='measure rampart-unpinned http://127.0.0.1:8093/'
 )
 all="nginx nginx+fwd haproxy rampart rampart+stages rampart-bare"
 read -r -a targets <<< "${TARGETS:-$all}"
 turns=()
 for t in "${targets[@]}"; do
-    [ -n "${cmd[$t]:-}" ] || { echo "TARGETS: unknown target '$t' (known: $all)"; exit 2; }
+    [ -n "${cmd[$t]:-}" ] || { echo "TARGETS: unknown target '$t' (known: $all rampart-unpinned)"; exit 2; }
     turns+=("${cmd[$t]}")
 done
 [[ " ${targets[*]} " == *" nginx "* ]] || { echo "TARGETS must include nginx, the baseline"; exit 2; }
@@ -58,13 +61,17 @@ start_rampart plain 8090 "$run/plain.toml"
 start_rampart stages 8091 "$run/stages.toml"
 base_config 8092 "" 'forward_headers = []' > "$run/bare.toml"
 start_rampart bare 8092 "$run/bare.toml"
+if [[ " ${targets[*]} " == *" rampart-unpinned "* ]]; then
+    base_config 8093 "$(printf '[server]\npin_workers = false\n')" > "$run/unpinned.toml"
+    start_rampart unpinned 8093 "$run/unpinned.toml"
+fi
 
 for round in $(seq "$ROUNDS"); do
     echo "round $round"
     in_turn "$round" "${turns[@]}"
 done
 others=()
-for t in haproxy rampart rampart+stages rampart-bare nginx+fwd; do
+for t in haproxy rampart rampart+stages rampart-bare rampart-unpinned nginx+fwd; do
     [[ " ${targets[*]} " == *" $t "* ]] && others+=("$t")
 done
 report nginx "${others[@]}"
