@@ -25,13 +25,14 @@
 //! Each per-core worker is pinned to a CPU of its own (`[server] pin_workers`, on by default),
 //! when the process may use exactly as many CPUs as it runs workers. Left to the scheduler, a
 //! worker follows the thread that wakes it: a packet sent over loopback wakes the receiver on
-//! the sender's CPU, so both workers were often pulled onto the CPU of the load generator, or
-//! of the app behind, and queued there one behind the other while the other CPU ran something
-//! else. Pinned, each CPU always has one of them, and the threads that are not pinned (the
+//! the sender's CPU, so both workers were at times pulled onto the CPU of the load generator,
+//! or of the app behind, and queued there one behind the other while the other CPU ran
+//! something else (in 5.7% of samples taken every 2 ms under `bench/proxy.sh`'s load). Pinned, each CPU always has one of them, and the threads that are not pinned (the
 //! app, the lanes' workers) go where there is room. Measured on the 2-core bench machine
-//! (`bench/proxy.sh`'s load, 36 rounds): 3-7% more requests per second and a p99 a third lower
-//! (2.3 ms against 3.6 ms); with a busy process pinned to one CPU, 0.95x nginx instead of
-//! 0.87x. The lanes' workers are not pinned: they must reach whichever CPU frees up first.
+//! against the same build unpinned, in the same rounds (`bench/proxy.sh`'s load, three runs of
+//! 12-48 rounds): p99 0.5-0.7x in every run, requests per second 1.00-1.07x (median per-round
+//! ratios); with a busy process pinned to one CPU, 0.95x nginx instead of 0.87x. The lanes'
+//! workers are not pinned: they must reach whichever CPU frees up first.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
