@@ -125,6 +125,7 @@ impl Plan {
                 path_prefix: r.path.clone(),
                 upstream: r.upstream.clone(),
                 sensitive: r.sensitive,
+                websocket: r.websocket,
             })
             .collect();
         let identity = ClientIdentity {
@@ -159,6 +160,7 @@ fn proxy_limits(l: &rampart_config::Limits) -> Limits {
         header_read_timeout: l.header_read_timeout,
         body_min_rate: l.body_min_rate,
         idle_timeout: l.idle_timeout,
+        tunnel_idle_timeout: l.tunnel_idle_timeout,
         write_timeout: l.write_timeout,
         accept_rate: (l.accept_rate.per_second().round() as u64).clamp(1, u32::MAX as u64) as u32,
         max_request_line: l.max_request_line as usize,

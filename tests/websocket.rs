@@ -219,6 +219,59 @@ fn a_shutdown_closes_open_tunnels() {
     assert!(end.is_ok() && rest.is_empty(), "{end:?} {rest:?}");
 }
 
+/// A route with `websocket = false` takes no handshake: the upstream sees a plain GET, no
+/// tunnel opens; the other routes still take them.
+#[test]
+fn a_route_can_refuse_websocket() {
+    let upstream = Upstream::start(Answer::Upgrades);
+    let rampart = shield(&upstream, "[[route]]\npath = \"/chat\"\nupstream = \"app\"\nwebsocket = false\n");
+    let mut s = TcpStream::connect(rampart.addrs[0]).unwrap();
+    s.write_all(HANDSHAKE).unwrap();
+    let resp = read_response(&mut s, Duration::from_secs(10)).expect("response");
+    assert_eq!((resp.status, resp.body.as_slice()), (200, &b"plain"[..]), "{resp:?}");
+    let heads = upstream.heads();
+    assert!(heads[0].starts_with("get /chat ") && !heads[0].contains("\r\nupgrade:") && !heads[0].contains("\r\nconnection:"), "{heads:?}");
+
+    let mut ws = TcpStream::connect(rampart.addrs[0]).unwrap();
+    ws.write_all(&String::from_utf8_lossy(HANDSHAKE).replacen("/chat", "/live", 1).into_bytes()).unwrap();
+    assert_eq!(read_response(&mut ws, Duration::from_secs(10)).expect("response").status, 101);
+    assert_eq!(read_exactly(&mut ws, 19), b"hello-from-upstream");
+    assert!(metrics_text(&rampart).contains("\nrampart_websockets_total 1\n"), "{}", metrics_text(&rampart));
+}
+
+/// An open tunnel is idle by `tunnel_idle_timeout`, not the connection's `idle_timeout`: it
+/// outlives the latter in silence, and is closed once the former passes with no byte.
+#[test]
+fn a_quiet_tunnel_lives_by_its_own_idle_timeout() {
+    let upstream = Upstream::start(Answer::Upgrades);
+    let rampart = shield(&upstream, "[limits]\nidle_timeout = \"1s\"\ntunnel_idle_timeout = \"4s\"\n");
+    // A kept-alive connection is still closed after 1 s without a request.
+    let mut plain = TcpStream::connect(rampart.addrs[0]).unwrap();
+    plain.write_all(b"GET / HTTP/1.1\r\nHost: campaign.test\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut plain, Duration::from_secs(10)).expect("response").status, 200);
+    let began = std::time::Instant::now();
+    plain.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(plain.read(&mut [0u8; 16]).ok(), Some(0));
+    assert!(began.elapsed() < Duration::from_secs(3), "closed after {:?}", began.elapsed());
+
+    let mut ws = TcpStream::connect(rampart.addrs[0]).unwrap();
+    ws.write_all(HANDSHAKE).unwrap();
+    assert_eq!(read_response(&mut ws, Duration::from_secs(10)).expect("response").status, 101);
+    assert_eq!(read_exactly(&mut ws, 19), b"hello-from-upstream");
+    // Silent for well past the connection's idle timeout: still open.
+    std::thread::sleep(Duration::from_millis(2500));
+    ws.write_all(b"still-here").unwrap();
+    assert_eq!(read_exactly(&mut ws, 10), b"still-here");
+    // Then silent for good: closed about 4 s after the last byte.
+    let last = std::time::Instant::now();
+    ws.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut rest = Vec::new();
+    let end = ws.read_to_end(&mut rest);
+    let after = last.elapsed();
+    assert!(end.is_ok() && rest.is_empty(), "{end:?} {rest:?}");
+    assert!(after >= Duration::from_millis(3500) && after < Duration::from_secs(10), "closed after {after:?}");
+    wait_tunnels_closed(&rampart, 1);
+}
 
 /// A WebSocket upstream a browser can talk to: `GET /` is a page, `GET /ws` a WebSocket
 /// (RFC 6455: the accept key, a text greeting, then every frame echoed unmasked, a close

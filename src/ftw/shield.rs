@@ -58,6 +58,7 @@ pub async fn start(crs_dir: &Path, backend: SocketAddr) -> anyhow::Result<Shield
         path_prefix: "/".into(),
         upstream: "albedo".into(),
         sensitive: false,
+        websocket: true,
     };
     let upstream = UpstreamSettings {
         name: "albedo".into(),
@@ -100,6 +101,7 @@ fn generous_limits() -> Limits {
         header_read_timeout: Duration::from_secs(3),
         body_min_rate: 1,
         idle_timeout: Duration::from_secs(10),
+        tunnel_idle_timeout: Duration::from_secs(10),
         write_timeout: Duration::from_secs(10),
         max_request_line: 1024 * 1024,
         max_header_bytes: 1024 * 1024,

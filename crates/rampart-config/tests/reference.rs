@@ -28,6 +28,8 @@ fn reference_parses_with_every_key() {
     assert_eq!(config.limits.body_min_rate, 1024);
     assert_eq!(config.limits.max_body, 10 * 1024 * 1024);
     assert_eq!(config.limits.idle_timeout, Duration::from_secs(60));
+    assert_eq!(config.limits.tunnel_idle_timeout, Duration::from_secs(3600));
+    assert!(config.server.pin_workers);
 
     let app = &config.upstreams[0];
     assert_eq!(app.balance, Balance::LeastConn);
@@ -40,6 +42,7 @@ fn reference_parses_with_every_key() {
     assert_eq!(config.routes[0].name, "campaign");
     assert_eq!(config.routes[1].name, "/contacts");
     assert!(config.routes[1].sensitive);
+    assert!(config.routes[0].websocket && !config.routes[1].websocket);
     assert_eq!(config.upstream_of(&config.routes[1]).map(|u| u.name.as_str()), Some("app"));
 
     assert_eq!(config.priorities.len(), 2);

@@ -115,6 +115,9 @@ pub struct Forwarding<'a> {
     pub memo: Option<&'a ForwardMemo>,
     /// Which fields are written (the upstream's `forward_headers`).
     pub send: ForwardHeaders,
+    /// The route takes WebSocket handshakes (its `websocket`): when false, an `Upgrade` goes
+    /// with the hop-by-hop fields like any other.
+    pub websocket: bool,
 }
 
 /// A connection's forwarding lines up to the request id, kept for its next request: its
@@ -187,7 +190,7 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> ForwardFields 
     }
     // A WebSocket handshake keeps its upgrade; every other `Upgrade` (h2c) goes with the
     // hop-by-hop fields: see crate::tunnel.
-    let may_upgrade = parts.method == Method::GET && parts.version == Version::HTTP_11;
+    let may_upgrade = fwd.websocket && parts.method == Method::GET && parts.version == Version::HTTP_11;
     parts.version = Version::HTTP_11;
     strip(&mut parts.headers, may_upgrade);
     ForwardFields::new(&parts.headers, host.as_ref(), fwd)
@@ -418,7 +421,7 @@ mod tests {
     /// A request straight from `client` (no proxy in between, none trusted).
     fn direct<'a>(client: &str, tls: bool, request_id: &'a str) -> Forwarding<'a> {
         let client = client.parse().unwrap();
-        Forwarding { client, peer: client, peer_trusted: false, tls, request_id, memo: None, send: ForwardHeaders::ALL }
+        Forwarding { client, peer: client, peer_trusted: false, tls, request_id, memo: None, send: ForwardHeaders::ALL, websocket: true }
     }
 
     /// The fields the upstream receives: the client's that are not replaced, then ours.
@@ -556,6 +559,7 @@ mod tests {
             request_id: "x",
             memo: None,
             send: ForwardHeaders::ALL,
+            websocket: true,
         };
         let f = upstream_parts(&mut p.clone(), &fwd);
         let sent_all = sent(&p, &f);

@@ -122,6 +122,27 @@ impl<T> GuardedIo<T> {
     }
 }
 
+/// A client connection whose idle timeout can be changed while it is open: a connection that
+/// became a WebSocket tunnel takes the tunnels' (`tunnel_idle_timeout`).
+pub trait IdleLimit {
+    fn set_idle_timeout(&mut self, idle: Duration);
+}
+
+impl<T> IdleLimit for GuardedIo<T> {
+    /// The wait in progress, if any, is measured against the new limit from its start: an
+    /// armed timer set for the old deadline is moved when next polled (see
+    /// [`Watchdog::passed`]: earlier at once, later when it fires).
+    fn set_idle_timeout(&mut self, idle: Duration) {
+        self.read.limit = idle;
+    }
+}
+
+impl<T: IdleLimit> IdleLimit for tokio_rustls::server::TlsStream<T> {
+    fn set_idle_timeout(&mut self, idle: Duration) {
+        self.get_mut().0.set_idle_timeout(idle);
+    }
+}
+
 use std::future::Future;
 
 fn timed_out(what: &'static str) -> io::Error {
@@ -237,6 +258,23 @@ mod tests {
         let mut buf = [0u8; 8];
         let err = io.read(&mut buf).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
+    /// A tunnel's limit set on a connection already waiting: longer or shorter, it counts
+    /// from the wait's start.
+    #[tokio::test(start_paused = true)]
+    async fn a_changed_idle_limit_applies_to_the_wait_in_progress() {
+        for (first, then) in [(5, 20), (60, 3)] {
+            let (a, _b) = tokio::io::duplex(64);
+            let mut io = GuardedIo::new(a, Duration::from_secs(first), Duration::from_secs(5));
+            let start = Instant::now();
+            let mut buf = [0u8; 8];
+            assert!(tokio::time::timeout(Duration::from_secs(2), io.read(&mut buf)).await.is_err());
+            io.set_idle_timeout(Duration::from_secs(then));
+            let err = io.read(&mut buf).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+            assert_eq!(start.elapsed().as_secs(), then, "{first} s then {then} s");
+        }
     }
 
     #[tokio::test(start_paused = true)]

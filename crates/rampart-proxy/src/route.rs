@@ -49,6 +49,11 @@ impl Router {
         })
     }
 
+    /// The settings of the route at `at` (a [`Router::position`]).
+    pub fn settings(&self, at: usize) -> Option<&RouteSettings> {
+        self.routes.get(at).map(|(settings, _)| settings)
+    }
+
     /// The routes, in the order they are tried.
     pub fn infos(&self) -> impl Iterator<Item = &RouteInfo> {
         self.routes.iter().map(|(_, info)| info)
@@ -89,6 +94,7 @@ mod tests {
             path_prefix: path.into(),
             upstream: "app".into(),
             sensitive: false,
+            websocket: true,
         }
     }
 

@@ -204,6 +204,7 @@ pub async fn handle(served: Arc<Served>, req: Request<ClientBody>) -> Result<Res
         request_id: &id.0,
         memo: Some(&served.forward),
         send: pool.settings.forward_headers,
+        websocket: rt.router.settings(route_at).is_none_or(|r| r.websocket),
     };
     let forwarding = upstream_parts(&mut parts, &fwd);
     // The id's value, sent to the upstream and back to the client.

@@ -63,6 +63,8 @@ pub struct Limits {
     pub body_min_rate: u64,
     /// Time a connection may sit without reading a byte. Default 60 s.
     pub idle_timeout: Duration,
+    /// Time an open WebSocket tunnel may carry no byte either way. Default 60 s.
+    pub tunnel_idle_timeout: Duration,
     /// Time a write to the client may stall (slow read). Default 30 s.
     pub write_timeout: Duration,
     /// Longest request line (method, target, version). Default 8 KiB.
@@ -92,6 +94,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_min_rate: 1024,
             idle_timeout: Duration::from_secs(60),
+            tunnel_idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
             max_request_line: 8 * 1024,
             max_header_bytes: 32 * 1024,
@@ -157,4 +160,7 @@ pub struct RouteSettings {
     pub path_prefix: String,
     pub upstream: String,
     pub sensitive: bool,
+    /// WebSocket handshakes keep their upgrade (see crate::tunnel); when false they reach the
+    /// upstream as plain GETs.
+    pub websocket: bool,
 }

@@ -8,11 +8,13 @@
 //! raw HTTP/2 connection to the upstream past every rule) is removed as the hop-by-hop field it
 //! is, and a 101 the request did not ask for is a malformed response (502). A tunnel's frames
 //! are not inspected: the stages judged the handshake. The client side keeps its connection's
-//! guards — the idle timeout (no byte either way), the write timeout (a client that stops
-//! reading) — and a drain (shutdown) ends open tunnels.
+//! write timeout (a client that stops reading) and takes the tunnels' idle timeout
+//! (`tunnel_idle_timeout`: no byte either way); a drain (shutdown) ends open tunnels. A route
+//! with `websocket = false` takes no handshake: its `Upgrade` is dropped like any other.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use http::header::{CONNECTION, UPGRADE};
@@ -22,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::drain::Watcher;
+use crate::io::IdleLimit;
 use crate::metrics::Metrics;
 
 /// An upstream connection the server switched to WebSocket: the socket and what was read
@@ -87,11 +90,13 @@ pub fn set_upgrade_fields(headers: &mut http::HeaderMap) {
 
 /// Carry bytes both ways between the client (`client`, with `client_read` already read from
 /// it) and the upgraded upstream connection, until both sides have closed, either fails (the
-/// client's idle or write timeout among the failures), or the drain begins.
-pub async fn splice<T>(mut client: T, client_read: BytesMut, upstream: Upgraded, watcher: &mut Watcher, metrics: &Metrics)
+/// client's write timeout, or `idle` passing with no byte either way, among the failures), or
+/// the drain begins.
+pub async fn splice<T>(mut client: T, client_read: BytesMut, upstream: Upgraded, idle: Duration, watcher: &mut Watcher, metrics: &Metrics)
 where
-    T: AsyncRead + AsyncWrite + Unpin,
+    T: AsyncRead + AsyncWrite + IdleLimit + Unpin,
 {
+    client.set_idle_timeout(idle);
     metrics.websockets_opened.fetch_add(1, Ordering::Relaxed);
     // Counted closed however the tunnel ends, its task dropped included.
     struct Closed<'a>(&'a Metrics);
@@ -129,13 +134,18 @@ mod tests {
 
     /// The fields `upstream_parts` sends for a request: `upgrade`/`connection` values, if any.
     fn sent(method: &str, version: Version, fields: &[(&str, &str)]) -> (Option<String>, Option<String>) {
+        sent_on(true, method, version, fields)
+    }
+
+    /// The same, on a route whose `websocket` is `websocket`.
+    fn sent_on(websocket: bool, method: &str, version: Version, fields: &[(&str, &str)]) -> (Option<String>, Option<String>) {
         let mut req = http::Request::builder().method(method).uri("/chat").version(version).header("host", "app");
         for (n, v) in fields {
             req = req.header(*n, *v);
         }
         let mut parts = req.body(()).unwrap().into_parts().0;
         let ip = "127.0.0.1".parse().unwrap();
-        let fwd = Forwarding { client: ip, peer: ip, peer_trusted: false, tls: false, request_id: "1", memo: None, send: Default::default() };
+        let fwd = Forwarding { client: ip, peer: ip, peer_trusted: false, tls: false, request_id: "1", memo: None, send: Default::default(), websocket };
         upstream_parts(&mut parts, &fwd);
         let get = |n: &str| parts.headers.get(n).map(|v| v.to_str().unwrap().to_string());
         (get("upgrade"), get("connection"))
@@ -163,5 +173,7 @@ mod tests {
         assert_eq!(sent("GET", Version::HTTP_11, &[("upgrade", "websocket")]), gone);
         assert_eq!(sent("GET", Version::HTTP_11, &[("connection", "upgrade")]), gone);
         assert_eq!(sent("GET", Version::HTTP_11, &[("upgrade", "websockets"), ("connection", "upgrade")]), gone);
+        // A route that does not take WebSocket.
+        assert_eq!(sent_on(false, "GET", Version::HTTP_11, &ws), gone);
     }
 }

@@ -85,6 +85,9 @@ pub struct Limits {
     /// `idle_timeout`: keep-alive connection with no request. Default `75s` (nginx
     /// `keepalive_timeout`).
     pub idle_timeout: Duration,
+    /// `tunnel_idle_timeout`: an open WebSocket tunnel with no byte either way. Default: the
+    /// `idle_timeout` (HAProxy's `timeout tunnel`; nginx's `proxy_read_timeout` plays this part).
+    pub tunnel_idle_timeout: Duration,
     /// `write_timeout`: how long a write to a client may stall (a slow reader keeping its
     /// window shut). Default `30s` (nginx `send_timeout` is 60s; a shield can be stricter).
     pub write_timeout: Duration,
@@ -118,6 +121,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_min_rate: 500,
             idle_timeout: Duration::from_secs(75),
+            tunnel_idle_timeout: Duration::from_secs(75),
             write_timeout: Duration::from_secs(30),
             accept_rate: rampart_core::Rate { count: 5000, per: Duration::from_secs(1) },
             max_request_line: 8 * 1024,
@@ -226,4 +230,8 @@ pub struct Route {
     pub upstream_index: usize,
     /// `sensitive`: every access is audited and exfiltration budgets apply. Default `false`.
     pub sensitive: bool,
+    /// `websocket`: WebSocket handshakes on this route reach the upstream with their upgrade.
+    /// When `false`, the `Upgrade` is dropped with the other hop-by-hop fields and the upstream
+    /// sees a plain `GET`. Default `true`.
+    pub websocket: bool,
 }

@@ -47,6 +47,7 @@ pub(crate) struct RawLimits {
     pub header_read_timeout: Option<Str>,
     pub body_min_rate: Option<Str>,
     pub idle_timeout: Option<Str>,
+    pub tunnel_idle_timeout: Option<Str>,
     pub write_timeout: Option<Str>,
     pub accept_rate: Option<Str>,
     pub max_request_line: Option<Str>,
@@ -92,4 +93,5 @@ pub(crate) struct RawRoute {
     pub path: Option<Str>,
     pub upstream: Str,
     pub sensitive: Option<Bool>,
+    pub websocket: Option<Bool>,
 }

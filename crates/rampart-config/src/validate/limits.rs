@@ -28,10 +28,12 @@ pub(crate) fn limits(ctx: &mut Ctx<'_>, raw: Option<&RawLimits>) -> Limits {
         &raw.max_connections_per_client,
         d.max_connections_per_client.min(max_connections_per_prefix),
     );
+    let idle_timeout = duration(ctx, "idle_timeout", &raw.idle_timeout, d.idle_timeout);
     let limits = Limits {
         header_read_timeout: duration(ctx, "header_read_timeout", &raw.header_read_timeout, d.header_read_timeout),
         body_min_rate: byte_rate(ctx, "body_min_rate", &raw.body_min_rate, d.body_min_rate),
-        idle_timeout: duration(ctx, "idle_timeout", &raw.idle_timeout, d.idle_timeout),
+        idle_timeout,
+        tunnel_idle_timeout: duration(ctx, "tunnel_idle_timeout", &raw.tunnel_idle_timeout, idle_timeout),
         write_timeout: duration(ctx, "write_timeout", &raw.write_timeout, d.write_timeout),
         accept_rate: rate_or(ctx, "accept_rate", &raw.accept_rate, d.accept_rate),
         max_request_line: size(ctx, "max_request_line", &raw.max_request_line, d.max_request_line),
@@ -103,6 +105,16 @@ mod tests {
         assert_eq!(c.limits.body_min_rate, 2048);
         assert_eq!(c.limits.max_body, 10 << 20);
         assert_eq!(c.limits.max_headers.get(), 50);
+    }
+
+    #[test]
+    fn a_tunnel_is_idle_as_long_as_a_connection_unless_told() {
+        let c = ok("[limits]\nidle_timeout = \"20s\"\n");
+        assert_eq!(c.limits.tunnel_idle_timeout, Duration::from_secs(20));
+        let c = ok("[limits]\nidle_timeout = \"20s\"\ntunnel_idle_timeout = \"1h\"\n");
+        assert_eq!((c.limits.idle_timeout, c.limits.tunnel_idle_timeout), (Duration::from_secs(20), Duration::from_secs(3600)));
+        let e = errs("[limits]\ntunnel_idle_timeout = \"0s\"\n");
+        assert!(e.len() == 1 && e[0].contains("`tunnel_idle_timeout` must be longer than zero"), "{e:?}");
     }
 
     #[test]

@@ -162,12 +162,13 @@ pub(crate) fn routes(ctx: &mut Ctx<'_>, raw: &[RawRoute], upstreams: &[Upstream]
             upstream,
             upstream_index: index.unwrap_or(0),
             sensitive: flag(&r.sensitive, false),
+            websocket: flag(&r.websocket, true),
         });
     }
     if raw.is_empty() && complete {
         if upstreams.len() == 1 {
             let u = &upstreams[0];
-            out.push(Route { name: "/".into(), host: None, path: "/".into(), upstream: u.name.clone(), upstream_index: 0, sensitive: false });
+            out.push(Route { name: "/".into(), host: None, path: "/".into(), upstream: u.name.clone(), upstream_index: 0, sensitive: false, websocket: true });
         } else if check_refs {
             ctx.error(
                 Some(&(0..0)),
@@ -231,6 +232,10 @@ mod tests {
         assert_eq!(c.routes[0].host.as_deref(), Some("*.example.org"));
         assert!(c.routes[0].sensitive);
         assert_eq!((c.routes[1].name.as_str(), c.routes[1].path.as_str()), ("rest", "/"));
+        assert!(c.routes.iter().all(|r| r.websocket));
+        let c = ok("[[route]]\npath = \"/api\"\nupstream = \"app\"\nwebsocket = false\n");
+        assert!(!c.routes[0].websocket);
+        assert!(errs("[[route]]\nupstream = \"app\"\nwebsocket = \"no\"\n")[0].contains("websocket"));
     }
 
     #[test]

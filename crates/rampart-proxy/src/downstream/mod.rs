@@ -43,7 +43,7 @@ use crate::drain::Watcher;
 use crate::http1::chunked::Chunked;
 use crate::http1::names::NameCache;
 use crate::http1::poll_read;
-use crate::io::Watchdog;
+use crate::io::{IdleLimit, Watchdog};
 use crate::pages::refusal;
 use crate::service::{handle, Served};
 use crate::settings::Limits;
@@ -110,7 +110,7 @@ impl HeadClock {
 /// breaks a rule, or the drain `watcher` watches begins.
 pub async fn serve<T>(io: T, read: BytesMut, served: Arc<Served>, mut watcher: Watcher, limits: &Limits)
 where
-    T: AsyncRead + AsyncWrite + Unpin + Send + Sync + 'static,
+    T: AsyncRead + AsyncWrite + IdleLimit + Unpin + Send + Sync + 'static,
 {
     let mut conn = Box::new(Conn { io, read, write: Vec::with_capacity(4096), names: NameCache::default() });
     // The first head is timed from the connection's start.
@@ -178,7 +178,8 @@ where
         if let Some(upgraded) = upgraded {
             let Conn { io, read, .. } = *conn;
             // Boxed: rare, and its future would make every connection's larger.
-            return Box::pin(crate::tunnel::splice(io, read, upgraded, &mut watcher, &served.proxy.metrics)).await;
+            let idle = served.proxy.runtime().limits.tunnel_idle_timeout;
+            return Box::pin(crate::tunnel::splice(io, read, upgraded, idle, &mut watcher, &served.proxy.metrics)).await;
         }
         if close {
             return conn.close(!matches!(unread, Unread::Nothing)).await;

@@ -106,6 +106,7 @@ async fn the_forwarding_fields_follow_the_clients_and_replace_its_own() {
         request_id: "r-1",
         memo: None,
         send: rampart_core::ForwardHeaders::ALL,
+        websocket: true,
     };
     let forwarding = crate::forward::upstream_parts(&mut parts, &fwd);
     conn.exchange(&parts, Some(&forwarding), &mut body, "127.0.0.1:1".parse().unwrap()).await.unwrap();
