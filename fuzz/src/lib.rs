@@ -109,6 +109,7 @@ fn router() -> &'static Router {
             path_prefix: path.into(),
             upstream: "app".into(),
             sensitive: false,
+            websocket: true,
         };
         Router::new(vec![
             route("root", None, "/"),

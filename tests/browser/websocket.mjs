@@ -1,7 +1,8 @@
 // A WebSocket through Rampart in headless Chromium (Debian's), driven by playwright-core: the
-// page, served through the shield, opens ws://<same host>/ws, reads the server's greeting, and
-// has a short and a 70,000-character message echoed. Prints one JSON line; exits non-zero on
-// failure.
+// page, served through the shield, opens ws://<same host>/ws (wss:// when the page is https:),
+// reads the server's greeting, and has a short and a 70,000-character message echoed. Prints
+// one JSON line; exits non-zero on failure. Over https the shield's certificate is the test's
+// own, self-signed: certificate errors are ignored.
 //
 //   node websocket.mjs PAGE_URL
 import { chromium } from 'playwright-core';
@@ -13,10 +14,10 @@ const browser = await chromium.launch({
     '--disable-component-update', '--disable-sync'],
 });
 try {
-  const page = await browser.newPage();
+  const page = await browser.newPage({ ignoreHTTPSErrors: true });
   await page.goto(url, { waitUntil: 'load' });
   const result = await page.evaluate(async () => {
-    const ws = new WebSocket(`ws://${location.host}/ws`);
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
     const queue = [];
     let waiting = null;
     ws.onmessage = (e) => { if (waiting) { waiting.ok(e.data); waiting = null; } else { queue.push(e.data); } };

@@ -40,6 +40,15 @@ struct State {
     wakers: HashMap<u64, Waker>,
 }
 
+impl Shared {
+    fn watcher(shared: &Arc<Shared>) -> Watcher {
+        let mut state = shared.state.lock();
+        state.live += 1;
+        state.next += 1;
+        Watcher { shared: Arc::clone(shared), key: state.next, registered: None }
+    }
+}
+
 impl Drain {
     pub fn new() -> Drain {
         Drain::default()
@@ -47,10 +56,7 @@ impl Drain {
 
     /// A watcher for one connection: the drain waits for it to be dropped.
     pub fn watcher(&self) -> Watcher {
-        let mut state = self.shared.state.lock();
-        state.live += 1;
-        state.next += 1;
-        Watcher { shared: Arc::clone(&self.shared), key: state.next, registered: None }
+        Shared::watcher(&self.shared)
     }
 
     /// Tell every connection to finish what it is doing and close, and wait until all have.
@@ -87,6 +93,12 @@ impl Watcher {
         F: FnOnce(Pin<&mut C>),
     {
         Watched { conn, on_drain: Some(on_drain), watcher: self }
+    }
+
+    /// Another watcher on the same drain, for work this connection starts that may outlive
+    /// its request (an HTTP/2 stream's WebSocket tunnel): the drain waits for it too.
+    pub(crate) fn sibling(&self) -> Watcher {
+        Shared::watcher(&self.shared)
     }
 
     /// Whether the drain has begun; registers `cx`'s task to be woken when it does.

@@ -190,7 +190,9 @@ pub fn upstream_parts(parts: &mut Parts, fwd: &Forwarding<'_>) -> ForwardFields 
     }
     // A WebSocket handshake keeps its upgrade; every other `Upgrade` (h2c) goes with the
     // hop-by-hop fields: see crate::tunnel.
-    let may_upgrade = fwd.websocket && parts.method == Method::GET && parts.version == Version::HTTP_11;
+    let may_upgrade = fwd.websocket
+        && parts.method == Method::GET
+        && (parts.version == Version::HTTP_11 || parts.extensions.get::<crate::tunnel::ExtendedConnect>().is_some());
     parts.version = Version::HTTP_11;
     strip(&mut parts.headers, may_upgrade);
     ForwardFields::new(&parts.headers, host.as_ref(), fwd)

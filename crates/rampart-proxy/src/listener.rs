@@ -177,7 +177,9 @@ fn auto_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .max_pending_accept_reset_streams(Some(64))
         .max_local_error_reset_streams(Some(256))
         .keep_alive_interval(Some(Duration::from_secs(30)))
-        .keep_alive_timeout(Duration::from_secs(10));
+        .keep_alive_timeout(Duration::from_secs(10))
+        // WebSocket over HTTP/2 (RFC 8441): see crate::tunnel.
+        .enable_connect_protocol();
     b
 }
 
@@ -218,7 +220,7 @@ async fn serve_connection(
     if alpn.as_deref() == Some("h2") {
         let cut = AbuseSlot::default();
         let io = TokioIo::new(SniffedIo::new(tls_stream).guarded(&cut, limits.max_header_bytes as u64));
-        let conn = auto_builder(&limits).http2_only().serve_connection(io, h2_service(served)).into_owned();
+        let conn = auto_builder(&limits).http2_only().serve_connection(io, h2_service(served, &watcher)).into_owned();
         if let Err(e) = watcher.watch(conn, |c| c.graceful_shutdown()).await {
             count_h2_abuse(&counting, client, &cut, e.as_ref());
             tracing::debug!(error = %e, "TLS connection ended with an error");
@@ -229,11 +231,28 @@ async fn serve_connection(
 }
 
 /// The service as hyper's HTTP/2 connection calls it.
+///
+/// An extended `CONNECT` for a WebSocket (RFC 8441) is served as its HTTP/1.1 handshake and
+/// answered with the stream's tunnel (see [`crate::tunnel`]); `watcher` is the connection's
+/// part in the drain, which the tunnels' own parts come from.
 fn h2_service(
     served: Arc<Served>,
+    watcher: &Watcher,
 ) -> impl hyper::service::Service<Request<Incoming>, Response = http::Response<ProxyBody>, Error = std::convert::Infallible, Future: Send> + Clone
 {
-    service_fn(move |req: Request<Incoming>| handle(Arc::clone(&served), req.map(ClientBody::H2)))
+    let tunnels = Arc::new(watcher.sibling());
+    service_fn(move |mut req: Request<Incoming>| {
+        let served = Arc::clone(&served);
+        let websocket = crate::tunnel::h2_handshake(&mut req).map(|upgrade| (upgrade, tunnels.sibling()));
+        async move {
+            let Some((upgrade, watcher)) = websocket else {
+                return handle(served, req.map(ClientBody::H2)).await;
+            };
+            let proxy = Arc::clone(&served.proxy);
+            let Ok(resp) = handle(served, req.map(ClientBody::H2)).await;
+            Ok(crate::tunnel::h2_answer(resp, upgrade, proxy, watcher))
+        }
+    })
 }
 
 /// A cleartext connection: sorted to its lane's worker first when that applies (see the
@@ -291,7 +310,7 @@ async fn serve_http(proxy: Arc<Proxy>, conn: Prepared, prefix: Bytes, http2: boo
             Some(true) => {
                 let cut = AbuseSlot::default();
                 let io = SniffedIo::new(io).prefixed(read.freeze()).guarded(&cut, limits.max_header_bytes as u64);
-                let conn = auto_builder(&limits).http2_only().serve_connection(TokioIo::new(io), h2_service(served)).into_owned();
+                let conn = auto_builder(&limits).http2_only().serve_connection(TokioIo::new(io), h2_service(served, &watcher)).into_owned();
                 if let Err(e) = watcher.watch(conn, |c| c.graceful_shutdown()).await {
                     count_h2_abuse(&counting, client, &cut, e.as_ref());
                     tracing::debug!(error = %e, "connection ended with an error");

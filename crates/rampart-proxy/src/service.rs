@@ -82,6 +82,12 @@ pub async fn handle(served: Arc<Served>, req: Request<ClientBody>) -> Result<Res
     if declared_len.is_some_and(|n| n > rt.limits.max_body) {
         return Ok(early(StatusCode::PAYLOAD_TOO_LARGE, true, "declared body too large", &parts));
     }
+    // CONNECT, a forward proxy's method, asks for a tunnel to wherever it names: not offered,
+    // and never sent on. (A WebSocket over HTTP/2 comes as a CONNECT and is a GET by now: see
+    // crate::tunnel.)
+    if parts.method == http::Method::CONNECT {
+        return Ok(early(StatusCode::NOT_IMPLEMENTED, true, "CONNECT is not offered", &parts));
+    }
 
     if let Some(gate) = rt.gate.as_ref().filter(|g| g.owns(parts.uri.path())) {
         // Boxed: rare, and its future (a guarded body being read) would otherwise make every
@@ -509,6 +515,7 @@ fn log_and_finish(
             client = %ctx.client,
             peer = %ctx.peer,
             method = %ctx.method,
+            version = ?ctx.version,
             host = ctx.host.as_deref().unwrap_or(""),
             path = ctx.uri.path(),
             route = ctx.route.as_ref().map(|r| &*r.name).unwrap_or(""),

@@ -3,7 +3,13 @@
 //! `websocket`, the client's connection and the upstream's are joined and carry bytes both ways
 //! until either side closes.
 //!
-//! Only WebSocket (RFC 6455 §4), only over HTTP/1.1, only a bodiless `GET`: any other `Upgrade`
+//! Over HTTP/2 (RFC 8441), a client opens a WebSocket with an extended `CONNECT` naming
+//! `:protocol = websocket` on a stream of its connection: [`h2_handshake`] turns it into the
+//! HTTP/1.1 handshake the upstream takes (a `GET` with the upgrade fields and a fresh
+//! `Sec-WebSocket-Key`), which the stages judge as they would the same request over HTTP/1.1;
+//! [`h2_answer`] turns the upstream's 101 into the `200` that opens the stream's tunnel.
+//!
+//! Only WebSocket (RFC 6455 §4), only a bodiless `GET` over HTTP/1.1: any other `Upgrade`
 //! (`h2c` above all, the request-smuggling classic: a proxy that forwards it hands the client a
 //! raw HTTP/2 connection to the upstream past every rule) is removed as the hop-by-hop field it
 //! is, and a 101 the request did not ask for is a malformed response (502). A tunnel's frames
@@ -16,16 +22,21 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
 use bytes::BytesMut;
-use http::header::{CONNECTION, UPGRADE};
-use http::HeaderValue;
+use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use http::{HeaderValue, Method, StatusCode};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::body::ProxyBody;
 use crate::drain::Watcher;
-use crate::io::IdleLimit;
+use crate::io::{GuardedIo, IdleLimit};
 use crate::metrics::Metrics;
+use crate::runtime::Proxy;
 
 /// An upstream connection the server switched to WebSocket: the socket and what was read
 /// from it past the 101 head (frames the server sent at once).
@@ -86,6 +97,74 @@ pub(crate) fn names_token<'a>(values: impl IntoIterator<Item = &'a [u8]>, token:
 pub fn set_upgrade_fields(headers: &mut http::HeaderMap) {
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+}
+
+/// The mark of a request that came as an HTTP/2 extended `CONNECT` (RFC 8441) and was turned
+/// into a WebSocket handshake by [`h2_handshake`]: its upgrade is kept though its version is
+/// not HTTP/1.1.
+#[derive(Clone, Copy, Debug)]
+pub struct ExtendedConnect;
+
+/// Turn an HTTP/2 extended `CONNECT` for a WebSocket (RFC 8441 §4) into the request the
+/// upstream takes over HTTP/1.1 (RFC 6455 §4.1): `GET` with `Upgrade: websocket`,
+/// `Connection: upgrade`, a fresh `Sec-WebSocket-Key` (HTTP/2 clients send none: RFC 8441 §5)
+/// and `Sec-WebSocket-Version: 13` if the client sent no version. The client's own
+/// `Sec-WebSocket-Protocol` and `-Extensions` go on as they came. Returns the stream's upgrade,
+/// for when the answer has gone; `None` for any other request, a `CONNECT` for anything else
+/// included (the service refuses those: see [`crate::service::handle`]).
+pub fn h2_handshake<B>(req: &mut http::Request<B>) -> Option<OnUpgrade> {
+    if req.method() != Method::CONNECT
+        || !req.extensions().get::<hyper::ext::Protocol>().is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"))
+    {
+        return None;
+    }
+    let upgrade = hyper::upgrade::on(&mut *req);
+    *req.method_mut() = Method::GET;
+    req.extensions_mut().insert(ExtendedConnect);
+    let headers = req.headers_mut();
+    set_upgrade_fields(headers);
+    let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 16]>());
+    if let Ok(key) = HeaderValue::from_str(&key) {
+        headers.insert(SEC_WEBSOCKET_KEY, key);
+    }
+    if !headers.contains_key(SEC_WEBSOCKET_VERSION) {
+        headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+    }
+    Some(upgrade)
+}
+
+/// The answer to an HTTP/2 WebSocket handshake (see [`h2_handshake`]). The upstream's 101
+/// becomes a `200` without its HTTP/1.1 upgrade fields (RFC 8441 §5), and once hyper has sent
+/// it, the stream is joined to the upgraded upstream connection ([`splice`], in a task of its
+/// own, `watcher` its part in the listener's drain). Any other answer goes as it is, except a
+/// success that is not a switch: a `200` to an HTTP/2 `CONNECT` opens a tunnel, and there is
+/// none to open, so it is a 502.
+pub fn h2_answer(mut resp: http::Response<ProxyBody>, upgrade: OnUpgrade, proxy: Arc<Proxy>, mut watcher: Watcher) -> http::Response<ProxyBody> {
+    let status = resp.status();
+    let upstream = if status == StatusCode::SWITCHING_PROTOCOLS { resp.extensions_mut().remove::<Tunnel>().and_then(|t| t.take()) } else { None };
+    let Some(upstream) = upstream else {
+        if status.is_success() || status.is_informational() {
+            let id = resp.headers().get(crate::forward::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            return crate::pages::refusal(StatusCode::BAD_GATEWAY, &id, false, None, false);
+        }
+        return resp;
+    };
+    *resp.status_mut() = StatusCode::OK;
+    let headers = resp.headers_mut();
+    for name in [UPGRADE, CONNECTION, SEC_WEBSOCKET_ACCEPT] {
+        headers.remove(name);
+    }
+    let limits = proxy.runtime().limits.clone();
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(stream) => {
+                let client = GuardedIo::new(TokioIo::new(stream), limits.tunnel_idle_timeout, limits.write_timeout);
+                splice(client, BytesMut::new(), upstream, limits.tunnel_idle_timeout, &mut watcher, &proxy.metrics).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "HTTP/2 WebSocket stream ended before its tunnel opened"),
+        }
+    });
+    resp
 }
 
 /// Carry bytes both ways between the client (`client`, with `client_read` already read from
