@@ -630,3 +630,45 @@ async fn a_shutdown_closes_http2_tunnels() {
     assert!(!rampart.logs().iter().any(|l| l.contains("drain timeout")), "{}", rampart.logs().join("\n"));
     assert!(h2_read(&mut recv, 1).await.is_empty());
 }
+
+/// Tunnels on HTTP/2 streams count against the client's connection caps as HTTP/1.1 tunnels
+/// do (a connection each): with `max_connections_per_client = 3`, the connection and two
+/// tunnels fill it, a third tunnel is refused (429) before it reaches the upstream, and once a
+/// tunnel closes there is room again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_tunnels_count_against_the_clients_connection_cap() {
+    let upstream = Upstream::start(Answer::Upgrades);
+    let rampart = shield(&upstream, "[limits]\nmax_connections_per_client = 3\n");
+    let mut client = h2_client(&rampart).await;
+    let (first, mut first_send) = h2_websocket(&mut client, "/chat").await;
+    let (second, _second_send) = h2_websocket(&mut client, "/chat").await;
+    assert_eq!((first.status(), second.status()), (http::StatusCode::OK, http::StatusCode::OK));
+    let (third, _) = h2_websocket(&mut client, "/chat").await;
+    assert_eq!(third.status(), 429, "{third:?}");
+    assert_eq!(upstream.heads().len(), 2);
+
+    // The first tunnel ends: its place is free again.
+    let mut first = first.into_body();
+    assert_eq!(h2_read(&mut first, 19).await, b"hello-from-upstream");
+    first_send.send_data(bytes::Bytes::new(), true).unwrap();
+    assert!(h2_read(&mut first, 1).await.is_empty());
+    let mut again = None;
+    for _ in 0..100 {
+        let (resp, send) = h2_websocket(&mut client, "/chat").await;
+        if resp.status() == 200 {
+            again = Some((resp, send));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (resp, _send) = again.expect("a tunnel once the first closed");
+    assert_eq!(h2_read(&mut resp.into_body(), 19).await, b"hello-from-upstream");
+    let logs = tokio::task::spawn_blocking(move || {
+        common::wait_json_logs(&rampart, "rampart::access", Duration::from_secs(5), |access| {
+            access.iter().any(|l| l["status"] == 429 && l["reason"] == "max_connections_per_client" && l["version"] == "HTTP/2.0")
+        })
+    })
+    .await
+    .unwrap();
+    assert!(!logs.is_empty());
+}

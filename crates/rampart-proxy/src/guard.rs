@@ -126,6 +126,19 @@ impl ConnectionGuard {
     pub fn admit(self: &Arc<Self>, client: IpAddr) -> Result<ConnectionPermit, Refusal> {
         let limits = *self.limits.read();
         self.take_accept_token(limits.accept_rate)?;
+        self.hold(client, limits)
+    }
+
+    /// Count a WebSocket tunnel on an HTTP/2 stream as the connection it is over HTTP/1.1:
+    /// against the same caps (not the accept rate). A client multiplexing tunnels on one
+    /// connection then holds no more upstream connections than one opening a connection for
+    /// each.
+    pub fn admit_tunnel(self: &Arc<Self>, client: IpAddr) -> Result<ConnectionPermit, Refusal> {
+        let limits = *self.limits.read();
+        self.hold(client, limits)
+    }
+
+    fn hold(self: &Arc<Self>, client: IpAddr, limits: GuardLimits) -> Result<ConnectionPermit, Refusal> {
         if self.total.fetch_add(1, Ordering::AcqRel) >= limits.total {
             self.total.fetch_sub(1, Ordering::AcqRel);
             return Err(Refusal::TotalCap);

@@ -248,9 +248,23 @@ fn h2_service(
             let Some((upgrade, watcher)) = websocket else {
                 return handle(served, req.map(ClientBody::H2)).await;
             };
+            // A tunnel holds an upstream connection as long as it is open: it counts against
+            // the client's connection caps, as it would over HTTP/1.1 (one connection each).
+            let permit = match served.proxy.guard.admit_tunnel(served.meta.client) {
+                Ok(permit) => permit,
+                Err(refused) => {
+                    served.proxy.metrics.refused(refused.as_str());
+                    let status = match refused {
+                        crate::guard::Refusal::TotalCap => http::StatusCode::SERVICE_UNAVAILABLE,
+                        _ => http::StatusCode::TOO_MANY_REQUESTS,
+                    };
+                    let (parts, _) = req.into_parts();
+                    return Ok(crate::service::refuse_tunnel(&served, &parts, status, refused.as_str()));
+                }
+            };
             let proxy = Arc::clone(&served.proxy);
             let Ok(resp) = handle(served, req.map(ClientBody::H2)).await;
-            Ok(crate::tunnel::h2_answer(resp, upgrade, proxy, watcher))
+            Ok(crate::tunnel::h2_answer(resp, upgrade, proxy, watcher, permit))
         }
     })
 }

@@ -458,6 +458,19 @@ fn log_early(
     log_line(rt, conn, id, parts, status, reason, started, verdict, stage);
 }
 
+/// A request refused before the service: an HTTP/2 WebSocket stream beyond its client's
+/// connection caps (see crate::listener), with the cap that refused it as `reason`. Its page
+/// and its access-log line, as the service's own early refusals have.
+pub(crate) fn refuse_tunnel(served: &Served, parts: &http::request::Parts, status: StatusCode, reason: &str) -> Response<ProxyBody> {
+    let proxy = &served.proxy;
+    let rt = proxy.runtime_here();
+    let id = proxy.next_request_id();
+    if rt.access_log {
+        log_line(&rt, &served.meta, &id, parts, status, reason, Instant::now(), "block", "guard");
+    }
+    finish(proxy, refusal(status, &id, accepts_json(parts.headers.get(http::header::ACCEPT)), None, false))
+}
+
 /// The access-log line of a request that never reached the stages.
 #[allow(clippy::too_many_arguments)]
 fn log_line(
@@ -477,6 +490,7 @@ fn log_line(
         client = %rt.identity.resolve(conn.client, &parts.headers),
         peer = %conn.peer,
         method = %parts.method,
+        version = ?parts.version,
         host = request_host(parts).as_deref().unwrap_or(""),
         path = parts.uri.path(),
         route = "",

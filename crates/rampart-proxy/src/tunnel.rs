@@ -34,6 +34,7 @@ use tokio::net::TcpStream;
 
 use crate::body::ProxyBody;
 use crate::drain::Watcher;
+use crate::guard::ConnectionPermit;
 use crate::io::{GuardedIo, IdleLimit};
 use crate::metrics::Metrics;
 use crate::runtime::Proxy;
@@ -136,10 +137,17 @@ pub fn h2_handshake<B>(req: &mut http::Request<B>) -> Option<OnUpgrade> {
 /// The answer to an HTTP/2 WebSocket handshake (see [`h2_handshake`]). The upstream's 101
 /// becomes a `200` without its HTTP/1.1 upgrade fields (RFC 8441 §5), and once hyper has sent
 /// it, the stream is joined to the upgraded upstream connection ([`splice`], in a task of its
-/// own, `watcher` its part in the listener's drain). Any other answer goes as it is, except a
+/// own, `watcher` its part in the listener's drain, `permit` its place in the client's
+/// connection caps, both held while it is open). Any other answer goes as it is, except a
 /// success that is not a switch: a `200` to an HTTP/2 `CONNECT` opens a tunnel, and there is
 /// none to open, so it is a 502.
-pub fn h2_answer(mut resp: http::Response<ProxyBody>, upgrade: OnUpgrade, proxy: Arc<Proxy>, mut watcher: Watcher) -> http::Response<ProxyBody> {
+pub fn h2_answer(
+    mut resp: http::Response<ProxyBody>,
+    upgrade: OnUpgrade,
+    proxy: Arc<Proxy>,
+    mut watcher: Watcher,
+    permit: ConnectionPermit,
+) -> http::Response<ProxyBody> {
     let status = resp.status();
     let upstream = if status == StatusCode::SWITCHING_PROTOCOLS { resp.extensions_mut().remove::<Tunnel>().and_then(|t| t.take()) } else { None };
     let Some(upstream) = upstream else {
@@ -156,6 +164,7 @@ pub fn h2_answer(mut resp: http::Response<ProxyBody>, upgrade: OnUpgrade, proxy:
     }
     let limits = proxy.runtime().limits.clone();
     tokio::spawn(async move {
+        let _permit = permit;
         match upgrade.await {
             Ok(stream) => {
                 let client = GuardedIo::new(TokioIo::new(stream), limits.tunnel_idle_timeout, limits.write_timeout);
