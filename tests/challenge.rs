@@ -213,9 +213,23 @@ fn the_drill_probe_solves_the_challenge_like_a_scripted_client_allowed_in() {
 #[test]
 fn staff_sessions_move_to_the_priority_worker_under_attack() {
     let tb = Testbed::start(TestbedOptions::default());
-    let r = staff_cookie_shield(&tb, "", &[]);
-    let cookie = staff_cookie();
+    let dir = temp_dir();
+    let key = dir.path().join("staff.key");
+    std::fs::write(&key, b"a staff session key of some length").unwrap();
+    let admin = admin_section(dir.path());
+    let config = config_for_testbed(
+        tb.addr,
+        &format!(
+            "[[route]]\npath = \"/\"\nupstream = \"app\"\n\n[[priority]]\nclass = \"staff\"\ncookie = \"staff_session\"\n\
+             verify = {{ jwt_hs256_key_file = \"{}\" }}\n\n[flood]\nchallenge_difficulty = 12\n\n{admin}",
+            key.display()
+        ),
+    );
+    let r = Rampart::start_in(dir, &config);
+    pin(&r, "under_attack");
+    let jwt = rampart_shield::priority::sign_hs256(&serde_json::json!({"sub": "alice", "exp": 4_102_444_800u64}), b"a staff session key of some length");
     let url = r.url("/");
+    let cookie = format!("staff_session={jwt}");
     let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
         .args(["drill", "calm", "--target", &url, "--duration", "2s", "--probe-rate", "5", "--probe-cookie", &cookie, "--json"])
         .output()
@@ -230,88 +244,9 @@ fn staff_sessions_move_to_the_priority_worker_under_attack() {
     assert!(moved >= 2, "each staff user's connection moved to the priority worker: {moved}");
 }
 
-const STAFF_KEY: &[u8] = b"a staff session key of some length";
-
-/// The shield in front of `tb` with a staff class known by a session cookie (a JWT signed with
-/// `STAFF_KEY`), pinned under attack; `listener` is added to the listener's keys, `files` are
-/// written beside the configuration first.
-fn staff_cookie_shield(tb: &Testbed, listener: &str, files: &[(&str, String)]) -> Rampart {
-    let dir = temp_dir();
-    let key = dir.path().join("staff.key");
-    std::fs::write(&key, STAFF_KEY).unwrap();
-    for (name, contents) in files {
-        common::write_file(dir.path(), name, contents);
-    }
-    let admin = admin_section(dir.path());
-    let config = config_for_testbed(
-        tb.addr,
-        &format!(
-            "[[route]]\npath = \"/\"\nupstream = \"app\"\n\n[[priority]]\nclass = \"staff\"\ncookie = \"staff_session\"\n\
-             verify = {{ jwt_hs256_key_file = \"{}\" }}\n\n[flood]\nchallenge_difficulty = 12\n\n{admin}",
-            key.display()
-        ),
-    )
-    .replace("address = \"127.0.0.1:0\"\n", &format!("address = \"127.0.0.1:0\"\n{listener}"));
-    let r = Rampart::start_in(dir, &config);
-    pin(&r, "under_attack");
-    r
-}
-
-/// alice's staff session cookie.
-fn staff_cookie() -> String {
-    let jwt = rampart_shield::priority::sign_hs256(&serde_json::json!({"sub": "alice", "exp": 4_102_444_800u64}), STAFF_KEY);
-    format!("staff_session={jwt}")
-}
-
 /// `rampart_connections_moved_total{worker}`: connections moved to a lane's worker.
 fn moved_to(r: &Rampart, worker: &str) -> u64 {
     let metrics = metrics_text(r);
     let prefix = format!("rampart_connections_moved_total{{worker=\"{worker}\"}} ");
     metrics.lines().find_map(|l| l.strip_prefix(prefix.as_str())).and_then(|n| n.parse().ok()).unwrap_or(0)
-}
-
-/// Staff on TLS, over HTTP/1.1 and over HTTP/2, under attack: a TLS connection cannot be sorted
-/// by its first head, so the first staff request served on a shared worker promotes the address,
-/// and the connection is closed after its response (`Connection: close`; GOAWAY over HTTP/2);
-/// the client's next connection goes to the priority worker at accept. Public requests promote
-/// nothing.
-#[test]
-fn staff_sessions_on_tls_move_to_the_priority_worker_under_attack() {
-    let tb = Testbed::start(TestbedOptions::default());
-    let tls_key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["campaign.test".to_string()]).unwrap().self_signed(&tls_key).unwrap();
-    let files = [("site.pem", cert.pem()), ("site.key", tls_key.serialize_pem())];
-    let start = |http2: bool| {
-        staff_cookie_shield(&tb, &format!("tls = {{ cert = \"site.pem\", key = \"site.key\" }}\nhttp2 = {http2}\n"), &files)
-    };
-    let cookie = staff_cookie();
-    let https = |r: &Rampart| format!("https://{}/", r.addrs[0]);
-    let browser_like = |http1: bool| {
-        let b = reqwest::blocking::Client::builder().no_proxy().timeout(Duration::from_secs(10)).danger_accept_invalid_certs(true);
-        if http1 { b.http1_only() } else { b }.build().expect("client")
-    };
-
-    for http2 in [false, true] {
-        let r = start(http2);
-        let client = browser_like(!http2);
-        // The public: challenged, promotes nothing.
-        let public = client.get(https(&r)).send().expect("public request");
-        assert_ne!(public.status(), 200, "challenged under attack");
-        assert_eq!(moved_to(&r, "priority"), 0);
-        let first = client.get(https(&r)).header("cookie", &cookie).send().expect("staff request");
-        assert_eq!(first.status(), 200);
-        let version = first.version();
-        assert_eq!(version, if http2 { reqwest::Version::HTTP_2 } else { reqwest::Version::HTTP_11 });
-        if !http2 {
-            assert_eq!(first.headers().get("connection").map(|v| v.to_str().unwrap()), Some("close"), "{:?}", first.headers());
-        }
-        drop(first);
-        // Its next connection (after the close, or the GOAWAY) goes to the priority worker.
-        eventually(Duration::from_secs(10), "the staff member's next connection on the priority worker", || {
-            let next = client.get(https(&r)).header("cookie", &cookie).send().expect("staff request");
-            assert_eq!(next.status(), 200);
-            (moved_to(&r, "priority") >= 1).then_some(())
-        });
-        assert_eq!(moved_to(&r, "cleared"), 0, "http2 = {http2}");
-    }
 }

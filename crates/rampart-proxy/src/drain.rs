@@ -92,16 +92,7 @@ impl Watcher {
         C: Future,
         F: FnOnce(Pin<&mut C>),
     {
-        Watched { conn, on_drain: Some(on_drain), watcher: self, leave: None }
-    }
-
-    /// [`Watcher::watch`], with `on_drain` called also when `leave` is asked.
-    pub fn watch_leaving<C, F>(self, conn: C, leave: Arc<Leave>, on_drain: F) -> Watched<C, F>
-    where
-        C: Future,
-        F: FnOnce(Pin<&mut C>),
-    {
-        Watched { conn, on_drain: Some(on_drain), watcher: self, leave: Some(leave) }
+        Watched { conn, on_drain: Some(on_drain), watcher: self }
     }
 
     /// Another watcher on the same drain, for work this connection starts that may outlive
@@ -137,40 +128,6 @@ impl Drop for Watcher {
     }
 }
 
-/// A connection's own request to finish, as the drain asks every connection (see
-/// [`Watcher::watch_leaving`]): set by its service, heard by the task serving it.
-#[derive(Default)]
-pub struct Leave {
-    asked: AtomicBool,
-    waker: Mutex<Option<Waker>>,
-}
-
-impl Leave {
-    /// Ask the connection to finish what it is doing and close.
-    pub fn ask(&self) {
-        if !self.asked.swap(true, Ordering::AcqRel) {
-            if let Some(waker) = self.waker.lock().take() {
-                waker.wake();
-            }
-        }
-    }
-
-    /// Whether it was asked; registers `cx`'s task to be woken when it is.
-    fn asked(&self, cx: &Context<'_>) -> bool {
-        if self.asked.load(Ordering::Acquire) {
-            return true;
-        }
-        {
-            let mut waker = self.waker.lock();
-            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *waker = Some(cx.waker().clone());
-            }
-        }
-        // Read after registering: asked before is seen here, asked after finds the waker.
-        self.asked.load(Ordering::Acquire)
-    }
-}
-
 pin_project_lite::pin_project! {
     /// A connection served under a [`Drain`] (see [`Watcher::watch`]).
     pub struct Watched<C, F> {
@@ -178,7 +135,6 @@ pin_project_lite::pin_project! {
         conn: C,
         on_drain: Option<F>,
         watcher: Watcher,
-        leave: Option<Arc<Leave>>,
     }
 }
 
@@ -191,7 +147,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
         let mut this = self.project();
-        if this.on_drain.is_some() && (this.watcher.draining(cx) || this.leave.as_ref().is_some_and(|l| l.asked(cx))) {
+        if this.on_drain.is_some() && this.watcher.draining(cx) {
             if let Some(on_drain) = this.on_drain.take() {
                 on_drain(this.conn.as_mut());
             }

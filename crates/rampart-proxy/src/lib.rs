@@ -47,7 +47,6 @@ pub mod io;
 pub mod listener;
 pub mod metered;
 pub mod metrics;
-pub mod promoted;
 pub mod pages;
 pub mod proxy_protocol;
 pub mod route;

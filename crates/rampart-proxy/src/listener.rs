@@ -10,10 +10,7 @@
 //! to that lane's worker (see [`crate::workers`]), away from the flood's. A clearance holder or
 //! staff member already on a shared worker is told to reconnect (`Connection: close` on its
 //! response, see [`crate::service`]), and its next connection is sorted. Staff networks go to
-//! their worker at accept already. A TLS or HTTP/2 connection is not sorted by its head: staff
-//! or a clearance holder on one has its address promoted, its connection closed after the
-//! response (`Connection: close`, or GOAWAY), and its next connections go to the lane's worker
-//! at accept (see [`crate::promoted`]).
+//! their worker at accept already. TLS connections are not moved.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,7 +66,7 @@ pub async fn serve(
     let graceful = Arc::new(Drain::new());
     let (watchers, main, http2) = (Arc::clone(&graceful), tokio::runtime::Handle::current(), settings.http2);
     let accepting = Arc::clone(&proxy);
-    let take = move |stream: std::net::TcpStream, peer: SocketAddr, lane: bool| {
+    let take = move |stream: std::net::TcpStream, peer: SocketAddr, priority: bool| {
         let (conn_proxy, tls, watcher) = (Arc::clone(&accepting), tls.clone(), watchers.watcher());
         let connection = move |stream, peer| async move {
             if let Some(conn) = prepare(&conn_proxy, stream, peer, local).await {
@@ -82,7 +79,7 @@ pub async fn serve(
             Some(workers) => workers.dispatch(
                 stream,
                 peer,
-                if lane { lane_at_accept(&accepting, peer) } else { Class::Shared },
+                if priority { Class::Priority } else { Class::Shared },
                 Box::new(move |stream, peer, load| {
                     tokio::spawn(async move {
                         connection(stream, peer).await;
@@ -101,7 +98,7 @@ pub async fn serve(
         }
     };
     let sorting = Arc::clone(&proxy);
-    let is_priority = move |peer: &SocketAddr| sorting.lane_at_accept(peer.ip()).is_some();
+    let is_priority = move |peer: &SocketAddr| sorting.runtime().is_priority_peer(peer.ip());
     // Returns once the loop has stopped and closed the socket, before draining: new connections
     // are refused at once (a load balancer fails over) instead of waiting in the listen queue
     // until the process exits.
@@ -117,18 +114,6 @@ pub async fn serve(
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(drain) => tracing::warn!(listener = %local, "drain timeout: closing remaining connections"),
     }
-}
-
-/// The lane's worker of a connection the accept loop found one for (see
-/// [`Proxy::lane_at_accept`]), counted as moved when its address was promoted (a staff
-/// network's connections are not: they always go there).
-fn lane_at_accept(proxy: &Proxy, peer: SocketAddr) -> Class {
-    // (Looked up again: a promotion may have expired since the loop looked.)
-    let class = proxy.lane_at_accept(peer.ip()).unwrap_or(Class::Shared);
-    if class != Class::Shared && !proxy.runtime().is_priority_peer(peer.ip()) {
-        proxy.metrics.moved(class.as_str());
-    }
-    class
 }
 
 struct Prepared {
@@ -235,9 +220,8 @@ async fn serve_connection(
     if alpn.as_deref() == Some("h2") {
         let cut = AbuseSlot::default();
         let io = TokioIo::new(SniffedIo::new(tls_stream).guarded(&cut, limits.max_header_bytes as u64));
-        let leave = Arc::clone(&served.leave);
         let conn = auto_builder(&limits).http2_only().serve_connection(io, h2_service(served, &watcher)).into_owned();
-        if let Err(e) = watcher.watch_leaving(conn, leave, |c| c.graceful_shutdown()).await {
+        if let Err(e) = watcher.watch(conn, |c| c.graceful_shutdown()).await {
             count_h2_abuse(&counting, client, &cut, e.as_ref());
             tracing::debug!(error = %e, "TLS connection ended with an error");
         }
@@ -340,9 +324,8 @@ async fn serve_http(proxy: Arc<Proxy>, conn: Prepared, prefix: Bytes, http2: boo
             Some(true) => {
                 let cut = AbuseSlot::default();
                 let io = SniffedIo::new(io).prefixed(read.freeze()).guarded(&cut, limits.max_header_bytes as u64);
-                let leave = Arc::clone(&served.leave);
                 let conn = auto_builder(&limits).http2_only().serve_connection(TokioIo::new(io), h2_service(served, &watcher)).into_owned();
-                if let Err(e) = watcher.watch_leaving(conn, leave, |c| c.graceful_shutdown()).await {
+                if let Err(e) = watcher.watch(conn, |c| c.graceful_shutdown()).await {
                     count_h2_abuse(&counting, client, &cut, e.as_ref());
                     tracing::debug!(error = %e, "connection ended with an error");
                 }

@@ -106,13 +106,9 @@ impl Runtime {
     /// Whether a connection from `peer` belongs on the priority worker: the peer is the client
     /// (no proxy in front to speak for it) and in a priority network.
     pub fn is_priority_peer(&self, peer: std::net::IpAddr) -> bool {
-        !self.priority_networks.is_empty() && self.peer_is_client(peer) && self.priority_networks.iter().any(|n| n.contains(&peer))
-    }
-
-    /// Whether `peer`, a connection's socket peer, is the client itself: no trusted proxy in
-    /// front of it speaks for others from the same address.
-    pub fn peer_is_client(&self, peer: std::net::IpAddr) -> bool {
-        self.identity.source == crate::settings::ClientAddressSource::Peer || !self.identity.is_trusted(peer)
+        !self.priority_networks.is_empty()
+            && (self.identity.source == crate::settings::ClientAddressSource::Peer || !self.identity.is_trusted(peer))
+            && self.priority_networks.iter().any(|n| n.contains(&peer))
     }
 
     /// Pin the per-core workers to CPUs of their own, or not.
@@ -152,8 +148,6 @@ pub struct Proxy {
     next_id: Sharded<AtomicU64>,
     /// The per-core worker threads connections are served on, started by the first listener.
     workers: OnceLock<Option<Workers>>,
-    /// Addresses whose connections go to a lane's worker at accept (see crate::promoted).
-    pub promoted: crate::promoted::Promoted,
 }
 
 impl Proxy {
@@ -169,34 +163,7 @@ impl Proxy {
             id_prefix: format!("{:06x}", rand::random::<u32>() & 0xff_ffff),
             next_id: Sharded::default(),
             workers: OnceLock::new(),
-            promoted: Default::default(),
         })
-    }
-
-    /// The lane's worker a new connection from `peer` (its socket peer) goes to at accept, if
-    /// any: a staff network's, or, while the shield defends, the one its address was promoted
-    /// to (see crate::promoted).
-    pub fn lane_at_accept(&self, peer: std::net::IpAddr) -> Option<crate::workers::Class> {
-        let rt = self.runtime.load();
-        if rt.is_priority_peer(peer) {
-            return Some(crate::workers::Class::Priority);
-        }
-        if !rt.pressure.as_ref().is_some_and(|p| p.under_pressure()) || !rt.peer_is_client(peer) {
-            return None;
-        }
-        self.promoted.class_of(peer)
-    }
-
-    /// Promote `peer`, the socket peer of a connection served on a shared worker, to `lane`'s
-    /// worker for its next connections (see crate::promoted). False when it cannot be: the
-    /// public lane, a peer that is a trusted proxy speaking for others, a full table.
-    pub fn promote(&self, rt: &Runtime, peer: std::net::IpAddr, lane: crate::admission::Lane) -> bool {
-        let class = match lane {
-            crate::admission::Lane::Priority => crate::workers::Class::Priority,
-            crate::admission::Lane::Cleared => crate::workers::Class::Cleared,
-            crate::admission::Lane::Public => return false,
-        };
-        rt.peer_is_client(peer) && self.promoted.promote(peer, class)
     }
 
     /// The per-core workers, started on first use; `None` when their threads could not start

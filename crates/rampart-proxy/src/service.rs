@@ -177,15 +177,14 @@ pub async fn handle(served: Arc<Served>, req: Request<ClientBody>) -> Result<Res
     let lane = Lane::of(&ctx.identity);
     let pressure = rt.pressure.as_ref().is_some_and(|p| p.under_pressure());
     // Staff or a clearance holder on a shared worker while the shield defends: served here, and
-    // asked to reconnect, so that its next connection goes to its lane's worker. A cleartext
-    // HTTP/1 connection is sorted by its next first head (see `listener`); for any other (TLS,
-    // or HTTP/2) the accept thread sorts the address, promoted here (see crate::promoted).
-    let h2 = parts.version == http::Version::HTTP_2;
+    // asked to reconnect, so that its next connection goes to its lane's worker. Cleartext
+    // HTTP/1 only: TLS connections are not moved.
     let reconnect = pressure
         && lane != Lane::Public
+        && conn.tls.is_none()
+        && parts.version <= http::Version::HTTP_11
         && crate::workers::current() == Some(crate::workers::Class::Shared)
-        && rt.pipeline.can_identify()
-        && ((conn.tls.is_none() && !h2) || proxy.promote(&rt, conn.peer.ip(), lane));
+        && rt.pipeline.can_identify();
     let Some(permit) = pool.admission.acquire(lane, pressure).await else {
         proxy.metrics.shed(lane.as_str());
         ctx.decisions.push(Decision {
@@ -318,14 +317,8 @@ pub async fn handle(served: Arc<Served>, req: Request<ClientBody>) -> Result<Res
     *resp.headers_mut() = facts.headers;
     resp.headers_mut().insert(crate::forward::X_REQUEST_ID, id_value);
     if reconnect {
-        // Its next connection is sorted to its lane's worker (see `listener`). HTTP/2 has no
-        // `Connection` field: its connection is told to finish (GOAWAY) once this response is on
-        // its way, and the client opens a new one for its next requests.
-        if h2 {
-            served.leave.ask();
-        } else {
-            resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-        }
+        // Its next connection is sorted to its lane's worker (see `listener`).
+        resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
     }
     Ok(resp)
 }

@@ -19,14 +19,11 @@ pub struct Served {
     pub forward: ForwardMemo,
     /// The host of the connection's last request.
     pub host: HostMemo,
-    /// Set when the service asks the connection to finish (an HTTP/2 connection of staff on a
-    /// shared worker while the shield defends: see crate::promoted).
-    pub leave: Arc<crate::drain::Leave>,
 }
 
 impl Served {
     pub fn new(proxy: Arc<Proxy>, meta: ConnMeta) -> Served {
-        Served { proxy, meta, forward: ForwardMemo::default(), host: HostMemo::default(), leave: Arc::default() }
+        Served { proxy, meta, forward: ForwardMemo::default(), host: HostMemo::default() }
     }
 }
 
