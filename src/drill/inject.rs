@@ -83,7 +83,7 @@ impl Requests for Inject {
         let (_, payload) = self.payload(n);
         let path = &self.paths[((n / 2) % self.paths.len() as u64) as usize];
         let field = format!("{}={}", percent_encode(&self.param), percent_encode(payload));
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             let sep = if path.contains('?') { '&' } else { '?' };
             Shape::get(format!("{path}{sep}{field}"))
         } else {

@@ -40,7 +40,7 @@ pub struct Scan;
 impl Requests for Scan {
     fn nth(&self, n: u64) -> Shape {
         let i = n / 2;
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             Shape::get(SCAN_PATHS[(i % SCAN_PATHS.len() as u64) as usize].to_string())
         } else {
             // Sequential guesses, as a dictionary scanner walks its list.

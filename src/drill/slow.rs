@@ -114,7 +114,7 @@ pub async fn run(slow: Slow) -> SlowSummary {
         held: counters.held.load(Ordering::Relaxed),
         cut: counters.cut.load(Ordering::Relaxed),
         refused: counters.refused.load(Ordering::Relaxed),
-        cut_after_ms: (h.len() > 0).then(|| Latency { p50: ms(0.5), p95: ms(0.95), p99: ms(0.99), max: h.max() as f64 }),
+        cut_after_ms: (!h.is_empty()).then(|| Latency { p50: ms(0.5), p95: ms(0.95), p99: ms(0.99), max: h.max() as f64 }),
     }
 }
 

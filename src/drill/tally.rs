@@ -191,7 +191,7 @@ impl Tally {
         };
         let h = self.latency.lock().unwrap_or_else(|p| p.into_inner());
         let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-        let latency_ms = (h.len() > 0).then(|| Latency { p50: ms(0.50), p95: ms(0.95), p99: ms(0.99), max: h.max() as f64 / 1000.0 });
+        let latency_ms = (!h.is_empty()).then(|| Latency { p50: ms(0.50), p95: ms(0.95), p99: ms(0.99), max: h.max() as f64 / 1000.0 });
         let other_statuses = self.other_statuses.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(s, n)| (s.to_string(), *n)).collect();
         let slowest = match &self.slowest {
             Some((_, kept)) => kept.lock().unwrap_or_else(|p| p.into_inner()).clone(),

@@ -303,7 +303,7 @@ impl Flood {
             self.ban_heavy_hitters(now);
         }
         // The heavy-hitter tables describe the last few seconds, not all time.
-        if st.baseline.ticks % 4 == 0 || self.mitigation.mode() != Mode::Normal {
+        if st.baseline.ticks.is_multiple_of(4) || self.mitigation.mode() != Mode::Normal {
             self.addresses.clear();
             self.prefixes.clear();
         }
@@ -485,7 +485,7 @@ impl Stage for Flood {
         if mode == Mode::Normal {
             // In calm, a sample of fingerprints is enough for the baseline; the address tables
             // only matter once there is something to ban.
-            if self.sampler.fetch_add(1, Ordering::Relaxed) % NORMAL_SAMPLE == 0 {
+            if self.sampler.fetch_add(1, Ordering::Relaxed).is_multiple_of(NORMAL_SAMPLE) {
                 let fp = fingerprint(ctx);
                 self.fingerprints.offer(KeyHash::of_bytes(fp.as_bytes()), NORMAL_SAMPLE, || fp);
             }

@@ -68,7 +68,7 @@ impl PriorityStage {
     pub fn new(rules: Vec<PriorityRule>) -> PriorityStage {
         let mut classes: Vec<Arc<str>> = Vec::new();
         for r in &rules {
-            if !classes.iter().any(|c| *c == r.class) {
+            if !classes.contains(&r.class) {
                 classes.push(Arc::clone(&r.class));
             }
         }

@@ -221,7 +221,7 @@ mod tests {
             let input: Vec<u8> = (0..len)
                 .map(|_| {
                     crate::test_rng::next(&mut s);
-                    if s % 4 == 0 { (s >> 8) as u8 } else { SPECIAL[(s >> 8) as usize % SPECIAL.len()] }
+                    if s.is_multiple_of(4) { (s >> 8) as u8 } else { SPECIAL[(s >> 8) as usize % SPECIAL.len()] }
                 })
                 .collect();
             for op in &ops {

@@ -27,7 +27,7 @@ impl Operator for RxGlobal {
             let mut values: Vec<(usize, Vec<u8>)> = Vec::new();
             let mut any = false;
             for caps in re.captures_iter(input) {
-                let whole_empty = caps.get(0).map_or(true, |m| m.is_empty());
+                let whole_empty = caps.get(0).is_none_or(|m| m.is_empty());
                 if any && whole_empty {
                     continue;
                 }

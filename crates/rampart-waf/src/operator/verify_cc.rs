@@ -20,7 +20,7 @@ fn luhn(candidate: &[u8]) -> bool {
         .enumerate()
         .map(|(i, &v)| if i % 2 == 1 { if v * 2 > 9 { v * 2 - 9 } else { v * 2 } } else { v })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]

@@ -184,7 +184,7 @@ mod tests {
                 let input: Vec<u8> = (0..n % 40)
                     .map(|_| {
                         crate::test_rng::next(&mut s);
-                        if s % 5 == 0 { (s >> 8) as u8 } else { SPECIAL[(s >> 8) as usize % SPECIAL.len()] }
+                        if s.is_multiple_of(5) { (s >> 8) as u8 } else { SPECIAL[(s >> 8) as usize % SPECIAL.len()] }
                     })
                     .collect();
                 let bound = bytes_after(*function, &byte_set(&input));
