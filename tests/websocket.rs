@@ -1,110 +1,19 @@
 //! WebSocket upgrades through the binary: the handshake goes through the stages to the
 //! upstream with its upgrade fields, the 101 comes back, and bytes then flow both ways until a
-//! side closes; over HTTP/2, the same through an extended CONNECT (RFC 8441). Any other
-//! `Upgrade` is not forwarded, a CONNECT is refused, and a 101 nobody asked for is a 502.
+//! side closes. Any other `Upgrade` is not forwarded, a CONNECT is refused, and a 101 nobody
+//! asked for is a 502. (Over HTTP/2's extended CONNECT: `websocket_h2.rs`.)
 
 mod common;
+#[path = "common/ws_upstream.rs"]
+mod ws_upstream;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{admin_section, config_for_addr, metrics_text, read_response, temp_dir, Rampart};
-
-/// What the test upstream does with a request head.
-#[derive(Clone, Copy, PartialEq)]
-enum Answer {
-    /// 101 to a WebSocket handshake (then a first frame, then echo); 200 to anything else.
-    Upgrades,
-    /// 101 to every request, whatever it asked.
-    AlwaysSwitches,
-}
-
-/// A raw upstream: records every request head it reads (lowercased) and answers as `answer`
-/// says. After a 101 it sends `hello-from-upstream` and echoes what comes until the proxy
-/// closes its side, then closes its own.
-struct Upstream {
-    addr: SocketAddr,
-    heads: Arc<Mutex<Vec<String>>>,
-}
-
-impl Upstream {
-    fn start(answer: Answer) -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&heads);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let seen = Arc::clone(&seen);
-                std::thread::spawn(move || serve(stream, answer, &seen));
-            }
-        });
-        Upstream { addr, heads }
-    }
-
-    fn heads(&self) -> Vec<String> {
-        self.heads.lock().unwrap().clone()
-    }
-}
-
-fn serve(mut s: TcpStream, answer: Answer, seen: &Mutex<Vec<String>>) {
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    loop {
-        let Some(head) = read_head(&mut s) else { return };
-        seen.lock().unwrap().push(head.clone());
-        let handshake = head.contains("\r\nupgrade: websocket\r\n") && head.contains("\r\nconnection: upgrade\r\n");
-        if handshake || answer == Answer::AlwaysSwitches {
-            let _ = s.write_all(
-                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nhello-from-upstream",
-            );
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if s.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            let _ = s.shutdown(Shutdown::Both);
-            return;
-        }
-        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain").is_err() {
-            return;
-        }
-    }
-}
-
-/// One head, lowercased; `None` if the connection ends first.
-fn read_head(s: &mut TcpStream) -> Option<String> {
-    common::read_head_bytes(s).map(|head| String::from_utf8_lossy(&head).to_ascii_lowercase())
-}
-
-fn shield(upstream: &Upstream, extra: &str) -> Rampart {
-    let dir = temp_dir();
-    let admin = admin_section(dir.path());
-    Rampart::start_in(dir, &config_for_addr(upstream.addr, &format!("{admin}\n{extra}")))
-}
-
-/// Wait until `/metrics` counts every tunnel closed, `total` of them opened.
-fn wait_tunnels_closed(rampart: &Rampart, total: u32) {
-    common::eventually(Duration::from_secs(5), "the tunnels counted closed", || {
-        let text = metrics_text(rampart);
-        (text.contains("\nrampart_websockets_open 0\n") && text.contains(&format!("\nrampart_websockets_total {total}\n"))).then_some(())
-    });
-}
-
-const HANDSHAKE: &[u8] = b"GET /chat HTTP/1.1\r\nHost: campaign.test\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-
-fn read_exactly(s: &mut TcpStream, n: usize) -> Vec<u8> {
-    let mut got = vec![0u8; n];
-    s.read_exact(&mut got).unwrap_or_else(|e| panic!("reading {n} bytes: {e}"));
-    got
-}
+use ws_upstream::{read_exactly, shield, wait_tunnels_closed, Answer, Upstream, HANDSHAKE};
 
 #[test]
 fn a_websocket_is_carried_both_ways_until_a_side_closes() {
@@ -365,8 +274,6 @@ fn serve_websocket_app(mut s: TcpStream) {
     }
 }
 
-/// Chromium opens a WebSocket to a page's own host through the shield, and it works: greeting,
-/// echoes (one over 64 KiB), a clean close.
 /// `tests/browser/websocket.mjs` on the page at `url`: its JSON line, checked.
 fn browser_websocket(url: &str) -> serde_json::Value {
     let browser = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
@@ -387,6 +294,8 @@ fn browser_websocket(url: &str) -> serde_json::Value {
     line
 }
 
+/// Chromium opens a WebSocket to a page's own host through the shield, and it works: greeting,
+/// echoes (one over 64 KiB), a clean close.
 #[test]
 fn a_browser_talks_websocket_through_the_shield() {
     let app = websocket_app();
@@ -497,178 +406,4 @@ fn an_open_tunnel_keeps_its_server_busy_for_least_connections() {
     }
     // Without the tunnel counted, ties between two idle servers alternate: five each.
     assert_eq!((tunnelled.heads().len(), other.heads().len()), (1, 10));
-}
-
-/// An HTTP/2 client (the `h2` crate, as a browser would) opening WebSocket streams over one
-/// prior-knowledge connection to the shield.
-async fn h2_client(rampart: &Rampart) -> h2::client::SendRequest<bytes::Bytes> {
-    let tcp = tokio::net::TcpStream::connect(rampart.addrs[0]).await.unwrap();
-    let (client, conn) = h2::client::handshake(tcp).await.expect("an HTTP/2 connection");
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let client = client.ready().await.expect("ready");
-    // The server's SETTINGS (which offer the extended CONNECT) come after the handshake.
-    for _ in 0..500 {
-        if client.is_extended_connect_protocol_enabled() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    client
-}
-
-/// An extended CONNECT (RFC 8441 §4) for `path`: the response and the stream's sending half.
-async fn h2_websocket(
-    client: &mut h2::client::SendRequest<bytes::Bytes>,
-    path: &str,
-) -> (http::Response<h2::RecvStream>, h2::SendStream<bytes::Bytes>) {
-    let mut req = http::Request::builder()
-        .method("CONNECT")
-        .uri(format!("http://campaign.test{path}"))
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-protocol", "chat")
-        .body(())
-        .unwrap();
-    req.extensions_mut().insert(h2::ext::Protocol::from_static("websocket"));
-    let (resp, send) = client.send_request(req, false).expect("a stream");
-    (resp.await.expect("a response"), send)
-}
-
-/// `n` bytes of the stream's data (or what came before it ended or was reset).
-async fn h2_read(recv: &mut h2::RecvStream, n: usize) -> Vec<u8> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        // The end of the stream, or its reset, ends the reading.
-        let Some(Ok(chunk)) = tokio::time::timeout(Duration::from_secs(10), recv.data()).await.expect("data in time") else { break };
-        let _ = recv.flow_control().release_capacity(chunk.len());
-        got.extend_from_slice(&chunk);
-    }
-    got
-}
-
-/// WebSocket over HTTP/2 (RFC 8441): the shield offers the extended CONNECT, turns it into the
-/// HTTP/1.1 handshake its upstream takes, answers the upstream's 101 with a 200, and the stream
-/// then carries bytes both ways; ending the stream closes the tunnel. A CONNECT for anything
-/// else is not offered, and a route that takes no WebSocket gives no tunnel.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_websocket_over_http2_is_an_extended_connect() {
-    let upstream = Upstream::start(Answer::Upgrades);
-    let rampart = shield(&upstream, "[[route]]\npath = \"/quiet\"\nupstream = \"app\"\nwebsocket = false\n");
-    let mut client = h2_client(&rampart).await;
-    assert!(client.is_extended_connect_protocol_enabled(), "SETTINGS_ENABLE_CONNECT_PROTOCOL");
-
-    let (resp, mut send) = h2_websocket(&mut client, "/chat").await;
-    assert_eq!(resp.status(), 200, "{resp:?}");
-    for hop in ["upgrade", "connection", "sec-websocket-accept"] {
-        assert!(resp.headers().get(hop).is_none(), "{hop} in {resp:?}");
-    }
-    assert!(resp.headers().get("x-request-id").is_some(), "{resp:?}");
-    let mut recv = resp.into_body();
-    assert_eq!(h2_read(&mut recv, 19).await, b"hello-from-upstream");
-    send.send_data(bytes::Bytes::from_static(b"ping-over-h2"), false).unwrap();
-    assert_eq!(h2_read(&mut recv, 12).await, b"ping-over-h2");
-
-    let heads = upstream.heads();
-    assert_eq!(heads.len(), 1, "{heads:?}");
-    let head = &heads[0];
-    assert!(head.starts_with("get /chat http/1.1\r\n"), "{head}");
-    for line in ["upgrade: websocket", "connection: upgrade", "sec-websocket-version: 13", "sec-websocket-protocol: chat", "host: campaign.test"] {
-        assert!(head.contains(&format!("\r\n{line}\r\n")), "{line} not in {head}");
-    }
-    let key = head.split("\r\n").find_map(|l| l.strip_prefix("sec-websocket-key: ")).expect("a key");
-    assert_eq!(key.len(), 24, "16 bytes in base64: {key}");
-
-    // The client ends its stream: the upstream sees the end and closes, and so the stream.
-    send.send_data(bytes::Bytes::new(), true).unwrap();
-    assert!(h2_read(&mut recv, 1).await.is_empty());
-    let rampart = tokio::task::spawn_blocking(move || {
-        wait_tunnels_closed(&rampart, 1);
-        rampart
-    })
-    .await
-    .unwrap();
-
-    // A plain CONNECT, and one for another protocol: 501, nothing sent on.
-    let plain = http::Request::builder().method("CONNECT").uri("campaign.test:443").body(()).unwrap();
-    let (resp, _) = client.send_request(plain, false).expect("a stream");
-    assert_eq!(resp.await.expect("a response").status(), 501);
-    let mut udp = http::Request::builder().method("CONNECT").uri("http://campaign.test/udp").body(()).unwrap();
-    udp.extensions_mut().insert(h2::ext::Protocol::from_static("connect-udp"));
-    let (resp, _) = client.send_request(udp, false).expect("a stream");
-    assert_eq!(resp.await.expect("a response").status(), 501);
-    assert_eq!(upstream.heads().len(), 1);
-
-    // A route that takes no WebSocket: the upstream sees a plain GET and answers 200, which to
-    // an HTTP/2 CONNECT would open a tunnel to nothing: 502.
-    let (resp, _send) = h2_websocket(&mut client, "/quiet").await;
-    assert_eq!(resp.status(), 502, "{resp:?}");
-    let heads = upstream.heads();
-    assert!(heads.len() == 2 && heads[1].starts_with("get /quiet http/1.1\r\n") && !heads[1].contains("\r\nupgrade:"), "{heads:?}");
-    // (The test's HTTP client blocks: off the runtime's threads.)
-    let metrics = tokio::task::spawn_blocking(move || metrics_text(&rampart)).await.unwrap();
-    assert!(metrics.contains("\nrampart_websockets_total 1\n"), "{metrics}");
-}
-
-/// A shutdown ends an HTTP/2 stream's tunnel too, and does not wait the drain out for it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shutdown_closes_http2_tunnels() {
-    let upstream = Upstream::start(Answer::Upgrades);
-    let mut rampart = shield(&upstream, "");
-    let mut client = h2_client(&rampart).await;
-    let (resp, _send) = h2_websocket(&mut client, "/chat").await;
-    assert_eq!(resp.status(), 200, "{resp:?}");
-    let mut recv = resp.into_body();
-    assert_eq!(h2_read(&mut recv, 19).await, b"hello-from-upstream");
-    let rampart = tokio::task::spawn_blocking(move || {
-        rampart.signal("TERM");
-        assert_eq!(rampart.wait_exit(Duration::from_secs(10)), Some(0), "{}", rampart.logs().join("\n"));
-        rampart
-    })
-    .await
-    .unwrap();
-    assert!(!rampart.logs().iter().any(|l| l.contains("drain timeout")), "{}", rampart.logs().join("\n"));
-    assert!(h2_read(&mut recv, 1).await.is_empty());
-}
-
-/// Tunnels on HTTP/2 streams count against the client's connection caps as HTTP/1.1 tunnels
-/// do (a connection each): with `max_connections_per_client = 3`, the connection and two
-/// tunnels fill it, a third tunnel is refused (429) before it reaches the upstream, and once a
-/// tunnel closes there is room again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http2_tunnels_count_against_the_clients_connection_cap() {
-    let upstream = Upstream::start(Answer::Upgrades);
-    let rampart = shield(&upstream, "[limits]\nmax_connections_per_client = 3\n");
-    let mut client = h2_client(&rampart).await;
-    let (first, mut first_send) = h2_websocket(&mut client, "/chat").await;
-    let (second, _second_send) = h2_websocket(&mut client, "/chat").await;
-    assert_eq!((first.status(), second.status()), (http::StatusCode::OK, http::StatusCode::OK));
-    let (third, _) = h2_websocket(&mut client, "/chat").await;
-    assert_eq!(third.status(), 429, "{third:?}");
-    assert_eq!(upstream.heads().len(), 2);
-
-    // The first tunnel ends: its place is free again.
-    let mut first = first.into_body();
-    assert_eq!(h2_read(&mut first, 19).await, b"hello-from-upstream");
-    first_send.send_data(bytes::Bytes::new(), true).unwrap();
-    assert!(h2_read(&mut first, 1).await.is_empty());
-    let mut again = None;
-    for _ in 0..100 {
-        let (resp, send) = h2_websocket(&mut client, "/chat").await;
-        if resp.status() == 200 {
-            again = Some((resp, send));
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (resp, _send) = again.expect("a tunnel once the first closed");
-    assert_eq!(h2_read(&mut resp.into_body(), 19).await, b"hello-from-upstream");
-    let logs = tokio::task::spawn_blocking(move || {
-        common::wait_json_logs(&rampart, "rampart::access", Duration::from_secs(5), |access| {
-            access.iter().any(|l| l["status"] == 429 && l["reason"] == "max_connections_per_client" && l["version"] == "HTTP/2.0")
-        })
-    })
-    .await
-    .unwrap();
-    assert!(!logs.is_empty());
 }

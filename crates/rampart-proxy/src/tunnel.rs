@@ -64,6 +64,11 @@ impl Tunnel {
         self.0.lock().take()
     }
 
+    /// The upgraded upstream connection `resp` carries, taken out of it.
+    pub(crate) fn take_from<B>(resp: &mut http::Response<B>) -> Option<Upgraded> {
+        resp.extensions_mut().remove::<Tunnel>().and_then(|t| t.take())
+    }
+
     /// Count the tunnel against its server for as long as it is open.
     pub(crate) fn hold(&self, in_flight: Option<crate::upstream::InFlight>) {
         if let Some(upgraded) = self.0.lock().as_mut() {
@@ -98,6 +103,14 @@ pub(crate) fn names_token<'a>(values: impl IntoIterator<Item = &'a [u8]>, token:
 pub fn set_upgrade_fields(headers: &mut http::HeaderMap) {
     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+}
+
+/// Replace `resp`, an answer whose tunnel cannot open, with the refusal `status` under the same
+/// request id (`close`: and close the HTTP/1 connection).
+#[cold]
+pub(crate) fn refuse(resp: &mut http::Response<ProxyBody>, status: StatusCode, close: bool) {
+    let id = resp.headers().get(crate::forward::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    *resp = crate::pages::refusal(status, &id, false, None, close);
 }
 
 /// The mark of a request that came as an HTTP/2 extended `CONNECT` (RFC 8441) and was turned
@@ -149,11 +162,10 @@ pub fn h2_answer(
     permit: ConnectionPermit,
 ) -> http::Response<ProxyBody> {
     let status = resp.status();
-    let upstream = if status == StatusCode::SWITCHING_PROTOCOLS { resp.extensions_mut().remove::<Tunnel>().and_then(|t| t.take()) } else { None };
+    let upstream = if status == StatusCode::SWITCHING_PROTOCOLS { Tunnel::take_from(&mut resp) } else { None };
     let Some(upstream) = upstream else {
         if status.is_success() || status.is_informational() {
-            let id = resp.headers().get(crate::forward::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-            return crate::pages::refusal(StatusCode::BAD_GATEWAY, &id, false, None, false);
+            refuse(&mut resp, StatusCode::BAD_GATEWAY, false);
         }
         return resp;
     };

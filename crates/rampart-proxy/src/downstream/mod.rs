@@ -200,14 +200,12 @@ where
 /// 101 the service answered).
 #[cold]
 fn take_upgraded(resp: &mut http::Response<crate::body::ProxyBody>, close: bool) -> Option<crate::tunnel::Upgraded> {
-    let tunnel = resp.extensions_mut().remove::<crate::tunnel::Tunnel>().and_then(|t| t.take());
-    let refused = match tunnel {
+    let refused = match crate::tunnel::Tunnel::take_from(resp) {
         Some(upgraded) if !close => return Some(upgraded),
         Some(_) => http::StatusCode::SERVICE_UNAVAILABLE,
         None => http::StatusCode::BAD_GATEWAY,
     };
-    let id = resp.headers().get(crate::forward::X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    *resp = refusal(refused, &id, false, None, true);
+    crate::tunnel::refuse(resp, refused, true);
     None
 }
 
